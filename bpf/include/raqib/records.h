@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Records and keys shared by the BPF programs (bpf/) and the core (core/).
+ *
+ * Every type here has fixed-width members and explicit padding, so the BPF
+ * object and the core agree byte for byte; core/layout_check.cpp
+ * static_asserts the sizes and offsets, and tests/unit/test_layout.cpp compares
+ * them with the BTF of the built object. Enums carry explicit numbers. Change
+ * a layout only by appending, and bump RAQIB_RECORD_VERSION when you do.
+ */
+#ifndef RAQIB_RECORDS_H
+#define RAQIB_RECORDS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define RAQIB_RECORD_VERSION 1
+
+#define RAQIB_COMM_LEN 16
+/* Longest path kept; longer paths keep their last RAQIB_PATH_MAX - 1 bytes
+ * and carry RAQIB_STR_TRUNCATED. Power of two: the BPF code masks with it. */
+#define RAQIB_PATH_MAX 1024
+/* argv bytes kept per exec (NUL-separated). */
+#define RAQIB_ARGS_MAX 512
+/* How many dentries and mounts one path walk visits at most. */
+#define RAQIB_PATH_DEPTH_MAX 48
+
+enum raqib_rec_kind {
+  RAQIB_REC_PROC = 1,
+  RAQIB_REC_FILE = 2,
+};
+
+/* Common header of every record a map value holds. */
+struct raqib_rec_header {
+  __u16 kind;    /* enum raqib_rec_kind */
+  __u16 version; /* RAQIB_RECORD_VERSION */
+  __u32 size;    /* sizeof the whole record */
+};
+
+/* ---- processes ------------------------------------------------------- */
+
+/* What a proc record carries; an epoch's entry for a tgid merges every event
+ * the tgid had during the epoch. */
+enum raqib_proc_flags {
+  RAQIB_PROC_FORKED = 1u << 0,      /* fork fields are valid */
+  RAQIB_PROC_EXECED = 1u << 1,      /* exec fields (exe, args, comm) valid */
+  RAQIB_PROC_EXITED = 1u << 2,      /* exit fields valid */
+  RAQIB_PROC_ARGS_TRUNCATED = 1u << 3,
+};
+
+struct raqib_proc {
+  struct raqib_rec_header hdr;
+  __u32 tgid;
+  __u32 ppid;
+  __u32 uid;
+  __u32 euid;
+  __u32 gid;
+  __s32 exit_code;
+  __u64 start_ns; /* task start, CLOCK_BOOTTIME ns */
+  __u64 exec_ns;  /* CLOCK_BOOTTIME ns of the last exec */
+  __u64 exit_ns;  /* CLOCK_BOOTTIME ns of the exit */
+  __u64 cgroup_id;
+  __u64 exe_hash; /* key of the exe path in the strings map */
+  __u32 flags;    /* enum raqib_proc_flags */
+  __u32 args_len; /* bytes of args kept */
+  char comm[RAQIB_COMM_LEN];
+  char args[RAQIB_ARGS_MAX]; /* argv, NUL-separated */
+};
+
+/* ---- files ----------------------------------------------------------- */
+
+enum raqib_file_act {
+  RAQIB_FILE_OPEN = 1u << 0,
+  RAQIB_FILE_READ = 1u << 1,     /* opened for reading */
+  RAQIB_FILE_WRITE = 1u << 2,    /* opened for writing */
+  RAQIB_FILE_CREATE = 1u << 3,   /* O_CREAT */
+  RAQIB_FILE_TRUNCATE = 1u << 4, /* O_TRUNC */
+};
+
+/* One entry per (process, path, action set, result) per epoch. */
+struct raqib_file_key {
+  __u64 path_hash; /* keyed SipHash-2-4 of the path; the path is in strings */
+  __u32 tgid;
+  __u32 actions; /* enum raqib_file_act */
+  __s32 error;   /* 0, or the negative errno of a failed open */
+  __u32 _pad;
+};
+
+struct raqib_file_value {
+  __u64 count;
+  __u64 first_ns; /* CLOCK_BOOTTIME */
+  __u64 last_ns;  /* CLOCK_BOOTTIME */
+};
+
+/* ---- strings --------------------------------------------------------- */
+
+enum raqib_str_flags {
+  RAQIB_STR_TRUNCATED = 1u << 0, /* path walk hit RAQIB_PATH_DEPTH_MAX or RAQIB_PATH_MAX */
+  RAQIB_STR_UNRESOLVED = 1u << 1, /* as the syscall passed it (the open failed) */
+};
+
+/* A string stored once, keyed by its keyed hash. The bytes after len up to
+ * the next multiple of 8 are zero (SipHash reads whole words). */
+struct raqib_string {
+  __u16 len;
+  __u16 flags; /* enum raqib_str_flags */
+  __u32 _pad;
+  char str[RAQIB_PATH_MAX + 8];
+};
+
+/* ---- accounting ------------------------------------------------------ */
+
+/* Index into the map_counters per-CPU array. */
+enum raqib_map_id {
+  RAQIB_MAP_PROC = 0,
+  RAQIB_MAP_FILE = 1,
+  RAQIB_MAP_STRINGS = 2,
+  RAQIB_MAP_COUNT = 3,
+};
+
+struct raqib_map_counters {
+  __u64 inserts; /* new entries */
+  __u64 updates; /* entries updated in place */
+  __u64 failed;  /* inserts refused because the map was full */
+};
+
+#endif /* RAQIB_RECORDS_H */

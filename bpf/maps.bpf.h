@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Every map of the raqib BPF object, with what it holds, its key and bound.
+ * Sizes marked "config" are set by the core between open and load. */
+#ifndef RAQIB_MAPS_BPF_H
+#define RAQIB_MAPS_BPF_H
+
+#include "raqib/records.h"
+
+/* Activity maps come in pairs behind a one-slot map-of-maps: programs write
+ * into whichever inner map the slot holds; the core swaps the slot to the
+ * idle map (the kernel waits for running programs to finish before the
+ * update returns) and drains the map it swapped out, which nothing writes
+ * any more. */
+#define RAQIB_EPOCH_PAIR(name, key_t, value_t, default_entries)                    \
+  struct name##_inner {                                                            \
+    __uint(type, BPF_MAP_TYPE_HASH);                                               \
+    __uint(max_entries, default_entries);                                          \
+    __type(key, key_t);                                                            \
+    __type(value, value_t);                                                        \
+  };                                                                               \
+  struct name##_inner name##_a SEC(".maps"), name##_b SEC(".maps");                \
+  struct {                                                                         \
+    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                                      \
+    __uint(max_entries, 1);                                                        \
+    __type(key, __u32);                                                            \
+    __array(values, struct name##_inner);                                          \
+  } name SEC(".maps") = {.values = {&name##_a}}
+
+/* exec_activity: tgid -> raqib_proc, every fork/exec/exit of the epoch merged
+ * per tgid. Bound: config [exec] map_entries. */
+RAQIB_EPOCH_PAIR(exec_activity, __u32, struct raqib_proc, 16384);
+
+/* file_activity: raqib_file_key -> raqib_file_value. Bound: config
+ * [file_access] map_entries. */
+RAQIB_EPOCH_PAIR(file_activity, struct raqib_file_key, struct raqib_file_value, 16384);
+
+/* strings: keyed path hash -> the path, stored once. LRU: a string is
+ * refreshed whenever a new activity entry names it, and the core caches
+ * every string it has read. Bound: config [strings] map_entries. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct raqib_string);
+} strings SEC(".maps");
+
+/* map_counters: enum raqib_map_id -> inserts, updates, failed inserts. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, RAQIB_MAP_COUNT);
+  __type(key, __u32);
+  __type(value, struct raqib_map_counters);
+} map_counters SEC(".maps");
+
+/* State of one path walk (common.bpf.h resolve_path), step to step. */
+struct raqib_walk {
+  struct dentry *dentry;
+  struct vfsmount *vfsmnt;
+  struct mount *mnt;
+  __u32 off; /* the path built so far is scratch.walk[off .. RAQIB_PATH_MAX) */
+  __u32 flags;
+};
+
+/* scratch: per-CPU working space too large for the 512-byte BPF stack. */
+struct raqib_scratch {
+  struct raqib_walk w;
+  struct raqib_string str;
+  char walk[RAQIB_PATH_MAX + 256];
+  struct raqib_proc proc;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct raqib_scratch);
+} scratch SEC(".maps");
+
+/* open_args: per-task arguments of an open in flight, from syscall entry to
+ * exit. Freed with the task. */
+struct raqib_open_args {
+  __u64 filename; /* user pointer */
+  __u32 flags;
+  __u32 active;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct raqib_open_args);
+} open_args SEC(".maps");
+
+#endif /* RAQIB_MAPS_BPF_H */

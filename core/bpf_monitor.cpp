@@ -1,0 +1,133 @@
+#include "bpf_monitor.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <sys/capability.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <filesystem>
+
+#include "raqib.skel.h"
+
+namespace raqib {
+
+namespace {
+
+int libbpfToSpdlog(enum libbpf_print_level level, const char *format, va_list args) {
+  if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
+  char line[2048];
+  int n = vsnprintf(line, sizeof line, format, args);
+  std::string_view text(line, n > 0 ? std::min<size_t>(n, sizeof line - 1) : 0);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  // libbpf's own warnings are details of an error the core reports in one
+  // line; they are kept for whoever turns on debug logging.
+  spdlog::debug("libbpf: {}", text);
+  return 0;
+}
+
+bool hasEffective(cap_t caps, cap_value_t cap) {
+  cap_flag_value_t v = CAP_CLEAR;
+  return cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
+}
+
+// What this machine lacks to run raqib, in one line; nullopt when nothing.
+std::optional<std::string> missingPrerequisite() {
+  cap_t caps = cap_get_proc();
+  bool privileged = caps && (hasEffective(caps, CAP_SYS_ADMIN) ||
+                             (hasEffective(caps, CAP_BPF) && hasEffective(caps, CAP_PERFMON)));
+  if (caps) cap_free(caps);
+  if (!privileged)
+    return "raqib must run as root (it needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, to "
+           "load its eBPF programs): run it as root or through sudo";
+  if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
+    return "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): raqib needs a kernel "
+           "built with CONFIG_DEBUG_INFO_BTF=y (Debian's kernels since 11 are)";
+  if (!std::filesystem::exists("/sys/kernel/tracing/events") &&
+      !std::filesystem::exists("/sys/kernel/debug/tracing/events"))
+    return "tracefs is not mounted: mount it with 'mount -t tracefs tracefs /sys/kernel/tracing' "
+           "(./run.sh does this)";
+  return std::nullopt;
+}
+
+}  // namespace
+
+void routeLibbpfLogs() { libbpf_set_print(libbpfToSpdlog); }
+
+Result<int> EpochPair::flip() {
+  int idle = 1 - current_;
+  uint32_t slot = 0;
+  int fd = inner_[idle];
+  // Updating a map-of-maps from user space returns only after an RCU grace
+  // period, so no program still writes the map taken out.
+  if (int err = bpf_map_update_elem(outer_, &slot, &fd, BPF_ANY); err < 0)
+    return Error{fmt::format("swapping the epoch map: {}", std::strerror(-err))};
+  int drained = inner_[current_];
+  current_ = idle;
+  flips_++;
+  return drained;
+}
+
+Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
+  if (auto missing = missingPrerequisite()) return Error{*missing};
+  routeLibbpfLogs();
+
+  std::unique_ptr<BpfMonitor> m(new BpfMonitor());
+  m->skel_ = raqib_bpf__open();
+  if (!m->skel_)
+    return Error{fmt::format("opening the embedded BPF object failed: {}", std::strerror(errno))};
+  raqib_bpf *s = m->skel_;
+
+  if (getrandom(m->hash_key_.data(), sizeof m->hash_key_, 0) != sizeof m->hash_key_)
+    return Error{fmt::format("getrandom for the path-hash key failed: {}", std::strerror(errno))};
+  s->rodata->hash_key0 = m->hash_key_[0];
+  s->rodata->hash_key1 = m->hash_key_[1];
+  s->rodata->self_tgid = static_cast<uint32_t>(getpid());
+
+  for (bpf_map *map : {s->maps.exec_activity_a, s->maps.exec_activity_b})
+    bpf_map__set_max_entries(map, config.exec.map_entries);
+  for (bpf_map *map : {s->maps.file_activity_a, s->maps.file_activity_b})
+    bpf_map__set_max_entries(map, config.file_access.map_entries);
+  bpf_map__set_max_entries(s->maps.strings, config.strings_map_entries);
+
+  if (int err = raqib_bpf__load(s); err < 0)
+    return Error{fmt::format("loading the BPF programs into the kernel failed: {} (set "
+                             "[core] log_level = \"trace\" for the verifier's log)",
+                             std::strerror(-err))};
+  if (int err = raqib_bpf__attach(s); err < 0)
+    return Error{fmt::format("attaching the BPF programs failed: {} (set [core] log_level = "
+                             "\"trace\" for libbpf's details)",
+                             std::strerror(-err))};
+
+  m->exec_ = EpochPair(bpf_map__fd(s->maps.exec_activity), bpf_map__fd(s->maps.exec_activity_a),
+                       bpf_map__fd(s->maps.exec_activity_b));
+  m->file_ = EpochPair(bpf_map__fd(s->maps.file_activity), bpf_map__fd(s->maps.file_activity_a),
+                       bpf_map__fd(s->maps.file_activity_b));
+  return m;
+}
+
+BpfMonitor::~BpfMonitor() { raqib_bpf__destroy(skel_); }
+
+int BpfMonitor::stringsFd() const { return bpf_map__fd(skel_->maps.strings); }
+
+Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {
+  std::array<MapCounters, RAQIB_MAP_COUNT> totals{};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return Error{"cannot count the possible CPUs"};
+  std::vector<raqib_map_counters> per_cpu(cpus);
+  int fd = bpf_map__fd(skel_->maps.map_counters);
+  for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
+    if (int err = bpf_map_lookup_elem(fd, &id, per_cpu.data()); err < 0)
+      return Error{fmt::format("reading the map counters: {}", std::strerror(-err))};
+    for (const auto &c : per_cpu) {
+      totals[id].inserts += c.inserts;
+      totals[id].updates += c.updates;
+      totals[id].failed += c.failed;
+    }
+  }
+  return totals;
+}
+
+}  // namespace raqib

@@ -1,0 +1,77 @@
+// The privileged part of the core: checks that this machine can run raqib,
+// loads and attaches the BPF object (embedded skeleton), and owns its maps.
+// After start-up the core only reads and swaps maps through the fds held here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config.hpp"
+#include "raqib/records.h"
+#include "result.hpp"
+
+struct raqib_bpf;
+
+namespace raqib {
+
+// Two inner maps behind a one-slot map-of-maps (bpf/maps.bpf.h). flip() puts
+// the idle map in the slot and returns the fd of the one taken out: when it
+// returns, the kernel has waited for every program that could still hold the
+// old map, so the returned map has no writer and can be drained whole.
+class EpochPair {
+ public:
+  EpochPair() = default;
+  EpochPair(int outer_fd, int a_fd, int b_fd) : outer_(outer_fd), inner_{a_fd, b_fd} {}
+  [[nodiscard]] Result<int> flip();
+  uint64_t flips() const { return flips_; }
+
+ private:
+  int outer_ = -1;
+  std::array<int, 2> inner_{-1, -1};
+  int current_ = 0;  // index of the inner map in the slot
+  uint64_t flips_ = 0;
+};
+
+struct MapCounters {
+  uint64_t inserts = 0;
+  uint64_t updates = 0;
+  uint64_t failed = 0;
+};
+
+class BpfMonitor {
+ public:
+  // Check the machine (privilege, BTF, tracefs), then open, size, load and
+  // attach every program. Errors are one line saying what is missing.
+  static Result<std::unique_ptr<BpfMonitor>> start(const Config &config);
+  ~BpfMonitor();
+  BpfMonitor(const BpfMonitor &) = delete;
+  BpfMonitor &operator=(const BpfMonitor &) = delete;
+
+  EpochPair &execEpochs() { return exec_; }
+  EpochPair &fileEpochs() { return file_; }
+  int stringsFd() const;
+  std::array<uint64_t, 2> hashKey() const { return hash_key_; }
+  // Totals over all CPUs, indexed by enum raqib_map_id.
+  [[nodiscard]] Result<std::array<MapCounters, RAQIB_MAP_COUNT>> counters() const;
+
+ private:
+  BpfMonitor() = default;
+  raqib_bpf *skel_ = nullptr;
+  EpochPair exec_;
+  EpochPair file_;
+  std::array<uint64_t, 2> hash_key_{};
+};
+
+// Drain every entry of a hash map with batched lookup-and-delete, handing
+// each (key, value) to fn. The map must have no writer (see EpochPair).
+template <class K, class V, class Fn>
+Status drainMap(int fd, Fn &&fn);
+
+// Send libbpf's messages through spdlog (debug unless warnings).
+void routeLibbpfLogs();
+
+}  // namespace raqib
+
+#include "bpf_monitor_drain.hpp"

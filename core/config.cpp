@@ -1,0 +1,270 @@
+#include "config.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace raqib {
+
+extern const char kDefaultConfig[];  // generated from config/raqib.toml
+
+std::string_view defaultConfigText() { return kDefaultConfig; }
+
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') digits++;
+  if (digits == 0 || digits > 9) return std::nullopt;
+  int64_t n = std::stoll(std::string(text.substr(0, digits)));
+  std::string_view unit = text.substr(digits);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "s") return std::chrono::milliseconds(n * 1000);
+  if (unit == "m") return std::chrono::milliseconds(n * 60000);
+  return std::nullopt;
+}
+
+namespace {
+
+// Walks a parsed document, turning every problem into FILE:LINE:COL errors.
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  std::string where(const toml::source_region &r) const {
+    return fmt::format("{}:{}:{}", source_, r.begin.line, r.begin.column);
+  }
+
+  Error error(const toml::node &at, const std::string &what) const {
+    return Error{fmt::format("{}: {}", where(at.source()), what)};
+  }
+
+  // Refuse keys not in allowed; section names the table in messages.
+  std::optional<Error> onlyKeys(const toml::table &table, std::string_view section,
+                                std::initializer_list<std::string_view> allowed) const {
+    for (auto &&[key, node] : table) {
+      if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
+      std::string list;
+      for (auto a : allowed) list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", a);
+      return Error{fmt::format("{}: unknown key \"{}\" in {}; allowed: {}", where(key.source()),
+                               key.str(), section, list)};
+    }
+    return std::nullopt;
+  }
+
+  // A sub-table of root, or nullptr when absent; an error when not a table.
+  Result<const toml::table *> table(const toml::table &root, std::string_view key,
+                                    std::string_view section) const {
+    const toml::node *n = root.get(key);
+    if (!n) return static_cast<const toml::table *>(nullptr);
+    if (!n->is_table()) return error(*n, fmt::format("{} must be a table", section));
+    return n->as_table();
+  }
+
+  Status string(const toml::table &t, std::string_view key, std::string_view section,
+                std::string &out) const {
+    const toml::node *n = t.get(key);
+    if (!n) return Ok{};
+    if (!n->is_string())
+      return error(*n, fmt::format("[{}] {} must be a string, got {}", section, key,
+                                   typeName(*n)));
+    out = n->as_string()->get();
+    return Ok{};
+  }
+
+  Status boolean(const toml::table &t, std::string_view key, std::string_view section,
+                 bool &out) const {
+    const toml::node *n = t.get(key);
+    if (!n) return Ok{};
+    if (!n->is_boolean())
+      return error(*n, fmt::format("[{}] {} must be true or false, got {}", section, key,
+                                   typeName(*n)));
+    out = n->as_boolean()->get();
+    return Ok{};
+  }
+
+  Status integer(const toml::table &t, std::string_view key, std::string_view section,
+                 int64_t min, int64_t max, uint32_t &out) const {
+    const toml::node *n = t.get(key);
+    if (!n) return Ok{};
+    if (!n->is_integer())
+      return error(*n, fmt::format("[{}] {} must be an integer between {} and {}, got {}",
+                                   section, key, min, max, typeName(*n)));
+    int64_t v = n->as_integer()->get();
+    if (v < min || v > max)
+      return error(*n, fmt::format("[{}] {} must be between {} and {}, got {}", section, key,
+                                   min, max, v));
+    out = static_cast<uint32_t>(v);
+    return Ok{};
+  }
+
+  Status cadence(const toml::table &t, std::string_view section,
+                 std::chrono::milliseconds &out) const {
+    const toml::node *n = t.get("cadence");
+    if (!n) return Ok{};
+    auto bad = [&](const std::string &got) {
+      return error(*n, fmt::format("[{}] cadence must be a duration between {}ms and {}s "
+                                   "such as \"250ms\", got {}",
+                                   section, kMinCadence.count(), kMaxCadence.count() / 1000,
+                                   got));
+    };
+    if (!n->is_string()) return bad(typeName(*n));
+    std::string text = n->as_string()->get();
+    auto d = parseDuration(text);
+    if (!d || *d < kMinCadence || *d > kMaxCadence) return bad("\"" + text + "\"");
+    out = *d;
+    return Ok{};
+  }
+
+  static std::string typeName(const toml::node &n) {
+    switch (n.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a number";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::array: return "an array";
+      case toml::node_type::table: return "a table";
+      default: return "a date or time";
+    }
+  }
+
+ private:
+  std::string source_;
+};
+
+#define RAQIB_TRY(expr)                             \
+  do {                                              \
+    if (auto status_ = (expr); !status_)            \
+      return Error{status_.error()};                \
+  } while (0)
+
+Status readMechanism(const Reader &r, const toml::table &root, std::string_view name,
+                     MechanismConfig &out) {
+  auto t = r.table(root, name, fmt::format("[{}]", name));
+  if (!t) return Error{t.error()};
+  if (!*t) return Ok{};
+  if (auto e = r.onlyKeys(**t, fmt::format("[{}]", name), {"cadence", "map_entries"}))
+    return *e;
+  RAQIB_TRY(r.cadence(**t, name, out.cadence));
+  RAQIB_TRY(r.integer(**t, "map_entries", name, 16, 1 << 24, out.map_entries));
+  return Ok{};
+}
+
+// [plugins.NAME] or [printers.NAME]: "enabled" is the host's; the rest is
+// the plugin's own, handed to it as TOML text.
+Status readPlugins(const Reader &r, const toml::table &root, std::string_view group,
+                   std::vector<PluginConfig> &out) {
+  auto t = r.table(root, group, fmt::format("[{}]", group));
+  if (!t) return Error{t.error()};
+  if (!*t) return Ok{};
+  out.clear();
+  for (auto &&[key, node] : **t) {
+    std::string name(key.str());
+    std::string section = fmt::format("{}.{}", group, name);
+    bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    if (!valid_name)
+      return Error{fmt::format("{}: [{}]: a plugin name is lower-case letters, digits, '_' "
+                               "and '-'",
+                               r.where(key.source()), section)};
+    if (!node.is_table()) return r.error(node, fmt::format("[{}] must be a table", section));
+    toml::table own = *node.as_table();
+    PluginConfig plugin{name, true, {}};
+    RAQIB_TRY(r.boolean(own, "enabled", section, plugin.enabled));
+    own.erase("enabled");
+    std::ostringstream text;
+    text << own;
+    plugin.section_toml = text.str();
+    out.push_back(std::move(plugin));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Config> parseConfig(std::string_view text, std::string_view source_name) {
+  Config config;
+  config.source = source_name;
+  Reader r(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error &e) {
+    return Error{fmt::format("{}: {}", r.where(e.source()), e.description())};
+  }
+  if (auto e = r.onlyKeys(root, "the configuration",
+                          {"core", "exec", "file_access", "strings", "plugins", "printers"}))
+    return *e;
+
+  auto core = r.table(root, "core", "[core]");
+  if (!core) return Error{core.error()};
+  if (*core) {
+    const toml::table &c = **core;
+    if (auto e = r.onlyKeys(c, "[core]", {"log_level", "plugin_dirs", "queue_capacity"}))
+      return *e;
+    RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
+    static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
+    if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) ==
+        std::end(kLevels))
+      return r.error(*c.get("log_level"),
+                     fmt::format("[core] log_level must be one of trace, debug, info, warn, "
+                                 "error, got \"{}\"",
+                                 config.log_level));
+    if (const toml::node *dirs = c.get("plugin_dirs")) {
+      const toml::array *a = dirs->as_array();
+      if (!a) return r.error(*dirs, "[core] plugin_dirs must be an array of directory paths");
+      for (const toml::node &d : *a) {
+        if (!d.is_string())
+          return r.error(d, "[core] plugin_dirs must be an array of directory paths");
+        config.plugin_dirs.push_back(d.as_string()->get());
+      }
+    }
+    RAQIB_TRY(r.integer(c, "queue_capacity", "core", 16, 1 << 20, config.queue_capacity));
+  }
+
+  RAQIB_TRY(readMechanism(r, root, "exec", config.exec));
+  RAQIB_TRY(readMechanism(r, root, "file_access", config.file_access));
+
+  auto strings = r.table(root, "strings", "[strings]");
+  if (!strings) return Error{strings.error()};
+  if (*strings) {
+    if (auto e = r.onlyKeys(**strings, "[strings]", {"map_entries"})) return *e;
+    RAQIB_TRY(r.integer(**strings, "map_entries", "strings", 16, 1 << 24,
+                        config.strings_map_entries));
+  }
+
+  RAQIB_TRY(readPlugins(r, root, "plugins", config.detectors));
+  RAQIB_TRY(readPlugins(r, root, "printers", config.printers));
+  return config;
+}
+
+void setPluginOption(std::vector<PluginConfig> &plugins, std::string_view name,
+                     std::string_view key, std::string_view value) {
+  for (PluginConfig &p : plugins) {
+    if (p.name != name) continue;
+    toml::table section = toml::parse(p.section_toml);  // the host wrote it: valid
+    section.insert_or_assign(key, value);
+    std::ostringstream text;
+    text << section;
+    p.section_toml = text.str();
+  }
+}
+
+Result<Config> loadConfigFile(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    return Error{fmt::format("{}: cannot read the configuration: {}", path,
+                             std::strerror(errno))};
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return Error{fmt::format("{}: cannot read the configuration: {}", path,
+                             std::strerror(errno))};
+  return parseConfig(text.str(), path);
+}
+
+}  // namespace raqib

@@ -1,0 +1,63 @@
+// The daemon's configuration (TOML), parsed and validated in full before
+// anything starts. Every error names FILE:LINE:COL, what is wrong and what is
+// allowed. The reference is config/raqib.toml, embedded as the default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.hpp"
+
+namespace raqib {
+
+// One kernel mechanism: how often it is drained and how many distinct
+// behaviours one epoch of its map holds.
+struct MechanismConfig {
+  std::chrono::milliseconds cadence{250};
+  uint32_t map_entries = 16384;
+};
+
+// A plugin or printer the configuration names.
+struct PluginConfig {
+  std::string name;
+  bool enabled = true;
+  std::string section_toml;  // the section as TOML text, handed to the plugin
+};
+
+struct Config {
+  std::string source = "<default>";  // where it was read from
+  std::string log_level = "info";
+  std::vector<std::string> plugin_dirs;  // searched before the built-in ones
+  uint32_t queue_capacity = 4096;        // records waiting per plugin
+  MechanismConfig exec;
+  MechanismConfig file_access;
+  uint32_t strings_map_entries = 16384;
+  std::vector<PluginConfig> detectors;
+  std::vector<PluginConfig> printers;
+};
+
+inline constexpr std::chrono::milliseconds kMinCadence{10};
+inline constexpr std::chrono::milliseconds kMaxCadence{60000};
+
+// The default configuration (config/raqib.toml), compiled in.
+std::string_view defaultConfigText();
+
+// Parse TOML text; source_name is used in error messages.
+Result<Config> parseConfig(std::string_view text, std::string_view source_name);
+
+// Read and parse a file.
+Result<Config> loadConfigFile(const std::string &path);
+
+// Set key = value (a string) in the section of the plugin called name, as a
+// command-line option overrides the configuration file.
+void setPluginOption(std::vector<PluginConfig> &plugins, std::string_view name,
+                     std::string_view key, std::string_view value);
+
+// Parse a duration such as "250ms", "2s" or "1m".
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+}  // namespace raqib

@@ -1,0 +1,65 @@
+// The drain: on each cadence, swap a mechanism's epoch map and turn every
+// entry of the map taken out into records for the plugins.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "bpf_monitor.hpp"
+#include "plugin_host.hpp"
+#include "process_table.hpp"
+#include "result.hpp"
+
+namespace raqib {
+
+// Paths by keyed hash: read once from the kernel's strings map, then cached.
+class StringCache {
+ public:
+  explicit StringCache(int strings_fd, size_t max_entries)
+      : fd_(strings_fd), max_entries_(max_entries) {}
+
+  struct Entry {
+    std::string text;
+    uint32_t flags = 0;  // RAQIB_STR_*
+  };
+  // nullptr when the kernel no longer has it (counted in lost()).
+  const Entry *lookup(uint64_t hash);
+  uint64_t lost() const { return lost_; }
+
+ private:
+  int fd_;
+  size_t max_entries_;
+  std::unordered_map<uint64_t, Entry> cache_;
+  uint64_t lost_ = 0;
+};
+
+struct DrainStats {
+  uint64_t exec_records = 0;
+  uint64_t file_records = 0;
+};
+
+class Drainer {
+ public:
+  Drainer(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, size_t strings_entries)
+      : bpf_(bpf),
+        processes_(processes),
+        plugins_(plugins),
+        strings_(bpf.stringsFd(), 4 * strings_entries) {}
+
+  // Processes first: a file record names a process the table must know.
+  Status drainExec();
+  Status drainFile();
+
+  const DrainStats &stats() const { return stats_; }
+  const StringCache &strings() const { return strings_; }
+
+ private:
+  BpfMonitor &bpf_;
+  ProcessTable &processes_;
+  PluginHost &plugins_;
+  StringCache strings_;
+  DrainStats stats_;
+};
+
+}  // namespace raqib

@@ -1,0 +1,62 @@
+// raqib: the daemon's command line.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "daemon.hpp"
+
+namespace {
+
+std::filesystem::path exeDir() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::current_path() : self.parent_path();
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"raqib: query-driven eBPF runtime-security monitor"};
+  app.set_version_flag("--version", std::string("raqib ") + RAQIB_VERSION);
+  std::string config_file, check_file, format;
+  app.add_option("--config", config_file, "Run with this TOML configuration (default: built in)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--check-config", check_file, "Validate a configuration file and exit");
+  app.add_option("--format", format,
+                 "Detections on stdout: json (one object per line) or text; default: text on a "
+                 "terminal, JSON otherwise")
+      ->check(CLI::IsMember({"auto", "json", "text"}));
+  CLI11_PARSE(app, argc, argv);
+
+  // Logs go to stderr; stdout carries detections only.
+  auto logger = spdlog::stderr_color_mt("raqib");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (!check_file.empty()) {
+    auto config = raqib::loadConfigFile(check_file);
+    if (!config) {
+      std::cerr << config.error() << "\n";
+      return 2;
+    }
+    std::cout << check_file << ": valid\n";
+    return 0;
+  }
+
+  auto config = config_file.empty()
+                    ? raqib::parseConfig(raqib::defaultConfigText(), "<built-in default>")
+                    : raqib::loadConfigFile(config_file);
+  if (!config) {
+    std::cerr << config.error() << "\n";
+    return 2;
+  }
+  if (!format.empty()) raqib::setPluginOption(config->printers, "stdout", "format", format);
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  return raqib::runDaemon(*config, exeDir());
+}

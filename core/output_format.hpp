@@ -1,0 +1,34 @@
+// Serialising detections for printers: one JSON object per line (the schema
+// is docs/events.md) and one human-readable line. Done once per detection by
+// the host, not per printer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <raqib/plugin_api.h>
+
+namespace raqib {
+
+struct DetectionMeta {
+  std::string uuid;
+  int64_t time_unix_ns = 0;
+  std::string name;
+  std::string plugin;
+  std::string tactic;
+  std::string technique;
+  uint32_t importance = 0;
+  std::string host;
+};
+
+std::string detectionJson(const DetectionMeta &meta, const raqib_record &record);
+std::string detectionText(const DetectionMeta &meta, const raqib_record &record);
+
+// "2026-11-25T00:24:49.123456789Z"
+std::string rfc3339(int64_t unix_ns);
+std::vector<std::string> actionNames(uint32_t actions);
+// "low", "medium", "high", "critical"; nullptr when out of range.
+const char *importanceName(uint32_t importance);
+
+}  // namespace raqib

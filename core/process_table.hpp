@@ -1,0 +1,66 @@
+// The core's view of every process: seeded from /proc at start (so processes
+// older than raqib have ancestry), then kept current from the exec map.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "raqib/records.h"
+#include "result.hpp"
+
+namespace raqib {
+
+inline constexpr size_t kMaxArgs = 16;  // arguments kept per process
+
+struct ProcessInfo {
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  uint32_t uid = 0;
+  uint32_t euid = 0;
+  uint32_t gid = 0;
+  std::string exe;
+  std::string comm;
+  std::vector<std::string> args;
+  bool args_truncated = false;
+  uint64_t cgroup_id = 0;
+  uint64_t start_boot_ns = 0;  // CLOCK_BOOTTIME
+  std::optional<uint64_t> exit_boot_ns;
+  int32_t exit_code = 0;
+};
+
+// Split a NUL-separated argv of len bytes into at most kMaxArgs arguments;
+// truncated is set when arguments were left out or cut.
+std::vector<std::string> splitArgs(const char *bytes, size_t len, bool &truncated);
+
+class ProcessTable {
+ public:
+  // Read every process of proc_root. Processes that vanish meanwhile are skipped.
+  Status seedFromProc(const std::string &proc_root = "/proc");
+
+  // Merge one drained exec-map record; exe is its resolved exe path.
+  void apply(const raqib_proc &rec, const std::string &exe);
+
+  const ProcessInfo *find(uint32_t pid) const;
+
+  // Parent first, up to pid 1; stops at an unknown pid or a loop.
+  std::vector<const ProcessInfo *> ancestry(uint32_t pid) const;
+
+  // Forget processes that exited more than keep before now.
+  void expire(uint64_t now_boot_ns, std::chrono::nanoseconds keep);
+
+  size_t size() const { return procs_.size(); }
+
+ private:
+  std::unordered_map<uint32_t, ProcessInfo> procs_;
+};
+
+// CLOCK_BOOTTIME now, in ns.
+uint64_t bootNowNs();
+// Add to a CLOCK_BOOTTIME instant to get ns since the Unix epoch.
+int64_t bootToUnixOffsetNs();
+
+}  // namespace raqib

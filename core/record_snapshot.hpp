@@ -1,0 +1,58 @@
+// A behaviour record as handed to plugins: the C view (raqib_record) and the
+// strings it points into, owned together and immutable once built, so every
+// plugin thread can read one snapshot without copies or locks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <raqib/plugin_api.h>
+
+#include "process_table.hpp"
+
+namespace raqib {
+
+struct FileActivity {
+  std::string path;
+  uint32_t path_flags = 0;  // RAQIB_PATH_*
+  uint32_t actions = 0;     // raqib_file_action
+  int32_t error = 0;
+  uint64_t count = 0;
+  int64_t first_unix_ns = 0;
+  int64_t last_unix_ns = 0;
+};
+
+class RecordSnapshot {
+ public:
+  // The file activity of process pid, with the process and its ancestry as
+  // the table knows them now. boot_to_unix converts kernel times.
+  static std::shared_ptr<const RecordSnapshot> file(const ProcessTable &table, uint32_t pid,
+                                                    FileActivity activity,
+                                                    int64_t boot_to_unix_ns);
+
+  const raqib_record &view() const { return record_; }
+
+  RecordSnapshot(const RecordSnapshot &) = delete;
+  RecordSnapshot &operator=(const RecordSnapshot &) = delete;
+
+ private:
+  RecordSnapshot() = default;
+
+  struct OwnedProcess {
+    std::string exe;
+    std::string comm;
+    std::vector<std::string> args;
+    std::vector<const char *> argv;
+  };
+  void addProcess(const ProcessInfo &p, int64_t boot_to_unix_ns);
+  void link();  // point the C views at the owned strings
+
+  std::vector<OwnedProcess> owned_;  // [0] the process, then its ancestors
+  std::vector<raqib_process> procs_;
+  FileActivity activity_;
+  raqib_file_record file_{};
+  raqib_record record_{};
+};
+
+}  // namespace raqib

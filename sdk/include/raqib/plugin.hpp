@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+// Header-only C++ wrapper over plugin_api.h. A plugin is a class; one macro
+// exports it:
+//
+//   class MyDetector {
+//    public:
+//     explicit MyDetector(raqib::Host host);       // may throw: init fails
+//     void onRecord(const raqib_record &record);   // may throw: reported
+//   };
+//   RAQIB_DETECTOR(MyDetector, "my-detector", "1.0.0", "what it detects",
+//                  RAQIB_RECORD_FILE)
+//
+// A printer has onOutput(const raqib_output &) and uses RAQIB_PRINTER. No
+// exception crosses the ABI: each is caught at the boundary and its message
+// is returned through last_error (or init's err buffer).
+#ifndef RAQIB_PLUGIN_HPP
+#define RAQIB_PLUGIN_HPP
+
+#include <raqib/plugin_api.h>
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace raqib {
+
+// The host's services, as handed to the plugin's constructor. Cheap to copy;
+// valid for the plugin's lifetime, on the plugin's thread only.
+class Host {
+ public:
+  explicit Host(const raqib_host_api *api) : api_(api) {}
+
+  // Emit a detection; false when the host refused it as malformed.
+  bool emit(const raqib_detection &detection) const {
+    return api_->emit(api_->host, &detection) == 0;
+  }
+  void log(raqib_log_level level, const std::string &message) const {
+    api_->log(api_->host, level, message.c_str());
+  }
+  // This plugin's section of the daemon's configuration, as TOML text.
+  std::string_view config() const { return api_->config(api_->host); }
+
+ private:
+  const raqib_host_api *api_;
+};
+
+template <class T>
+concept Detector = requires(T &plugin, const raqib_record &record) {
+  plugin.onRecord(record);
+};
+
+template <class T>
+concept Printer = requires(T &plugin, const raqib_output &output) {
+  plugin.onOutput(output);
+};
+
+namespace detail {
+
+template <class T>
+struct State {
+  explicit State(Host host) : plugin(host) {}
+  T plugin;
+  std::string error;
+};
+
+inline void copyMessage(char *buf, size_t len, const char *message) {
+  if (len == 0) return;
+  std::strncpy(buf, message, len - 1);
+  buf[len - 1] = '\0';
+}
+
+template <class T>
+void *init(const raqib_host_api *api, char *err, size_t err_len) noexcept {
+  try {
+    return std::make_unique<State<T>>(Host(api)).release();
+  } catch (const std::exception &e) {
+    copyMessage(err, err_len, e.what());
+  } catch (...) {
+    copyMessage(err, err_len, "unknown exception in the plugin's constructor");
+  }
+  return nullptr;
+}
+
+template <class T>
+void destroy(void *state) noexcept {
+  delete static_cast<State<T> *>(state);
+}
+
+// Runs call on the plugin; 0, or -1 with the exception's message kept.
+template <class T, class Call>
+int guarded(void *state, Call &&call) noexcept {
+  auto *s = static_cast<State<T> *>(state);
+  try {
+    call(s->plugin);
+    return 0;
+  } catch (const std::exception &e) {
+    s->error = e.what();
+  } catch (...) {
+    s->error = "unknown exception";
+  }
+  return -1;
+}
+
+template <Detector T>
+int onRecord(void *state, const raqib_record *record) noexcept {
+  return guarded<T>(state, [record](T &p) { p.onRecord(*record); });
+}
+
+template <Printer T>
+int onOutput(void *state, const raqib_output *output) noexcept {
+  return guarded<T>(state, [output](T &p) { p.onOutput(*output); });
+}
+
+template <class T>
+const char *lastError(void *state) noexcept {
+  return static_cast<State<T> *>(state)->error.c_str();
+}
+
+}  // namespace detail
+}  // namespace raqib
+
+#define RAQIB_DESCRIPTOR_(Class, KIND, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, ON_RECORD, \
+                          ON_OUTPUT)                                                          \
+  extern "C" __attribute__((visibility("default"))) const raqib_plugin_descriptor raqib_plugin = { \
+      sizeof(raqib_plugin_descriptor),                                                        \
+      RAQIB_PLUGIN_API_VERSION_MAJOR,                                                         \
+      RAQIB_PLUGIN_API_VERSION_MINOR,                                                         \
+      RAQIB_PLUGIN_API_VERSION_PATCH,                                                         \
+      KIND,                                                                                   \
+      NAME,                                                                                   \
+      VERSION,                                                                                \
+      DESCRIPTION,                                                                            \
+      SUBSCRIPTIONS,                                                                          \
+      &::raqib::detail::init<Class>,                                                          \
+      &::raqib::detail::destroy<Class>,                                                       \
+      ON_RECORD,                                                                              \
+      ON_OUTPUT,                                                                              \
+      &::raqib::detail::lastError<Class>,                                                     \
+  }
+
+// Export Class as a detection plugin.
+#define RAQIB_DETECTOR(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS)            \
+  static_assert(::raqib::Detector<Class>, #Class " needs onRecord(const raqib_record &)"); \
+  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_DETECTOR, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, \
+                    &::raqib::detail::onRecord<Class>, nullptr)
+
+// Export Class as a printer; it receives every detection.
+#define RAQIB_PRINTER(Class, NAME, VERSION, DESCRIPTION)                                    \
+  static_assert(::raqib::Printer<Class>, #Class " needs onOutput(const raqib_output &)"); \
+  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_PRINTER, NAME, VERSION, DESCRIPTION,                \
+                    RAQIB_RECORD_DETECTION, nullptr, &::raqib::detail::onOutput<Class>)
+
+#endif  // RAQIB_PLUGIN_HPP

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The raqib plugin ABI: what a detection plugin or a printer exports, and what
+ * the daemon (the host) hands it. Plain C so any compiler can build a plugin.
+ *
+ * Rules that hold for every struct here:
+ *  - Append-only: members are never removed or reordered; new ones go at the
+ *    end and bump RAQIB_PLUGIN_API_VERSION_MINOR.
+ *  - Each struct starts with struct_size, set by whoever fills it in. A reader
+ *    uses a member only when struct_size says it is there.
+ *  - Strings are UTF-8 (paths: raw bytes), NUL-terminated, never NULL unless
+ *    the member says it may be.
+ *
+ * Compatibility: the host refuses a plugin whose required major differs from
+ * its own, or whose required minor is newer than its own, before it calls any
+ * function of the plugin. See docs/sdk.md.
+ */
+#ifndef RAQIB_PLUGIN_API_H
+#define RAQIB_PLUGIN_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RAQIB_PLUGIN_API_VERSION_MAJOR 0
+#define RAQIB_PLUGIN_API_VERSION_MINOR 1
+#define RAQIB_PLUGIN_API_VERSION_PATCH 0
+
+/* The symbol every plugin exports: a const struct raqib_plugin_descriptor. */
+#define RAQIB_PLUGIN_DESCRIPTOR_SYMBOL "raqib_plugin"
+
+typedef enum raqib_plugin_kind {
+  RAQIB_PLUGIN_DETECTOR = 1, /* consumes behaviour records, emits detections */
+  RAQIB_PLUGIN_PRINTER = 2,  /* consumes outputs (detections), writes them somewhere */
+} raqib_plugin_kind;
+
+/* Record kinds, as bits of raqib_plugin_descriptor.subscriptions. */
+typedef enum raqib_record_kind {
+  RAQIB_RECORD_EXEC = 1u << 0,
+  RAQIB_RECORD_FILE = 1u << 1,
+  RAQIB_RECORD_DETECTION = 1u << 4, /* printers */
+} raqib_record_kind;
+
+typedef enum raqib_importance {
+  RAQIB_IMPORTANCE_LOW = 1,
+  RAQIB_IMPORTANCE_MEDIUM = 2,
+  RAQIB_IMPORTANCE_HIGH = 3,
+  RAQIB_IMPORTANCE_CRITICAL = 4,
+} raqib_importance;
+
+/* File actions, as bits of raqib_file_record.actions. */
+typedef enum raqib_file_action {
+  RAQIB_ACTION_OPEN = 1u << 0,
+  RAQIB_ACTION_READ = 1u << 1,
+  RAQIB_ACTION_WRITE = 1u << 2,
+  RAQIB_ACTION_CREATE = 1u << 3,
+  RAQIB_ACTION_TRUNCATE = 1u << 4,
+} raqib_file_action;
+
+/* Log levels for raqib_host_api.log. */
+typedef enum raqib_log_level {
+  RAQIB_LOG_DEBUG = 1,
+  RAQIB_LOG_INFO = 2,
+  RAQIB_LOG_WARN = 3,
+  RAQIB_LOG_ERROR = 4,
+} raqib_log_level;
+
+/* Flags of raqib_process.flags. */
+#define RAQIB_PROCESS_ARGS_TRUNCATED (1u << 0) /* args holds only the first ones */
+#define RAQIB_PROCESS_EXITED (1u << 1)         /* the process has exited */
+
+/* A process as the host knows it. */
+typedef struct raqib_process {
+  uint32_t struct_size;
+  uint32_t pid; /* thread-group id */
+  uint32_t ppid;
+  uint32_t uid;
+  uint32_t euid;
+  uint32_t gid;
+  uint32_t argc;
+  uint32_t flags;           /* RAQIB_PROCESS_* */
+  const char *exe;          /* canonical path of the executable; "" if unknown */
+  const char *comm;         /* the kernel's short name */
+  const char *const *args;  /* argc arguments */
+  uint64_t cgroup_id;       /* cgroup v2 id */
+  int64_t start_unix_ns;    /* start time, ns since the Unix epoch */
+} raqib_process;
+
+/* Flags of raqib_file_record.path_flags. */
+#define RAQIB_PATH_TRUNCATED (1u << 0) /* only the last part of a long path */
+#define RAQIB_PATH_UNRESOLVED (1u << 1) /* as passed to a failed call, not canonical */
+
+/* Files one process touched with one set of actions during one drain. */
+typedef struct raqib_file_record {
+  uint32_t struct_size;
+  uint32_t actions; /* raqib_file_action bits */
+  const char *path; /* canonical absolute path */
+  uint32_t path_flags;
+  int32_t error;    /* 0, or the negative errno of a failed call */
+  uint64_t count;   /* occurrences */
+  int64_t first_unix_ns;
+  int64_t last_unix_ns;
+} raqib_file_record;
+
+/* A record handed to a detector. Valid only during the call it is passed to;
+ * owned by the host. */
+typedef struct raqib_record {
+  uint32_t struct_size;
+  uint32_t kind;                   /* one raqib_record_kind */
+  const raqib_process *process;    /* the process the record is about */
+  const raqib_process *ancestry;   /* parent first, up to pid 1 */
+  uint32_t ancestry_len;
+  const raqib_file_record *file;   /* kind == RAQIB_RECORD_FILE, else NULL */
+} raqib_record;
+
+/* A detection a detector emits about a record it was handed. */
+typedef struct raqib_detection {
+  uint32_t struct_size;
+  uint32_t importance;        /* raqib_importance */
+  const char *name;           /* recipe name, e.g. "credentials_files_access" */
+  const char *tactic;         /* MITRE ATT&CK tactic, e.g. "credential-access" */
+  const char *technique;      /* MITRE ATT&CK technique, e.g. "T1552" */
+  const raqib_record *record; /* the record the detection is about */
+} raqib_detection;
+
+/* An output handed to a printer: one detection, already serialised. Valid
+ * only during the call; owned by the host. */
+typedef struct raqib_output {
+  uint32_t struct_size;
+  uint32_t kind;    /* RAQIB_RECORD_DETECTION */
+  const char *json; /* one JSON object, no trailing newline (docs/events.md) */
+  size_t json_len;
+  const char *text; /* one human-readable line, no trailing newline */
+  size_t text_len;
+} raqib_output;
+
+/* What the host offers a plugin. Handed to init; valid until destroy returns.
+ * Every function may be called from the plugin's own thread only. */
+typedef struct raqib_host_api {
+  uint32_t struct_size;
+  void *host; /* opaque; pass it back as the first argument */
+  /* Emit a detection. The host copies what it needs before returning.
+   * Returns 0, or -1 when the detection is malformed (logged). Detectors only. */
+  int (*emit)(void *host, const raqib_detection *detection);
+  /* Log a line through the daemon's logger, tagged with the plugin's name. */
+  void (*log)(void *host, raqib_log_level level, const char *message);
+  /* The plugin's own section of the daemon's configuration, as TOML text
+   * (may be empty). Owned by the host. */
+  const char *(*config)(void *host);
+} raqib_host_api;
+
+/* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static
+ * data: the host reads it before calling anything. */
+typedef struct raqib_plugin_descriptor {
+  uint32_t struct_size;
+  /* The API version the plugin was built against (the macros above). */
+  uint32_t api_major;
+  uint32_t api_minor;
+  uint32_t api_patch;
+  uint32_t kind;           /* raqib_plugin_kind */
+  const char *name;        /* short, unique: [a-z0-9_-]+ */
+  const char *version;     /* the plugin's own version */
+  const char *description; /* one line */
+  uint32_t subscriptions;  /* raqib_record_kind bits it wants */
+  /* Required. Called once on the plugin's thread before anything else.
+   * Returns the plugin's state (non-NULL), or NULL and a message in err
+   * (err_len bytes, NUL-terminated) when it cannot start. */
+  void *(*init)(const raqib_host_api *host, char *err, size_t err_len);
+  /* Required. Called once on the plugin's thread; frees the state. */
+  void (*destroy)(void *state);
+  /* Detectors: required. One record; returns 0, or -1 on a failure whose
+   * reason last_error gives. */
+  int (*on_record)(void *state, const raqib_record *record);
+  /* Printers: required. One output; returns 0 or -1 as on_record. */
+  int (*on_output)(void *state, const raqib_output *output);
+  /* Required. The reason of the last -1, owned by the plugin, valid until its
+   * next call. */
+  const char *(*last_error)(void *state);
+} raqib_plugin_descriptor;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAQIB_PLUGIN_API_H */
