@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
@@ -255,6 +256,10 @@ void setPluginOption(std::vector<PluginConfig> &plugins, std::string_view name,
 }
 
 Result<Config> loadConfigFile(const std::string &path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return Error{fmt::format("{}: cannot read the configuration: {}", path,
+                             std::strerror(EISDIR))};
   std::ifstream in(path);
   if (!in)
     return Error{fmt::format("{}: cannot read the configuration: {}", path,

@@ -25,8 +25,7 @@ int main(int argc, char **argv) {
   CLI::App app{"raqib: query-driven eBPF runtime-security monitor"};
   app.set_version_flag("--version", std::string("raqib ") + RAQIB_VERSION);
   std::string config_file, check_file, format;
-  app.add_option("--config", config_file, "Run with this TOML configuration (default: built in)")
-      ->check(CLI::ExistingFile);
+  app.add_option("--config", config_file, "Run with this TOML configuration (default: built in)");
   app.add_option("--check-config", check_file, "Validate a configuration file and exit");
   app.add_option("--format", format,
                  "Detections on stdout: json (one object per line) or text; default: text on a "

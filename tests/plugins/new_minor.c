@@ -1,0 +1,36 @@
+/* A plugin that needs a newer minor version of the plugin API than this raqib.
+ * The host must refuse it before calling anything: init aborts if called. */
+#include <stdlib.h>
+
+#include <raqib/plugin_api.h>
+
+static void *init(const raqib_host_api *host, char *err, size_t err_len) {
+  (void)host, (void)err, (void)err_len;
+  abort();
+}
+static void destroy(void *state) { (void)state; }
+static int on_record(void *state, const raqib_record *record) {
+  (void)state, (void)record;
+  return 0;
+}
+static const char *last_error(void *state) {
+  (void)state;
+  return "";
+}
+
+__attribute__((visibility("default"))) const raqib_plugin_descriptor raqib_plugin = {
+    .struct_size = sizeof(raqib_plugin_descriptor),
+    .api_major = RAQIB_PLUGIN_API_VERSION_MAJOR,
+    .api_minor = RAQIB_PLUGIN_API_VERSION_MINOR + 1,
+    .api_patch = 0,
+    .kind = RAQIB_PLUGIN_DETECTOR,
+    .name = "newminor",
+    .version = "1.0.0",
+    .description = "needs a newer minor version of the plugin API",
+    .subscriptions = RAQIB_RECORD_FILE,
+    .init = init,
+    .destroy = destroy,
+    .on_record = on_record,
+    .on_output = NULL,
+    .last_error = last_error,
+};
