@@ -31,6 +31,10 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
   p->gid = BPF_CORE_READ(task, cred, gid.val);
   p->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
   p->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+  p->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+  /* The namespace the task's children get: its own unless it unshared. */
+  p->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+  p->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
   BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
   long err = bpf_map_update_elem(inner, &tgid, p, BPF_NOEXIST);
   if (err == 0)
@@ -72,7 +76,9 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   rec->euid = task->cred->euid.val;
   rec->gid = task->cred->gid.val;
   rec->flags |= RAQIB_PROC_EXECED;
-  rec->flags &= ~RAQIB_PROC_ARGS_TRUNCATED;
+  rec->flags &= ~(RAQIB_PROC_ARGS_TRUNCATED | RAQIB_PROC_EXE_DELETED);
+  if (BPF_CORE_READ(bprm, file, f_path.dentry, d_inode, i_nlink) == 0)
+    rec->flags |= RAQIB_PROC_EXE_DELETED;
   bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
   read_args(task, rec);
   return 0;

@@ -28,6 +28,18 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<Transport> parseTransport(std::string_view text) {
+  if (text == "query") return Transport::Query;
+  if (text == "ringbuf") return Transport::Ringbuf;
+  return std::nullopt;
+}
+
+std::optional<Events> parseEvents(std::string_view text) {
+  if (text == "detections") return Events::Detections;
+  if (text == "all") return Events::All;
+  return std::nullopt;
+}
+
 namespace {
 
 // Walks a parsed document, turning every problem into FILE:LINE:COL errors.
@@ -198,14 +210,17 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
     return Error{fmt::format("{}: {}", r.where(e.source()), e.description())};
   }
   if (auto e = r.onlyKeys(root, "the configuration",
-                          {"core", "exec", "file_access", "strings", "plugins", "printers"}))
+                          {"core", "exec", "file_access", "network_peers", "network_flows", "dns",
+                           "strings", "plugins", "printers"}))
     return *e;
 
   auto core = r.table(root, "core", "[core]");
   if (!core) return Error{core.error()};
   if (*core) {
     const toml::table &c = **core;
-    if (auto e = r.onlyKeys(c, "[core]", {"log_level", "plugin_dirs", "queue_capacity"}))
+    if (auto e = r.onlyKeys(c, "[core]",
+                            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
+                             "ringbuf_bytes"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
@@ -225,10 +240,33 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
       }
     }
     RAQIB_TRY(r.integer(c, "queue_capacity", "core", 16, 1 << 20, config.queue_capacity));
+    std::string transport = "query", events = "detections";
+    RAQIB_TRY(r.string(c, "transport", "core", transport));
+    if (auto t = parseTransport(transport))
+      config.transport = *t;
+    else
+      return r.error(*c.get("transport"), fmt::format("[core] transport must be \"query\" or "
+                                                      "\"ringbuf\", got \"{}\"",
+                                                      transport));
+    RAQIB_TRY(r.string(c, "events", "core", events));
+    if (auto e = parseEvents(events))
+      config.events = *e;
+    else
+      return r.error(*c.get("events"), fmt::format("[core] events must be \"detections\" or "
+                                                   "\"all\", got \"{}\"",
+                                                   events));
+    RAQIB_TRY(r.integer(c, "ringbuf_bytes", "core", 4096, 1 << 30, config.ringbuf_bytes));
+    if (config.ringbuf_bytes & (config.ringbuf_bytes - 1))
+      return r.error(*c.get("ringbuf_bytes"),
+                     fmt::format("[core] ringbuf_bytes must be a power of two, got {}",
+                                 config.ringbuf_bytes));
   }
 
   RAQIB_TRY(readMechanism(r, root, "exec", config.exec));
   RAQIB_TRY(readMechanism(r, root, "file_access", config.file_access));
+  RAQIB_TRY(readMechanism(r, root, "network_peers", config.network_peers));
+  RAQIB_TRY(readMechanism(r, root, "network_flows", config.network_flows));
+  RAQIB_TRY(readMechanism(r, root, "dns", config.dns));
 
   auto strings = r.table(root, "strings", "[strings]");
   if (!strings) return Error{strings.error()};

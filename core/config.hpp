@@ -28,13 +28,26 @@ struct PluginConfig {
   std::string section_toml;  // the section as TOML text, handed to the plugin
 };
 
+// How records leave the kernel: drained from maps (the default), or streamed
+// through a ring buffer the way streaming monitors do (for comparison).
+enum class Transport { Query, Ringbuf };
+
+// What reaches the printers: detections only, or every record too.
+enum class Events { Detections, All };
+
 struct Config {
   std::string source = "<default>";  // where it was read from
   std::string log_level = "info";
+  Transport transport = Transport::Query;
+  Events events = Events::Detections;
+  uint32_t ringbuf_bytes = 16 << 20;  // ring-buffer transport: buffer size
   std::vector<std::string> plugin_dirs;  // searched before the built-in ones
   uint32_t queue_capacity = 4096;        // records waiting per plugin
   MechanismConfig exec;
   MechanismConfig file_access;
+  MechanismConfig network_peers;  // connects and accepts
+  MechanismConfig network_flows{std::chrono::seconds(1), 16384};  // 5-tuples, bytes, packets
+  MechanismConfig dns{std::chrono::milliseconds(250), 4096};     // questions and answers
   uint32_t strings_map_entries = 16384;
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;
@@ -56,6 +69,10 @@ Result<Config> loadConfigFile(const std::string &path);
 // command-line option overrides the configuration file.
 void setPluginOption(std::vector<PluginConfig> &plugins, std::string_view name,
                      std::string_view key, std::string_view value);
+
+// "query"/"ringbuf", "detections"/"all"; nullopt for anything else.
+std::optional<Transport> parseTransport(std::string_view text);
+std::optional<Events> parseEvents(std::string_view text);
 
 // Parse a duration such as "250ms", "2s" or "1m".
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);

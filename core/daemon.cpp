@@ -7,6 +7,8 @@
 
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "bpf_monitor.hpp"
 #include "drain.hpp"
 #include "plugin_host.hpp"
@@ -45,19 +47,49 @@ void logFailure(const Status &s) {
   if (!s) spdlog::error("{}", s.error());
 }
 
-void logCounters(const BpfMonitor &bpf, const Drainer &drainer) {
-  auto counters = bpf.counters();
-  if (!counters) return logFailure(Error{counters.error()});
-  static constexpr const char *kNames[RAQIB_MAP_COUNT] = {"exec", "file_access", "strings"};
-  for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
-    const MapCounters &c = (*counters)[id];
-    spdlog::info("map {}: {} inserts, {} updates, {} failed (full)", kNames[id], c.inserts,
-                 c.updates, c.failed);
+constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
+    "exec", "file_access", "strings", "network_peers", "network_flows", "dns", "ringbuf"};
+
+// Everything raqib counted, as one JSON object (the "raqib stats" log line).
+std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const PluginHost &plugins) {
+  nlohmann::ordered_json j;
+  if (auto counters = bpf.counters()) {
+    for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
+      const MapCounters &c = (*counters)[id];
+      j["maps"][kMapNames[id]] = {
+          {"inserts", c.inserts}, {"updates", c.updates}, {"failed", c.failed}};
+    }
+  } else {
+    j["maps_error"] = counters.error();
   }
-  spdlog::info("drained {} process and {} file records; {} paths evicted before they were read",
-               drainer.stats().exec_records, drainer.stats().file_records,
-               drainer.strings().lost());
+  j["drained"] = {{"exec", drainer.stats().exec_records},
+                  {"file", drainer.stats().file_records}};
+  j["strings_evicted"] = drainer.strings().lost();
+  for (const auto &p : plugins.stats())
+    j["plugins"][p.name] = {{"handled", p.handled}, {"dropped", p.dropped}, {"failed", p.failed}};
+  return j.dump();
 }
+
+// Warn about every map that refused inserts since the last check: what a
+// full map loses is never silent.
+class OverflowWatch {
+ public:
+  void check(const BpfMonitor &bpf) {
+    auto counters = bpf.counters();
+    if (!counters) return logFailure(Error{counters.error()});
+    for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
+      uint64_t failed = (*counters)[id].failed;
+      if (failed > last_[id])
+        spdlog::warn("map {} was full: {} behaviours not recorded since the last drain ({} in "
+                     "all); raise its map_entries or shorten its cadence",
+                     kMapNames[id], failed - last_[id], failed);
+      last_[id] = failed;
+    }
+  }
+
+ private:
+  std::array<uint64_t, RAQIB_MAP_COUNT> last_{};
+};
 
 }  // namespace
 
@@ -88,12 +120,17 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
     return 1;
   }
 
-  Drainer drainer(**bpf, processes, **plugins, config.strings_map_entries);
+  Drainer drainer(**bpf, processes, **plugins, config.strings_map_entries, config.events);
   boost::asio::io_context io;
-  CadenceTimer exec_timer(io, config.exec.cadence, [&] { logFailure(drainer.drainExec()); });
+  OverflowWatch overflow;
+  CadenceTimer exec_timer(io, config.exec.cadence, [&] {
+    logFailure(drainer.drainExec());
+    overflow.check(**bpf);
+  });
   CadenceTimer file_timer(io, config.file_access.cadence, [&] {
     logFailure(drainer.drainExec());
     logFailure(drainer.drainFile());
+    overflow.check(**bpf);
   });
   boost::asio::signal_set hup(io, SIGHUP);
   boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
@@ -122,7 +159,8 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   logFailure(drainer.drainExec());
   logFailure(drainer.drainFile());
   (*plugins)->stop();
-  logCounters(**bpf, drainer);
+  overflow.check(**bpf);
+  spdlog::info("raqib stats {}", statsJson(**bpf, drainer, **plugins));
   return 0;
 }
 

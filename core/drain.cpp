@@ -23,13 +23,27 @@ const StringCache::Entry *StringCache::lookup(uint64_t hash) {
   return &cache_.emplace(hash, std::move(e)).first->second;
 }
 
+void Drainer::deliver(const std::shared_ptr<const RecordSnapshot> &record) {
+  plugins_.dispatch(record);
+  if (events_ == Events::All) plugins_.publishInfo(*record);
+}
+
 Status Drainer::drainExec() {
   auto drained = bpf_.execEpochs().flip();
   if (!drained) return Error{drained.error()};
+  int64_t offset = bootToUnixOffsetNs();
   auto status = drainMap<uint32_t, raqib_proc>(*drained, [&](uint32_t, const raqib_proc &rec) {
     const StringCache::Entry *exe =
         (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
     processes_.apply(rec, exe ? exe->text : std::string());
+    ExecActivity a;
+    a.events = (rec.flags & RAQIB_PROC_FORKED ? RAQIB_EXEC_FORKED : 0) |
+               (rec.flags & RAQIB_PROC_EXECED ? RAQIB_EXEC_EXECED : 0) |
+               (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0);
+    a.exit_code = rec.exit_code;
+    a.exec_unix_ns = rec.exec_ns ? int64_t(rec.exec_ns) + offset : 0;
+    a.exit_unix_ns = rec.exit_ns ? int64_t(rec.exit_ns) + offset : 0;
+    deliver(RecordSnapshot::exec(processes_, rec.tgid, a, offset));
     stats_.exec_records++;
   });
   processes_.expire(bootNowNs(), kKeepExited);
@@ -55,7 +69,7 @@ Status Drainer::drainFile() {
         a.count = value.count;
         a.first_unix_ns = int64_t(value.first_ns) + offset;
         a.last_unix_ns = int64_t(value.last_ns) + offset;
-        plugins_.dispatch(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset));
+        deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset));
         stats_.file_records++;
       });
 }

@@ -41,11 +41,13 @@ struct DrainStats {
 
 class Drainer {
  public:
-  Drainer(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, size_t strings_entries)
+  Drainer(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, size_t strings_entries,
+          Events events)
       : bpf_(bpf),
         processes_(processes),
         plugins_(plugins),
-        strings_(bpf.stringsFd(), 4 * strings_entries) {}
+        strings_(bpf.stringsFd(), 4 * strings_entries),
+        events_(events) {}
 
   // Processes first: a file record names a process the table must know.
   Status drainExec();
@@ -55,10 +57,14 @@ class Drainer {
   const StringCache &strings() const { return strings_; }
 
  private:
+  // Hand a record to the detectors, and to the printers with --events all.
+  void deliver(const std::shared_ptr<const RecordSnapshot> &record);
+
   BpfMonitor &bpf_;
   ProcessTable &processes_;
   PluginHost &plugins_;
   StringCache strings_;
+  Events events_;
   DrainStats stats_;
 };
 

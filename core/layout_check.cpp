@@ -8,13 +8,14 @@
 #include "raqib/records.h"
 
 static_assert(sizeof(raqib_rec_header) == 8);
-static_assert(sizeof(raqib_proc) == 80 + RAQIB_COMM_LEN + RAQIB_ARGS_MAX);
+static_assert(sizeof(raqib_proc) == 96 + RAQIB_COMM_LEN + RAQIB_ARGS_MAX);
 static_assert(offsetof(raqib_proc, tgid) == 8);
 static_assert(offsetof(raqib_proc, start_ns) == 32);
 static_assert(offsetof(raqib_proc, exe_hash) == 64);
 static_assert(offsetof(raqib_proc, flags) == 72);
-static_assert(offsetof(raqib_proc, comm) == 80);
-static_assert(offsetof(raqib_proc, args) == 80 + RAQIB_COMM_LEN);
+static_assert(offsetof(raqib_proc, mnt_ns) == 80);
+static_assert(offsetof(raqib_proc, comm) == 96);
+static_assert(offsetof(raqib_proc, args) == 96 + RAQIB_COMM_LEN);
 static_assert(sizeof(raqib_file_key) == 24);
 static_assert(offsetof(raqib_file_key, tgid) == 8);
 static_assert(offsetof(raqib_file_key, error) == 16);

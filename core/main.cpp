@@ -24,13 +24,20 @@ std::filesystem::path exeDir() {
 int main(int argc, char **argv) {
   CLI::App app{"raqib: query-driven eBPF runtime-security monitor"};
   app.set_version_flag("--version", std::string("raqib ") + RAQIB_VERSION);
-  std::string config_file, check_file, format;
+  std::string config_file, check_file, format, transport, events;
   app.add_option("--config", config_file, "Run with this TOML configuration (default: built in)");
   app.add_option("--check-config", check_file, "Validate a configuration file and exit");
   app.add_option("--format", format,
                  "Detections on stdout: json (one object per line) or text; default: text on a "
                  "terminal, JSON otherwise")
       ->check(CLI::IsMember({"auto", "json", "text"}));
+  app.add_option("--transport", transport,
+                 "How records leave the kernel: query (bounded maps drained on a cadence) or "
+                 "ringbuf (every event streamed, for comparison)")
+      ->check(CLI::IsMember({"query", "ringbuf"}));
+  app.add_option("--events", events,
+                 "What the printers get: detections, or all (every record too, as kind info)")
+      ->check(CLI::IsMember({"detections", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout carries detections only.
@@ -56,6 +63,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!format.empty()) raqib::setPluginOption(config->printers, "stdout", "format", format);
+  if (!transport.empty()) config->transport = *raqib::parseTransport(transport);
+  if (!events.empty()) config->events = *raqib::parseEvents(events);
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   return raqib::runDaemon(*config, exeDir());
 }

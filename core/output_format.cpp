@@ -44,10 +44,20 @@ const char *importanceName(uint32_t importance) {
 
 namespace {
 
-nlohmann::ordered_json processJson(const raqib_process &p) {
-  nlohmann::ordered_json args = nlohmann::ordered_json::array();
+using Json = nlohmann::ordered_json;
+
+std::vector<std::string> flagNames(uint32_t flags,
+                                   std::initializer_list<std::pair<uint32_t, const char *>> names) {
+  std::vector<std::string> out;
+  for (auto [bit, name] : names)
+    if (flags & bit) out.emplace_back(name);
+  return out;
+}
+
+Json processJson(const raqib_process &p) {
+  Json args = Json::array();
   for (uint32_t i = 0; i < p.argc; i++) args.push_back(p.args[i]);
-  nlohmann::ordered_json j = {
+  Json j = {
       {"pid", p.pid},
       {"ppid", p.ppid},
       {"uid", p.uid},
@@ -55,10 +65,63 @@ nlohmann::ordered_json processJson(const raqib_process &p) {
       {"comm", p.comm},
       {"args", std::move(args)},
       {"cgroup_id", p.cgroup_id},
-      {"start", p.start_unix_ns ? nlohmann::ordered_json(rfc3339(p.start_unix_ns)) : nlohmann::ordered_json()},
+      {"start", p.start_unix_ns ? Json(rfc3339(p.start_unix_ns)) : Json()},
   };
   if (p.flags & RAQIB_PROCESS_ARGS_TRUNCATED) j["args_truncated"] = true;
+  if (p.exe_flags)
+    j["exe_flags"] = flagNames(p.exe_flags, {{RAQIB_EXE_DELETED, "deleted"},
+                                             {RAQIB_EXE_MEMFD, "memfd"},
+                                             {RAQIB_EXE_HIDDEN, "hidden"},
+                                             {RAQIB_EXE_LOADER, "loader"}});
+  if (p.mnt_ns || p.pid_ns || p.net_ns)
+    j["namespaces"] = {{"mnt", p.mnt_ns}, {"pid", p.pid_ns}, {"net", p.net_ns}};
   return j;
+}
+
+// The process, its ancestry and the fields of the record's own kind.
+void addRecordFields(Json &j, const raqib_record &record, const std::string &host) {
+  j["process"] = processJson(*record.process);
+  Json ancestry = Json::array();
+  for (uint32_t i = 0; i < record.ancestry_len; i++) {
+    const raqib_process &a = record.ancestry[i];
+    ancestry.push_back({{"pid", a.pid}, {"exe", a.exe}, {"comm", a.comm}});
+  }
+  j["ancestry"] = std::move(ancestry);
+  j["host"] = host;
+  if (const raqib_file_record *f = record.file) {
+    Json file = {{"path", f->path}, {"actions", actionNames(f->actions)}};
+    if (f->path_flags & RAQIB_PATH_TRUNCATED) file["path_truncated"] = true;
+    if (f->path_flags & RAQIB_PATH_UNRESOLVED) file["path_unresolved"] = true;
+    if (f->error) file["error"] = f->error;
+    j["file"] = std::move(file);
+    j["count"] = f->count;
+    j["first"] = rfc3339(f->first_unix_ns);
+    j["last"] = rfc3339(f->last_unix_ns);
+  }
+  if (const raqib_exec_record *e = record.exec) {
+    Json exec = {{"events", flagNames(e->events, {{RAQIB_EXEC_FORKED, "fork"},
+                                                  {RAQIB_EXEC_EXECED, "exec"},
+                                                  {RAQIB_EXEC_EXITED, "exit"}})}};
+    if (e->events & RAQIB_EXEC_EXECED) exec["exec_time"] = rfc3339(e->exec_unix_ns);
+    if (e->events & RAQIB_EXEC_EXITED) {
+      exec["exit_time"] = rfc3339(e->exit_unix_ns);
+      exec["exit_code"] = e->exit_code;
+    }
+    j["exec"] = std::move(exec);
+  }
+}
+
+// Paths are bytes, not always UTF-8: replace what is not, never throw.
+std::string dump(const Json &j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+const char *recordTypeName(uint32_t kind) {
+  switch (kind) {
+    case RAQIB_RECORD_EXEC: return "exec";
+    case RAQIB_RECORD_FILE: return "file";
+    case RAQIB_RECORD_FLOW: return "flow";
+    case RAQIB_RECORD_DNS: return "dns";
+    default: return "unknown";
+  }
 }
 
 // Control characters of hostile names escaped, so one detection stays one line.
@@ -77,12 +140,7 @@ std::string printable(const char *s) {
 }  // namespace
 
 std::string detectionJson(const DetectionMeta &meta, const raqib_record &record) {
-  nlohmann::ordered_json ancestry = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < record.ancestry_len; i++) {
-    const raqib_process &a = record.ancestry[i];
-    ancestry.push_back({{"pid", a.pid}, {"exe", a.exe}, {"comm", a.comm}});
-  }
-  nlohmann::ordered_json j = {
+  Json j = {
       {"uuid", meta.uuid},
       {"time", rfc3339(meta.time_unix_ns)},
       {"kind", "detection"},
@@ -91,22 +149,30 @@ std::string detectionJson(const DetectionMeta &meta, const raqib_record &record)
       {"tactic", meta.tactic},
       {"technique", meta.technique},
       {"importance", importanceName(meta.importance)},
-      {"process", processJson(*record.process)},
-      {"ancestry", std::move(ancestry)},
-      {"host", meta.host},
   };
-  if (const raqib_file_record *f = record.file) {
-    nlohmann::ordered_json file = {{"path", f->path}, {"actions", actionNames(f->actions)}};
-    if (f->path_flags & RAQIB_PATH_TRUNCATED) file["path_truncated"] = true;
-    if (f->path_flags & RAQIB_PATH_UNRESOLVED) file["path_unresolved"] = true;
-    if (f->error) file["error"] = f->error;
-    j["file"] = std::move(file);
-    j["count"] = f->count;
-    j["first"] = rfc3339(f->first_unix_ns);
-    j["last"] = rfc3339(f->last_unix_ns);
+  addRecordFields(j, record, meta.host);
+  return dump(j);
+}
+
+std::string infoJson(const raqib_record &record, int64_t time_unix_ns, const std::string &host) {
+  Json j = {{"time", rfc3339(time_unix_ns)}, {"kind", "info"}, {"type", recordTypeName(record.kind)}};
+  addRecordFields(j, record, host);
+  return dump(j);
+}
+
+std::string infoText(const raqib_record &record, int64_t time_unix_ns) {
+  const raqib_process &p = *record.process;
+  std::string line = fmt::format("{} info {} pid={} ppid={} uid={} exe={}", rfc3339(time_unix_ns),
+                                 recordTypeName(record.kind), p.pid, p.ppid, p.uid,
+                                 printable(p.exe));
+  if (const raqib_file_record *f = record.file)
+    line += fmt::format(" file={} ({}) x{}", printable(f->path),
+                        fmt::join(actionNames(f->actions), ","), f->count);
+  if (const raqib_exec_record *e = record.exec) {
+    if (e->events & RAQIB_EXEC_EXECED) line += " exec";
+    if (e->events & RAQIB_EXEC_EXITED) line += fmt::format(" exit={}", e->exit_code);
   }
-  // Paths are bytes, not always UTF-8: replace what is not, never throw.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return line;
 }
 
 std::string detectionText(const DetectionMeta &meta, const raqib_record &record) {

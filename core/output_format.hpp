@@ -24,6 +24,9 @@ struct DetectionMeta {
 
 std::string detectionJson(const DetectionMeta &meta, const raqib_record &record);
 std::string detectionText(const DetectionMeta &meta, const raqib_record &record);
+// An informational record (--events all): what was observed, no verdict.
+std::string infoJson(const raqib_record &record, int64_t time_unix_ns, const std::string &host);
+std::string infoText(const raqib_record &record, int64_t time_unix_ns);
 
 // "2026-11-25T00:24:49.123456789Z"
 std::string rfc3339(int64_t unix_ns);

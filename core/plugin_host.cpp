@@ -204,6 +204,12 @@ void PluginHost::dispatch(const std::shared_ptr<const RecordSnapshot> &record) {
     if (w->descriptor().subscriptions & kind) w->offer({record, nullptr});
 }
 
+void PluginHost::publishInfo(const RecordSnapshot &record) {
+  int64_t now = unixNowNs();
+  publish(std::make_shared<Output>(
+      Output{infoJson(record.view(), now, hostname_), infoText(record.view(), now)}));
+}
+
 void PluginHost::publish(std::shared_ptr<const Output> output) {
   for (auto &w : printers_) w->offer({nullptr, output});
 }

@@ -38,6 +38,9 @@ class PluginHost {
   // Queue a record to every detector subscribed to its kind.
   void dispatch(const std::shared_ptr<const RecordSnapshot> &record);
 
+  // Queue a record to every printer as an informational output (--events all).
+  void publishInfo(const RecordSnapshot &record);
+
   // Let every queue run empty, then stop the threads (printers last).
   void stop();
 

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <raqib/plugin_api.h>
 
 namespace raqib {
 
@@ -26,6 +27,17 @@ int64_t bootToUnixOffsetNs() {
   clock_gettime(CLOCK_REALTIME, &rt);
   int64_t real = int64_t(rt.tv_sec) * 1000000000ll + rt.tv_nsec;
   return real - int64_t(bootNowNs());
+}
+
+uint32_t exeFlags(std::string_view exe, bool deleted) {
+  uint32_t flags = deleted ? RAQIB_EXE_DELETED : 0;
+  if (exe.rfind("/memfd:", 0) == 0) flags |= RAQIB_EXE_MEMFD;
+  if (exe.find("/.") != std::string_view::npos) flags |= RAQIB_EXE_HIDDEN;
+  std::string_view base = exe.substr(exe.rfind('/') + 1);
+  if (base.rfind("ld-linux", 0) == 0 || base.rfind("ld-musl", 0) == 0 ||
+      (base.rfind("ld-", 0) == 0 && base.find(".so") != std::string_view::npos))
+    flags |= RAQIB_EXE_LOADER;
+  return flags;
 }
 
 std::vector<std::string> splitArgs(const char *bytes, size_t len, bool &truncated) {
@@ -86,6 +98,14 @@ uint64_t cgroupId(const fs::path &proc_dir, const std::string &cgroup_root) {
   return 0;
 }
 
+// The inode number of /proc/PID/ns/NAME ("mnt:[4026531841]"), or 0.
+uint32_t namespaceId(const fs::path &proc_dir, const char *name) {
+  std::error_code ec;
+  std::string link = fs::read_symlink(proc_dir / "ns" / name, ec).string();
+  auto open = link.find('[');
+  return open == std::string::npos ? 0 : std::strtoul(link.c_str() + open + 1, nullptr, 10);
+}
+
 std::optional<ProcessInfo> readProc(const fs::path &dir, uint32_t pid,
                                     const std::string &cgroup_root) {
   ProcessInfo p;
@@ -117,7 +137,14 @@ std::optional<ProcessInfo> readProc(const fs::path &dir, uint32_t pid,
   p.args = splitArgs(cmdline.data(), cmdline.size(), p.args_truncated);
   std::error_code ec;
   p.exe = fs::read_symlink(dir / "exe", ec).string();
+  constexpr std::string_view kDeleted = " (deleted)";
+  bool deleted = p.exe.size() > kDeleted.size() && p.exe.ends_with(kDeleted);
+  if (deleted) p.exe.resize(p.exe.size() - kDeleted.size());
+  p.exe_flags = exeFlags(p.exe, deleted);
   p.cgroup_id = cgroupId(dir, cgroup_root);
+  p.mnt_ns = namespaceId(dir, "mnt");
+  p.pid_ns = namespaceId(dir, "pid_for_children");
+  p.net_ns = namespaceId(dir, "net");
   return p;
 }
 
@@ -149,6 +176,9 @@ void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
   p.euid = rec.euid;
   p.gid = rec.gid;
   p.cgroup_id = rec.cgroup_id;
+  p.mnt_ns = rec.mnt_ns;
+  p.pid_ns = rec.pid_ns;
+  p.net_ns = rec.net_ns;
   if (rec.start_ns) p.start_boot_ns = rec.start_ns;
   if (rec.comm[0]) p.comm.assign(rec.comm, strnlen(rec.comm, sizeof rec.comm));
 
@@ -156,12 +186,14 @@ void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
     // A forked child runs its parent's image until it execs.
     if (const ProcessInfo *parent = find(rec.ppid)) {
       p.exe = parent->exe;
+      p.exe_flags = parent->exe_flags;
       p.args = parent->args;
       p.args_truncated = parent->args_truncated;
     }
   }
   if (rec.flags & RAQIB_PROC_EXECED) {
     p.exe = exe;
+    p.exe_flags = exeFlags(exe, rec.flags & RAQIB_PROC_EXE_DELETED);
     p.args_truncated = rec.flags & RAQIB_PROC_ARGS_TRUNCATED;
     p.args = splitArgs(rec.args, std::min<size_t>(rec.args_len, sizeof rec.args),
                        p.args_truncated);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,10 +28,18 @@ struct ProcessInfo {
   std::vector<std::string> args;
   bool args_truncated = false;
   uint64_t cgroup_id = 0;
+  uint32_t mnt_ns = 0;     // namespace inode numbers
+  uint32_t pid_ns = 0;
+  uint32_t net_ns = 0;
+  uint32_t exe_flags = 0;  // RAQIB_EXE_*
   uint64_t start_boot_ns = 0;  // CLOCK_BOOTTIME
   std::optional<uint64_t> exit_boot_ns;
   int32_t exit_code = 0;
 };
+
+// RAQIB_EXE_* flags of an executable's canonical path (deleted: it had no
+// links left).
+uint32_t exeFlags(std::string_view exe, bool deleted);
 
 // Split a NUL-separated argv of len bytes into at most kMaxArgs arguments;
 // truncated is set when arguments were left out or cut.

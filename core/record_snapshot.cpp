@@ -2,16 +2,48 @@
 
 namespace raqib {
 
-std::shared_ptr<const RecordSnapshot> RecordSnapshot::file(const ProcessTable &table, uint32_t pid,
-                                                           FileActivity activity,
-                                                           int64_t boot_to_unix_ns) {
+std::shared_ptr<RecordSnapshot> RecordSnapshot::about(const ProcessTable &table, uint32_t pid,
+                                                      uint32_t kind, int64_t boot_to_unix_ns) {
   std::shared_ptr<RecordSnapshot> s(new RecordSnapshot());
   const ProcessInfo *p = table.find(pid);
   ProcessInfo unknown;
   unknown.pid = pid;
   s->addProcess(p ? *p : unknown, boot_to_unix_ns);
   for (const ProcessInfo *a : table.ancestry(pid)) s->addProcess(*a, boot_to_unix_ns);
-  s->activity_ = std::move(activity);
+  s->record_.kind = kind;
+  return s;
+}
+
+std::shared_ptr<const RecordSnapshot> RecordSnapshot::file(const ProcessTable &table, uint32_t pid,
+                                                           FileActivity activity,
+                                                           int64_t boot_to_unix_ns) {
+  auto s = about(table, pid, RAQIB_RECORD_FILE, boot_to_unix_ns);
+  s->file_activity_ = std::move(activity);
+  const FileActivity &a = s->file_activity_;
+  s->file_.struct_size = sizeof s->file_;
+  s->file_.actions = a.actions;
+  s->file_.path = a.path.c_str();
+  s->file_.path_flags = a.path_flags;
+  s->file_.error = a.error;
+  s->file_.count = a.count;
+  s->file_.first_unix_ns = a.first_unix_ns;
+  s->file_.last_unix_ns = a.last_unix_ns;
+  s->record_.file = &s->file_;
+  s->link();
+  return s;
+}
+
+std::shared_ptr<const RecordSnapshot> RecordSnapshot::exec(const ProcessTable &table, uint32_t pid,
+                                                           ExecActivity activity,
+                                                           int64_t boot_to_unix_ns) {
+  auto s = about(table, pid, RAQIB_RECORD_EXEC, boot_to_unix_ns);
+  s->exec_activity_ = activity;
+  s->exec_.struct_size = sizeof s->exec_;
+  s->exec_.events = activity.events;
+  s->exec_.exit_code = activity.exit_code;
+  s->exec_.exec_unix_ns = activity.exec_unix_ns;
+  s->exec_.exit_unix_ns = activity.exit_unix_ns;
+  s->record_.exec = &s->exec_;
   s->link();
   return s;
 }
@@ -29,6 +61,10 @@ void RecordSnapshot::addProcess(const ProcessInfo &p, int64_t boot_to_unix_ns) {
             (p.exit_boot_ns ? RAQIB_PROCESS_EXITED : 0);
   v.cgroup_id = p.cgroup_id;
   v.start_unix_ns = p.start_boot_ns ? int64_t(p.start_boot_ns) + boot_to_unix_ns : 0;
+  v.mnt_ns = p.mnt_ns;
+  v.pid_ns = p.pid_ns;
+  v.net_ns = p.net_ns;
+  v.exe_flags = p.exe_flags;
   procs_.push_back(v);
 }
 
@@ -41,20 +77,10 @@ void RecordSnapshot::link() {
     procs_[i].args = o.argv.data();
     procs_[i].argc = static_cast<uint32_t>(o.argv.size());
   }
-  file_.struct_size = sizeof file_;
-  file_.actions = activity_.actions;
-  file_.path = activity_.path.c_str();
-  file_.path_flags = activity_.path_flags;
-  file_.error = activity_.error;
-  file_.count = activity_.count;
-  file_.first_unix_ns = activity_.first_unix_ns;
-  file_.last_unix_ns = activity_.last_unix_ns;
   record_.struct_size = sizeof record_;
-  record_.kind = RAQIB_RECORD_FILE;
   record_.process = &procs_[0];
   record_.ancestry = procs_.size() > 1 ? &procs_[1] : nullptr;
   record_.ancestry_len = static_cast<uint32_t>(procs_.size() - 1);
-  record_.file = &file_;
 }
 
 }  // namespace raqib

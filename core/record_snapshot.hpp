@@ -23,12 +23,22 @@ struct FileActivity {
   int64_t last_unix_ns = 0;
 };
 
+struct ExecActivity {
+  uint32_t events = 0;  // RAQIB_EXEC_*
+  int32_t exit_code = 0;
+  int64_t exec_unix_ns = 0;
+  int64_t exit_unix_ns = 0;
+};
+
 class RecordSnapshot {
  public:
-  // The file activity of process pid, with the process and its ancestry as
-  // the table knows them now. boot_to_unix converts kernel times.
+  // A record about process pid, with the process and its ancestry as the
+  // table knows them now. boot_to_unix converts kernel times.
   static std::shared_ptr<const RecordSnapshot> file(const ProcessTable &table, uint32_t pid,
                                                     FileActivity activity,
+                                                    int64_t boot_to_unix_ns);
+  static std::shared_ptr<const RecordSnapshot> exec(const ProcessTable &table, uint32_t pid,
+                                                    ExecActivity activity,
                                                     int64_t boot_to_unix_ns);
 
   const raqib_record &view() const { return record_; }
@@ -38,6 +48,9 @@ class RecordSnapshot {
 
  private:
   RecordSnapshot() = default;
+  // The snapshot of pid and its ancestry, for a record of kind.
+  static std::shared_ptr<RecordSnapshot> about(const ProcessTable &table, uint32_t pid,
+                                               uint32_t kind, int64_t boot_to_unix_ns);
 
   struct OwnedProcess {
     std::string exe;
@@ -50,8 +63,10 @@ class RecordSnapshot {
 
   std::vector<OwnedProcess> owned_;  // [0] the process, then its ancestors
   std::vector<raqib_process> procs_;
-  FileActivity activity_;
+  FileActivity file_activity_;
   raqib_file_record file_{};
+  ExecActivity exec_activity_;
+  raqib_exec_record exec_{};
   raqib_record record_{};
 };
 

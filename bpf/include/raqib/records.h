@@ -46,6 +46,7 @@ enum raqib_proc_flags {
   RAQIB_PROC_EXECED = 1u << 1,      /* exec fields (exe, args, comm) valid */
   RAQIB_PROC_EXITED = 1u << 2,      /* exit fields valid */
   RAQIB_PROC_ARGS_TRUNCATED = 1u << 3,
+  RAQIB_PROC_EXE_DELETED = 1u << 4, /* the exe had no links left when it ran */
 };
 
 struct raqib_proc {
@@ -63,6 +64,10 @@ struct raqib_proc {
   __u64 exe_hash; /* key of the exe path in the strings map */
   __u32 flags;    /* enum raqib_proc_flags */
   __u32 args_len; /* bytes of args kept */
+  __u32 mnt_ns;   /* namespace inode numbers */
+  __u32 pid_ns;
+  __u32 net_ns;
+  __u32 _pad1;
   char comm[RAQIB_COMM_LEN];
   char args[RAQIB_ARGS_MAX]; /* argv, NUL-separated */
 };
@@ -115,7 +120,11 @@ enum raqib_map_id {
   RAQIB_MAP_PROC = 0,
   RAQIB_MAP_FILE = 1,
   RAQIB_MAP_STRINGS = 2,
-  RAQIB_MAP_COUNT = 3,
+  RAQIB_MAP_PEERS = 3,
+  RAQIB_MAP_FLOWS = 4,
+  RAQIB_MAP_DNS = 5,
+  RAQIB_MAP_RINGBUF = 6, /* the streaming transport: inserts = records, failed = dropped */
+  RAQIB_MAP_COUNT = 7,
 };
 
 struct raqib_map_counters {

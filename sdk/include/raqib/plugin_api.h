@@ -40,6 +40,8 @@ typedef enum raqib_plugin_kind {
 typedef enum raqib_record_kind {
   RAQIB_RECORD_EXEC = 1u << 0,
   RAQIB_RECORD_FILE = 1u << 1,
+  RAQIB_RECORD_FLOW = 1u << 2,
+  RAQIB_RECORD_DNS = 1u << 3,
   RAQIB_RECORD_DETECTION = 1u << 4, /* printers */
 } raqib_record_kind;
 
@@ -71,6 +73,12 @@ typedef enum raqib_log_level {
 #define RAQIB_PROCESS_ARGS_TRUNCATED (1u << 0) /* args holds only the first ones */
 #define RAQIB_PROCESS_EXITED (1u << 1)         /* the process has exited */
 
+/* Flags of raqib_process.exe_flags: where the executable came from. */
+#define RAQIB_EXE_DELETED (1u << 0) /* unlinked while running */
+#define RAQIB_EXE_MEMFD (1u << 1)   /* an anonymous memfd, not a file */
+#define RAQIB_EXE_HIDDEN (1u << 2)  /* a path component starts with '.' */
+#define RAQIB_EXE_LOADER (1u << 3)  /* the dynamic loader run as a program (ld-linux.so FILE) */
+
 /* A process as the host knows it. */
 typedef struct raqib_process {
   uint32_t struct_size;
@@ -86,6 +94,10 @@ typedef struct raqib_process {
   const char *const *args;  /* argc arguments */
   uint64_t cgroup_id;       /* cgroup v2 id */
   int64_t start_unix_ns;    /* start time, ns since the Unix epoch */
+  uint32_t mnt_ns;          /* namespace inode numbers; 0 if unknown */
+  uint32_t pid_ns;
+  uint32_t net_ns;
+  uint32_t exe_flags;       /* RAQIB_EXE_* */
 } raqib_process;
 
 /* Flags of raqib_file_record.path_flags. */
@@ -104,6 +116,22 @@ typedef struct raqib_file_record {
   int64_t last_unix_ns;
 } raqib_file_record;
 
+/* What happened to a process during one drain interval: raqib_exec_record.events. */
+#define RAQIB_EXEC_FORKED (1u << 0)
+#define RAQIB_EXEC_EXECED (1u << 1)
+#define RAQIB_EXEC_EXITED (1u << 2)
+
+/* A process's lifecycle events during one drain interval. The process
+ * itself (exe, args, ...) is raqib_record.process. */
+typedef struct raqib_exec_record {
+  uint32_t struct_size;
+  uint32_t events;    /* RAQIB_EXEC_* */
+  int32_t exit_code;  /* as wait(2) reports it; valid with RAQIB_EXEC_EXITED */
+  uint32_t _reserved;
+  int64_t exec_unix_ns; /* valid with RAQIB_EXEC_EXECED */
+  int64_t exit_unix_ns; /* valid with RAQIB_EXEC_EXITED */
+} raqib_exec_record;
+
 /* A record handed to a detector. Valid only during the call it is passed to;
  * owned by the host. */
 typedef struct raqib_record {
@@ -113,6 +141,7 @@ typedef struct raqib_record {
   const raqib_process *ancestry;   /* parent first, up to pid 1 */
   uint32_t ancestry_len;
   const raqib_file_record *file;   /* kind == RAQIB_RECORD_FILE, else NULL */
+  const raqib_exec_record *exec;   /* kind == RAQIB_RECORD_EXEC, else NULL */
 } raqib_record;
 
 /* A detection a detector emits about a record it was handed. */
