@@ -30,9 +30,13 @@ TEST(StartupErrors, UnknownKeyIsRefusedWithFileLineColumn) {
   TempFile f("raqib.toml", "[core]\nlog_level = \"info\"\nverbose = true\n");
   DaemonProcess d({"--config", f.path()});
   EXPECT_EQ(runToExit(d), 2);
-  EXPECT_EQ(d.stderrText(), f.path() +
-                                ":3:1: unknown key \"verbose\" in [core]; allowed: \"log_level\", "
-                                "\"plugin_dirs\", \"queue_capacity\"\n");
+  const std::string &err = d.stderrText();
+  EXPECT_EQ(err.rfind(f.path() + ":3:1: unknown key \"verbose\" in [core]; allowed: \"log_level\", "
+                                 "\"plugin_dirs\", \"queue_capacity\"",
+                      0),
+            0u)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   expectNotStarted(d);
 }
 
