@@ -115,6 +115,70 @@ static __always_inline void resolve_path(const struct path *path, struct raqib_s
   pad_string(&sc->str);
 }
 
+/* The struct file of fd in task's table, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, long fd) {
+  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+  struct file *file = NULL;
+  if (fd < 0) return NULL;
+  bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+  return file;
+}
+
+/* The string a program passed, as it passed it, into scratch.str. */
+static __always_inline void read_user_string(const char *user, __u16 flags,
+                                             struct raqib_scratch *sc) {
+  long n = bpf_probe_read_user_str(sc->str.str, RAQIB_PATH_MAX, user);
+  sc->str.len = n > 0 ? n - 1 : 0;
+  sc->str.flags = flags;
+  pad_string(&sc->str);
+}
+
+#define RAQIB_AT_FDCWD (-100)
+
+/* The path a *at() call names (dfd, name) into scratch.str: the canonical
+ * path of its directory (the root for an absolute name, the working
+ * directory, or dfd's file) joined with the name as passed. Without LSM or
+ * kprobes the kernel's own lookup cannot be observed for a name that is not
+ * opened, so a symlink inside the name stays; the core folds . and .. */
+static __always_inline void resolve_at(struct task_struct *task, long dfd, const char *name,
+                                       struct raqib_scratch *sc) {
+  char first = 0;
+  bpf_probe_read_user(&first, 1, name);
+  struct fs_struct *fs = BPF_CORE_READ(task, fs);
+  if (first == '/') {
+    resolve_path(&fs->root, sc);
+  } else if (dfd == RAQIB_AT_FDCWD) {
+    resolve_path(&fs->pwd, sc);
+  } else {
+    struct file *dir = fd_file(task, dfd);
+    if (!dir) return read_user_string(name, RAQIB_STR_UNRESOLVED, sc);
+    resolve_path(&dir->f_path, sc);
+  }
+  __u32 base = sc->str.len;
+  if (base == 1) base = 0; /* the root: no "//" */
+  if (base >= RAQIB_PATH_MAX - 1) {
+    sc->str.flags |= RAQIB_STR_TRUNCATED;
+    return;
+  }
+  base &= RAQIB_PATH_MAX - 1;
+  bpf_probe_read_kernel(sc->join, base, sc->str.str);
+  sc->join[base] = '/';
+  long n = bpf_probe_read_user_str(&sc->join[(base + 1) & (RAQIB_PATH_MAX - 1)], RAQIB_PATH_MAX,
+                                   first == '/' ? name + 1 : name);
+  __u32 len = base + 1 + (n > 0 ? n - 1 : 0);
+  __u16 flags = sc->str.flags | RAQIB_STR_JOINED;
+  if (len > RAQIB_PATH_MAX) {
+    len = RAQIB_PATH_MAX;
+    flags |= RAQIB_STR_TRUNCATED;
+  }
+  len &= 2 * RAQIB_PATH_MAX - 1;
+  if (len > RAQIB_PATH_MAX) len = RAQIB_PATH_MAX;
+  bpf_probe_read_kernel(sc->str.str, len, sc->join);
+  sc->str.len = len;
+  sc->str.flags = flags;
+  pad_string(&sc->str);
+}
+
 static __always_inline __u64 hash_string(const struct raqib_string *s) {
   return raqib_siphash24((const __u8 *)s->str, s->len, hash_key0, hash_key1);
 }

@@ -66,6 +66,7 @@ struct raqib_scratch {
   struct raqib_walk w;
   struct raqib_string str;
   char walk[RAQIB_PATH_MAX + 256];
+  char join[2 * RAQIB_PATH_MAX]; /* a directory and a name, joined */
   struct raqib_proc proc;
 };
 struct {
@@ -75,18 +76,32 @@ struct {
   __type(value, struct raqib_scratch);
 } scratch SEC(".maps");
 
-/* open_args: per-task arguments of an open in flight, from syscall entry to
- * exit. Freed with the task. */
-struct raqib_open_args {
-  __u64 filename; /* user pointer */
-  __u32 flags;
+/* How a file syscall's path is found at its exit (struct raqib_syscall_args). */
+enum raqib_resolve {
+  RAQIB_RESOLVE_OPENED = 1,  /* the fd the call returned */
+  RAQIB_RESOLVE_FD = 2,      /* the fd argument */
+  RAQIB_RESOLVE_AT = 3,      /* dfd + name */
+  RAQIB_RESOLVE_AT_AT = 4,   /* dfd + name, and dfd2 + name2 as the other path */
+  RAQIB_RESOLVE_AT_TEXT = 5, /* dfd + name, and the text name2 as the other path */
+};
+
+/* syscall_args: per-task arguments of a file syscall in flight, from its
+ * entry tracepoint to its exit. Freed with the task. */
+struct raqib_syscall_args {
+  __u64 name;  /* user pointer */
+  __u64 name2; /* user pointer: rename/link destination source, symlink text */
+  __s32 dfd;   /* directory fd of name (AT_FDCWD), or the fd argument */
+  __s32 dfd2;
+  __u32 flags;   /* open flags */
+  __u32 actions; /* enum raqib_file_act recorded; opens derive it from flags */
+  __u32 resolve; /* enum raqib_resolve */
   __u32 active;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, int);
-  __type(value, struct raqib_open_args);
-} open_args SEC(".maps");
+  __type(value, struct raqib_syscall_args);
+} syscall_args SEC(".maps");
 
 #endif /* RAQIB_MAPS_BPF_H */

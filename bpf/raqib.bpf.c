@@ -5,6 +5,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 other_hash,
+                                        __u32 actions, __s32 error);
+
 /* ---- processes ------------------------------------------------------- */
 
 /* The epoch's entry for tgid, created from the task's current facts when the
@@ -72,6 +75,7 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 
   rec->exe_hash = hash;
   rec->exec_ns = bpf_ktime_get_boot_ns();
+  record_file(tgid, &sc->str, 0, RAQIB_FILE_EXEC, 0);
   rec->uid = task->cred->uid.val;
   rec->euid = task->cred->euid.val;
   rec->gid = task->cred->gid.val;
@@ -105,15 +109,22 @@ int BPF_PROG(raqib_exit, struct task_struct *task) {
   return 0;
 }
 
-/* ---- file opens ------------------------------------------------------ */
+/* ---- files ----------------------------------------------------------- */
 
-static __always_inline void open_enter(__u64 filename, __u32 flags) {
+/* Remember a file syscall's arguments at its entry, for its exit. */
+static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd, __u64 name,
+                                          long dfd2, __u64 name2, __u32 flags) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return;
   struct task_struct *task = bpf_get_current_task_btf();
-  struct raqib_open_args *a =
-      bpf_task_storage_get(&open_args, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  struct raqib_syscall_args *a =
+      bpf_task_storage_get(&syscall_args, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!a) return;
-  a->filename = filename;
+  a->resolve = resolve;
+  a->actions = actions;
+  a->dfd = dfd;
+  a->name = name;
+  a->dfd2 = dfd2;
+  a->name2 = name2;
   a->flags = flags;
   a->active = 1;
 }
@@ -130,16 +141,19 @@ static __always_inline __u32 open_actions(__u32 flags) {
   return actions;
 }
 
-/* Count one occurrence of (tgid, path, actions, error) in the current epoch. */
-static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u32 actions,
-                                        __s32 error) {
+/* Count one occurrence of (tgid, path in scratch.str, other, actions, error)
+ * in the current epoch. */
+static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 other_hash,
+                                        __u32 actions, __s32 error) {
   void *inner = current_epoch(&file_activity);
   if (!inner) return;
   struct raqib_file_key key = {};
   key.path_hash = hash_string(s);
+  key.other_hash = other_hash;
   key.tgid = tgid;
   key.actions = actions;
   key.error = error;
+  key.path_flags = s->flags;
   __u64 now = bpf_ktime_get_boot_ns();
 
   struct raqib_file_value *v = bpf_map_lookup_elem(inner, &key);
@@ -163,78 +177,134 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u3
   count_map(RAQIB_MAP_FILE, RAQIB_CNT_UPDATE);
 }
 
-static __always_inline void open_exit(long ret) {
+/* At a file syscall's exit: find its path(s) as the entry said, and record. */
+static __always_inline void syscall_exit(long ret) {
   struct task_struct *task = bpf_get_current_task_btf();
-  struct raqib_open_args *a = bpf_task_storage_get(&open_args, task, NULL, 0);
+  struct raqib_syscall_args *a = bpf_task_storage_get(&syscall_args, task, NULL, 0);
   if (!a || !a->active) return;
   a->active = 0;
   struct raqib_scratch *sc = get_scratch();
   if (!sc) return;
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  __s32 error = ret < 0 && ret > -4096 ? (__s32)ret : 0;
+  __u32 actions = a->actions;
+  __u64 other = 0;
 
-  if (ret >= 0) {
-    struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-    struct file *file = NULL;
-    bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]);
-    if (!file) return;
-    resolve_path(&file->f_path, sc);
-    record_file(tgid, &sc->str, open_actions(a->flags), 0);
-    return;
+  /* The other name first: scratch.str then holds the main path. */
+  if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
+    if (a->resolve == RAQIB_RESOLVE_AT_AT)
+      resolve_at(task, a->dfd2, (const char *)a->name2, sc);
+    else
+      read_user_string((const char *)a->name2, RAQIB_STR_UNRESOLVED, sc);
+    other = hash_string(&sc->str);
+    put_string(other, &sc->str);
   }
-  /* Failed: the kernel resolved nothing; keep the name as it was passed. */
-  long n = bpf_probe_read_user_str(sc->str.str, RAQIB_PATH_MAX, (void *)a->filename);
-  sc->str.len = n > 0 ? n - 1 : 0;
-  sc->str.flags = RAQIB_STR_UNRESOLVED;
-  pad_string(&sc->str);
-  record_file(tgid, &sc->str, open_actions(a->flags), (__s32)ret);
+  switch (a->resolve) {
+    case RAQIB_RESOLVE_OPENED: {
+      actions = open_actions(a->flags);
+      struct file *file = error ? NULL : fd_file(task, ret);
+      if (file)
+        resolve_path(&file->f_path, sc);
+      else /* the kernel opened nothing: keep the name as it was passed */
+        read_user_string((const char *)a->name, RAQIB_STR_UNRESOLVED, sc);
+      break;
+    }
+    case RAQIB_RESOLVE_FD: {
+      struct file *file = fd_file(task, a->dfd);
+      if (!file) return;
+      resolve_path(&file->f_path, sc);
+      break;
+    }
+    default:
+      resolve_at(task, a->dfd, (const char *)a->name, sc);
+  }
+  record_file(tgid, &sc->str, other, actions, error);
 }
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int raqib_enter_openat(struct trace_event_raw_sys_enter *ctx) {
-  open_enter(ctx->args[1], ctx->args[2]);
-  return 0;
-}
+#define RAQIB_SYSCALL_EXIT(syscall)                                     \
+  SEC("tracepoint/syscalls/sys_exit_" #syscall)                         \
+  int raqib_exit_##syscall(struct trace_event_raw_sys_exit *ctx) {      \
+    syscall_exit(ctx->ret);                                             \
+    return 0;                                                           \
+  }
 
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int raqib_enter_openat2(struct trace_event_raw_sys_enter *ctx) {
+/* An entry program for a syscall, whose body calls syscall_enter with its
+ * arguments (ctx->args[i], read directly: the verifier refuses a ctx pointer
+ * that was moved), and an exit program. */
+#define RAQIB_FILE_SYSCALL(syscall, ...)                                \
+  SEC("tracepoint/syscalls/sys_enter_" #syscall)                        \
+  int raqib_enter_##syscall(struct trace_event_raw_sys_enter *ctx) {    \
+    __VA_ARGS__;                                                        \
+    return 0;                                                           \
+  }                                                                     \
+  RAQIB_SYSCALL_EXIT(syscall)
+
+#define AT RAQIB_RESOLVE_AT
+#define CWD RAQIB_AT_FDCWD
+
+/* Opens: the path is that of the fd returned. */
+RAQIB_FILE_SYSCALL(open, syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0], 0, 0, ctx->args[1]))
+RAQIB_FILE_SYSCALL(openat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0, 0, ctx->args[2]))
+RAQIB_FILE_SYSCALL(creat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0], 0, 0,
+                                        01 | 0100 | 01000)) /* O_WRONLY|O_CREAT|O_TRUNC */
+RAQIB_FILE_SYSCALL(openat2, {
   struct open_how how = {};
   bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
-  open_enter(ctx->args[1], how.flags);
-  return 0;
-}
+  syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0, 0, how.flags);
+})
 
-SEC("tracepoint/syscalls/sys_enter_open")
-int raqib_enter_open(struct trace_event_raw_sys_enter *ctx) {
-  open_enter(ctx->args[0], ctx->args[1]);
-  return 0;
-}
+/* Removal, renames and links. */
+RAQIB_FILE_SYSCALL(unlink, syscall_enter(AT, RAQIB_FILE_UNLINK, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(unlinkat, syscall_enter(AT, RAQIB_FILE_UNLINK, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(rmdir, syscall_enter(AT, RAQIB_FILE_UNLINK, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(rename, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENAME, CWD, ctx->args[0],
+                                         CWD, ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(renameat, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENAME, ctx->args[0],
+                                           ctx->args[1], ctx->args[2], ctx->args[3], 0))
+RAQIB_FILE_SYSCALL(renameat2, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENAME, ctx->args[0],
+                                            ctx->args[1], ctx->args[2], ctx->args[3], 0))
+/* A link's path is the new name; the other path is the file it links to. */
+RAQIB_FILE_SYSCALL(link, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, CWD, ctx->args[1], CWD,
+                                       ctx->args[0], 0))
+RAQIB_FILE_SYSCALL(linkat, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, ctx->args[2], ctx->args[3],
+                                         ctx->args[0], ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(symlink, syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SYMLINK, CWD,
+                                          ctx->args[1], 0, ctx->args[0], 0))
+RAQIB_FILE_SYSCALL(symlinkat, syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SYMLINK, ctx->args[1],
+                                            ctx->args[2], 0, ctx->args[0], 0))
 
-SEC("tracepoint/syscalls/sys_enter_creat")
-int raqib_enter_creat(struct trace_event_raw_sys_enter *ctx) {
-  open_enter(ctx->args[0], 01 | 0100 | 01000); /* O_WRONLY | O_CREAT | O_TRUNC */
-  return 0;
-}
+/* Attributes. */
+RAQIB_FILE_SYSCALL(chmod, syscall_enter(AT, RAQIB_FILE_CHMOD, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchmod, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHMOD, ctx->args[0], 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchmodat, syscall_enter(AT, RAQIB_FILE_CHMOD, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchmodat2, syscall_enter(AT, RAQIB_FILE_CHMOD, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(chown, syscall_enter(AT, RAQIB_FILE_CHOWN, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(lchown, syscall_enter(AT, RAQIB_FILE_CHOWN, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchown, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHOWN, ctx->args[0], 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchownat, syscall_enter(AT, RAQIB_FILE_CHOWN, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(truncate, syscall_enter(AT, RAQIB_FILE_TRUNCATE, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(ftruncate,
+                   syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_TRUNCATE, ctx->args[0], 0, 0, 0, 0))
 
-SEC("tracepoint/syscalls/sys_exit_openat")
-int raqib_exit_openat(struct trace_event_raw_sys_exit *ctx) {
-  open_exit(ctx->ret);
-  return 0;
+/* Only the file capabilities attribute: it grants privileges on exec. */
+static __always_inline bool is_capability_xattr(__u64 user_name) {
+  static const char want[] = "security.capability";
+  char name[sizeof(want)] = {};
+  if (bpf_probe_read_user_str(name, sizeof(name), (void *)user_name) != sizeof(want)) return false;
+  for (int i = 0; i < sizeof(want); i++)
+    if (name[i] != want[i]) return false;
+  return true;
 }
+RAQIB_FILE_SYSCALL(setxattr, if (is_capability_xattr(ctx->args[1]))
+                                 syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(lsetxattr, if (is_capability_xattr(ctx->args[1]))
+                                  syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fsetxattr, if (is_capability_xattr(ctx->args[1])) syscall_enter(
+                                  RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(setxattrat, if (is_capability_xattr(ctx->args[4]))
+                                   syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0, 0, 0))
 
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int raqib_exit_openat2(struct trace_event_raw_sys_exit *ctx) {
-  open_exit(ctx->ret);
-  return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
-int raqib_exit_open(struct trace_event_raw_sys_exit *ctx) {
-  open_exit(ctx->ret);
-  return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int raqib_exit_creat(struct trace_event_raw_sys_exit *ctx) {
-  open_exit(ctx->ret);
-  return 0;
-}
+/* A file mapped executable (not anonymous memory). */
+RAQIB_FILE_SYSCALL(mmap, if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)
+                             syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, ctx->args[4], 0, 0,
+                                           0, 0)) /* PROT_EXEC, MAP_ANONYMOUS */

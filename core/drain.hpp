@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "bpf_monitor.hpp"
@@ -13,24 +14,24 @@
 
 namespace raqib {
 
+// An absolute path with "." and ".." folded and "//" collapsed, without
+// following symlinks (for paths the kernel did not resolve itself).
+std::string foldDots(std::string_view path);
+
 // Paths by keyed hash: read once from the kernel's strings map, then cached.
 class StringCache {
  public:
   explicit StringCache(int strings_fd, size_t max_entries)
       : fd_(strings_fd), max_entries_(max_entries) {}
 
-  struct Entry {
-    std::string text;
-    uint32_t flags = 0;  // RAQIB_STR_*
-  };
   // nullptr when the kernel no longer has it (counted in lost()).
-  const Entry *lookup(uint64_t hash);
+  const std::string *lookup(uint64_t hash);
   uint64_t lost() const { return lost_; }
 
  private:
   int fd_;
   size_t max_entries_;
-  std::unordered_map<uint64_t, Entry> cache_;
+  std::unordered_map<uint64_t, std::string> cache_;
   uint64_t lost_ = 0;
 };
 

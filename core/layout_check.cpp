@@ -16,16 +16,28 @@ static_assert(offsetof(raqib_proc, flags) == 72);
 static_assert(offsetof(raqib_proc, mnt_ns) == 80);
 static_assert(offsetof(raqib_proc, comm) == 96);
 static_assert(offsetof(raqib_proc, args) == 96 + RAQIB_COMM_LEN);
-static_assert(sizeof(raqib_file_key) == 24);
-static_assert(offsetof(raqib_file_key, tgid) == 8);
-static_assert(offsetof(raqib_file_key, error) == 16);
+static_assert(sizeof(raqib_file_key) == 32);
+static_assert(offsetof(raqib_file_key, other_hash) == 8);
+static_assert(offsetof(raqib_file_key, tgid) == 16);
+static_assert(offsetof(raqib_file_key, error) == 24);
+static_assert(offsetof(raqib_file_key, path_flags) == 28);
 static_assert(sizeof(raqib_file_value) == 24);
 static_assert(sizeof(raqib_string) == 8 + RAQIB_PATH_MAX + 8);
 static_assert(sizeof(raqib_map_counters) == 24);
 
 // The kernel's file action bits are handed to plugins unchanged.
-static_assert(RAQIB_FILE_OPEN == RAQIB_ACTION_OPEN);
-static_assert(RAQIB_FILE_READ == RAQIB_ACTION_READ);
-static_assert(RAQIB_FILE_WRITE == RAQIB_ACTION_WRITE);
-static_assert(RAQIB_FILE_CREATE == RAQIB_ACTION_CREATE);
-static_assert(RAQIB_FILE_TRUNCATE == RAQIB_ACTION_TRUNCATE);
+#define SAME_BIT(name) static_assert(unsigned(RAQIB_FILE_##name) == unsigned(RAQIB_ACTION_##name))
+SAME_BIT(OPEN);
+SAME_BIT(READ);
+SAME_BIT(WRITE);
+SAME_BIT(CREATE);
+SAME_BIT(TRUNCATE);
+SAME_BIT(UNLINK);
+SAME_BIT(RENAME);
+SAME_BIT(LINK);
+SAME_BIT(SYMLINK);
+SAME_BIT(CHMOD);
+SAME_BIT(CHOWN);
+SAME_BIT(SETCAP);
+SAME_BIT(MMAP_EXEC);
+SAME_BIT(EXEC);

@@ -22,9 +22,13 @@ std::string rfc3339(int64_t unix_ns) {
 
 std::vector<std::string> actionNames(uint32_t actions) {
   static constexpr std::pair<uint32_t, const char *> kNames[] = {
-      {RAQIB_ACTION_OPEN, "open"},     {RAQIB_ACTION_READ, "read"},
-      {RAQIB_ACTION_WRITE, "write"},   {RAQIB_ACTION_CREATE, "create"},
-      {RAQIB_ACTION_TRUNCATE, "truncate"},
+      {RAQIB_ACTION_OPEN, "open"},          {RAQIB_ACTION_READ, "read"},
+      {RAQIB_ACTION_WRITE, "write"},        {RAQIB_ACTION_CREATE, "create"},
+      {RAQIB_ACTION_TRUNCATE, "truncate"},  {RAQIB_ACTION_UNLINK, "unlink"},
+      {RAQIB_ACTION_RENAME, "rename"},      {RAQIB_ACTION_LINK, "link"},
+      {RAQIB_ACTION_SYMLINK, "symlink"},    {RAQIB_ACTION_CHMOD, "chmod"},
+      {RAQIB_ACTION_CHOWN, "chown"},        {RAQIB_ACTION_SETCAP, "setcap"},
+      {RAQIB_ACTION_MMAP_EXEC, "mmap_exec"}, {RAQIB_ACTION_EXEC, "exec"},
   };
   std::vector<std::string> names;
   for (auto [bit, name] : kNames)
@@ -90,6 +94,8 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
   j["host"] = host;
   if (const raqib_file_record *f = record.file) {
     Json file = {{"path", f->path}, {"actions", actionNames(f->actions)}};
+    if (f->other_path) file["other_path"] = f->other_path;
+    if (f->path_flags & RAQIB_PATH_LEXICAL) file["path_lexical"] = true;
     if (f->path_flags & RAQIB_PATH_TRUNCATED) file["path_truncated"] = true;
     if (f->path_flags & RAQIB_PATH_UNRESOLVED) file["path_unresolved"] = true;
     if (f->error) file["error"] = f->error;
@@ -166,7 +172,9 @@ std::string infoText(const raqib_record &record, int64_t time_unix_ns) {
                                  recordTypeName(record.kind), p.pid, p.ppid, p.uid,
                                  printable(p.exe));
   if (const raqib_file_record *f = record.file)
-    line += fmt::format(" file={} ({}) x{}", printable(f->path),
+    line += fmt::format(" file={}{}{} ({}) x{}", printable(f->path),
+                        f->other_path ? " -> " : "",
+                        f->other_path ? printable(f->other_path) : "",
                         fmt::join(actionNames(f->actions), ","), f->count);
   if (const raqib_exec_record *e = record.exec) {
     if (e->events & RAQIB_EXEC_EXECED) line += " exec";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace raqib {
 
 struct FileActivity {
   std::string path;
+  std::optional<std::string> other_path;  // rename, link, symlink
   uint32_t path_flags = 0;  // RAQIB_PATH_*
   uint32_t actions = 0;     // raqib_file_action
   int32_t error = 0;

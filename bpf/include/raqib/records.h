@@ -76,19 +76,29 @@ struct raqib_proc {
 
 enum raqib_file_act {
   RAQIB_FILE_OPEN = 1u << 0,
-  RAQIB_FILE_READ = 1u << 1,     /* opened for reading */
-  RAQIB_FILE_WRITE = 1u << 2,    /* opened for writing */
-  RAQIB_FILE_CREATE = 1u << 3,   /* O_CREAT */
-  RAQIB_FILE_TRUNCATE = 1u << 4, /* O_TRUNC */
+  RAQIB_FILE_READ = 1u << 1,      /* opened for reading */
+  RAQIB_FILE_WRITE = 1u << 2,     /* opened for writing */
+  RAQIB_FILE_CREATE = 1u << 3,    /* O_CREAT */
+  RAQIB_FILE_TRUNCATE = 1u << 4,  /* O_TRUNC, truncate(2), ftruncate(2) */
+  RAQIB_FILE_UNLINK = 1u << 5,    /* unlink, unlinkat, rmdir */
+  RAQIB_FILE_RENAME = 1u << 6,    /* renamed away; other_hash is the new name */
+  RAQIB_FILE_LINK = 1u << 7,      /* a hard link made; other_hash is its target */
+  RAQIB_FILE_SYMLINK = 1u << 8,   /* a symlink made; other_hash is its text */
+  RAQIB_FILE_CHMOD = 1u << 9,
+  RAQIB_FILE_CHOWN = 1u << 10,
+  RAQIB_FILE_SETCAP = 1u << 11,   /* setxattr of security.capability */
+  RAQIB_FILE_MMAP_EXEC = 1u << 12, /* mapped with PROT_EXEC */
+  RAQIB_FILE_EXEC = 1u << 13,     /* executed */
 };
 
 /* One entry per (process, path, action set, result) per epoch. */
 struct raqib_file_key {
-  __u64 path_hash; /* keyed SipHash-2-4 of the path; the path is in strings */
+  __u64 path_hash;  /* keyed SipHash-2-4 of the path; the path is in strings */
+  __u64 other_hash; /* the second name of a rename, link or symlink; else 0 */
   __u32 tgid;
   __u32 actions; /* enum raqib_file_act */
-  __s32 error;   /* 0, or the negative errno of a failed open */
-  __u32 _pad;
+  __s32 error;      /* 0, or the negative errno of a failed call */
+  __u32 path_flags; /* enum raqib_str_flags: how this record's path was found */
 };
 
 struct raqib_file_value {
@@ -102,10 +112,13 @@ struct raqib_file_value {
 enum raqib_str_flags {
   RAQIB_STR_TRUNCATED = 1u << 0, /* path walk hit RAQIB_PATH_DEPTH_MAX or RAQIB_PATH_MAX */
   RAQIB_STR_UNRESOLVED = 1u << 1, /* as the syscall passed it (the open failed) */
+  RAQIB_STR_JOINED = 1u << 2,     /* a canonical directory joined with a name as passed */
 };
 
 /* A string stored once, keyed by its keyed hash. The bytes after len up to
- * the next multiple of 8 are zero (SipHash reads whole words). */
+ * the next multiple of 8 are zero (SipHash reads whole words). flags says
+ * how it was found; the record naming it carries them (the same text can be
+ * found in several ways), the strings map keeps only the text. */
 struct raqib_string {
   __u16 len;
   __u16 flags; /* enum raqib_str_flags */

@@ -58,7 +58,16 @@ typedef enum raqib_file_action {
   RAQIB_ACTION_READ = 1u << 1,
   RAQIB_ACTION_WRITE = 1u << 2,
   RAQIB_ACTION_CREATE = 1u << 3,
-  RAQIB_ACTION_TRUNCATE = 1u << 4,
+  RAQIB_ACTION_TRUNCATE = 1u << 4,   /* O_TRUNC, truncate, ftruncate */
+  RAQIB_ACTION_UNLINK = 1u << 5,     /* unlink, unlinkat, rmdir */
+  RAQIB_ACTION_RENAME = 1u << 6,     /* path renamed to other_path */
+  RAQIB_ACTION_LINK = 1u << 7,       /* path made a hard link to other_path */
+  RAQIB_ACTION_SYMLINK = 1u << 8,    /* path made a symlink whose text is other_path */
+  RAQIB_ACTION_CHMOD = 1u << 9,
+  RAQIB_ACTION_CHOWN = 1u << 10,
+  RAQIB_ACTION_SETCAP = 1u << 11,    /* setxattr of security.capability */
+  RAQIB_ACTION_MMAP_EXEC = 1u << 12, /* mapped executable */
+  RAQIB_ACTION_EXEC = 1u << 13,      /* executed */
 } raqib_file_action;
 
 /* Log levels for raqib_host_api.log. */
@@ -103,6 +112,8 @@ typedef struct raqib_process {
 /* Flags of raqib_file_record.path_flags. */
 #define RAQIB_PATH_TRUNCATED (1u << 0) /* only the last part of a long path */
 #define RAQIB_PATH_UNRESOLVED (1u << 1) /* as passed to a failed call, not canonical */
+#define RAQIB_PATH_LEXICAL (1u << 2) /* canonical directory + the name as passed, with . and ..
+                                        folded; a symlink inside the name is not followed */
 
 /* Files one process touched with one set of actions during one drain. */
 typedef struct raqib_file_record {
@@ -114,6 +125,8 @@ typedef struct raqib_file_record {
   uint64_t count;   /* occurrences */
   int64_t first_unix_ns;
   int64_t last_unix_ns;
+  const char *other_path; /* rename: the new name; link: the target; symlink: its text;
+                             else NULL */
 } raqib_file_record;
 
 /* What happened to a process during one drain interval: raqib_exec_record.events. */
