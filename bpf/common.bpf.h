@@ -63,7 +63,10 @@ static long walk_step(__u32 index, void *ctx) {
   struct mount *mnt = w->mnt;
   struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
   struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-  if (dentry == mnt_root || dentry == parent) {
+  /* A pseudo dentry (memfd, pipe, socket) is its own parent without being a
+   * mount's root: its name is all there is. */
+  bool pseudo = dentry == parent && dentry != mnt_root;
+  if (!pseudo && (dentry == mnt_root || dentry == parent)) {
     struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
     if (mnt == mnt_parent) {
       w->flags = 0; /* reached the root of the mount namespace */
@@ -84,7 +87,8 @@ static long walk_step(__u32 index, void *ctx) {
                         name.name);
   w->off = off;
   w->dentry = parent;
-  return 0;
+  if (pseudo) w->flags = 0;
+  return pseudo;
 }
 
 /* Canonical absolute path of a struct path, as the kernel resolved it, into

@@ -89,7 +89,8 @@ enum raqib_resolve {
  * entry tracepoint to its exit. Freed with the task. */
 struct raqib_syscall_args {
   __u64 name;  /* user pointer */
-  __u64 name2; /* user pointer: rename/link destination source, symlink text */
+  __u64 name2; /* user pointer: the other name (rename, link), a symlink's text,
+                  an xattr's name, openat2's struct open_how */
   __s32 dfd;   /* directory fd of name (AT_FDCWD), or the fd argument */
   __s32 dfd2;
   __u32 flags;   /* open flags */

@@ -177,6 +177,17 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
   count_map(RAQIB_MAP_FILE, RAQIB_CNT_UPDATE);
 }
 
+/* Only the file capabilities attribute: it grants privileges on exec. Read
+ * at the exit: by then the kernel has faulted the name in (a BPF program
+ * cannot, and a string constant of the caller may not be paged in yet). */
+static __always_inline bool is_capability_xattr(__u64 user_name) {
+  static const char want[] = "security.capability";
+  char name[sizeof(want)] = {};
+  if (bpf_probe_read_user_str(name, sizeof(name), (void *)user_name) != sizeof(want)) return false;
+  for (int i = 0; i < sizeof(want); i++)
+    if (name[i] != want[i]) return false;
+  return true;
+}
 /* At a file syscall's exit: find its path(s) as the entry said, and record. */
 static __always_inline void syscall_exit(long ret) {
   struct task_struct *task = bpf_get_current_task_btf();
@@ -189,6 +200,7 @@ static __always_inline void syscall_exit(long ret) {
   __s32 error = ret < 0 && ret > -4096 ? (__s32)ret : 0;
   __u32 actions = a->actions;
   __u64 other = 0;
+  if ((actions & RAQIB_FILE_SETCAP) && !is_capability_xattr(a->name2)) return;
 
   /* The other name first: scratch.str then holds the main path. */
   if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
@@ -201,7 +213,13 @@ static __always_inline void syscall_exit(long ret) {
   }
   switch (a->resolve) {
     case RAQIB_RESOLVE_OPENED: {
-      actions = open_actions(a->flags);
+      __u32 flags = a->flags;
+      if (a->name2) { /* openat2: its struct open_how, read at the exit too */
+        struct open_how how = {};
+        bpf_probe_read_user(&how, sizeof(how), (void *)a->name2);
+        flags = how.flags;
+      }
+      actions = open_actions(flags);
       struct file *file = error ? NULL : fd_file(task, ret);
       if (file)
         resolve_path(&file->f_path, sc);
@@ -221,23 +239,25 @@ static __always_inline void syscall_exit(long ret) {
   record_file(tgid, &sc->str, other, actions, error);
 }
 
-#define RAQIB_SYSCALL_EXIT(syscall)                                     \
-  SEC("tracepoint/syscalls/sys_exit_" #syscall)                         \
-  int raqib_exit_##syscall(struct trace_event_raw_sys_exit *ctx) {      \
-    syscall_exit(ctx->ret);                                             \
-    return 0;                                                           \
-  }
+/* One exit program for every file syscall: the core attaches it to the
+ * sys_exit tracepoint of each syscall that has a raqib_enter_ program, so
+ * the verifier checks the path walk once rather than once per syscall. */
+SEC("tracepoint")
+int raqib_sys_exit(struct trace_event_raw_sys_exit *ctx) {
+  syscall_exit(ctx->ret);
+  return 0;
+}
 
-/* An entry program for a syscall, whose body calls syscall_enter with its
- * arguments (ctx->args[i], read directly: the verifier refuses a ctx pointer
- * that was moved), and an exit program. */
+/* The entry program of a file syscall: its body calls syscall_enter with
+ * the syscall's arguments (ctx->args[i], read directly: the verifier refuses
+ * a ctx pointer that was moved). The core attaches it, and raqib_sys_exit,
+ * when this kernel has the syscall. */
 #define RAQIB_FILE_SYSCALL(syscall, ...)                                \
-  SEC("tracepoint/syscalls/sys_enter_" #syscall)                        \
+  SEC("tracepoint")                                                     \
   int raqib_enter_##syscall(struct trace_event_raw_sys_enter *ctx) {    \
     __VA_ARGS__;                                                        \
     return 0;                                                           \
-  }                                                                     \
-  RAQIB_SYSCALL_EXIT(syscall)
+  }
 
 #define AT RAQIB_RESOLVE_AT
 #define CWD RAQIB_AT_FDCWD
@@ -247,11 +267,8 @@ RAQIB_FILE_SYSCALL(open, syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0
 RAQIB_FILE_SYSCALL(openat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0, 0, ctx->args[2]))
 RAQIB_FILE_SYSCALL(creat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0], 0, 0,
                                         01 | 0100 | 01000)) /* O_WRONLY|O_CREAT|O_TRUNC */
-RAQIB_FILE_SYSCALL(openat2, {
-  struct open_how how = {};
-  bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
-  syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0, 0, how.flags);
-})
+RAQIB_FILE_SYSCALL(openat2, syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0,
+                                           ctx->args[2], 0)) /* struct open_how * */
 
 /* Removal, renames and links. */
 RAQIB_FILE_SYSCALL(unlink, syscall_enter(AT, RAQIB_FILE_UNLINK, CWD, ctx->args[0], 0, 0, 0))
@@ -286,23 +303,15 @@ RAQIB_FILE_SYSCALL(truncate, syscall_enter(AT, RAQIB_FILE_TRUNCATE, CWD, ctx->ar
 RAQIB_FILE_SYSCALL(ftruncate,
                    syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_TRUNCATE, ctx->args[0], 0, 0, 0, 0))
 
-/* Only the file capabilities attribute: it grants privileges on exec. */
-static __always_inline bool is_capability_xattr(__u64 user_name) {
-  static const char want[] = "security.capability";
-  char name[sizeof(want)] = {};
-  if (bpf_probe_read_user_str(name, sizeof(name), (void *)user_name) != sizeof(want)) return false;
-  for (int i = 0; i < sizeof(want); i++)
-    if (name[i] != want[i]) return false;
-  return true;
-}
-RAQIB_FILE_SYSCALL(setxattr, if (is_capability_xattr(ctx->args[1]))
-                                 syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, 0, 0))
-RAQIB_FILE_SYSCALL(lsetxattr, if (is_capability_xattr(ctx->args[1]))
-                                  syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, 0, 0))
-RAQIB_FILE_SYSCALL(fsetxattr, if (is_capability_xattr(ctx->args[1])) syscall_enter(
-                                  RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(setxattrat, if (is_capability_xattr(ctx->args[4]))
-                                   syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0, 0, 0))
+/* The attribute's name goes in name2; the exit keeps security.capability. */
+RAQIB_FILE_SYSCALL(setxattr,
+                   syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(lsetxattr,
+                   syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0,
+                                            0, ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0,
+                                             ctx->args[4], 0))
 
 /* A file mapped executable (not anonymous memory). */
 RAQIB_FILE_SYSCALL(mmap, if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)

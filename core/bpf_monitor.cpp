@@ -10,6 +10,7 @@
 #include <cstdarg>
 #include <filesystem>
 
+#include "features.hpp"
 #include "raqib.skel.h"
 
 namespace raqib {
@@ -52,9 +53,29 @@ std::optional<std::string> missingPrerequisite() {
   return std::nullopt;
 }
 
+bool tracepointExists(const std::string &category, const std::string &name) {
+  for (const char *root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"})
+    if (std::filesystem::exists(std::string(root) + category + "/" + name)) return true;
+  return false;
+}
+
+// One log line per hook type this kernel refuses, naming the fallback.
+Status checkHooks() {
+  for (const HookSupport &h : probeHooks()) {
+    if (h.usable) continue;
+    if (h.role.starts_with("none"))
+      return Error{fmt::format("this kernel does not let raqib use {} programs ({}): {}", h.hook,
+                               h.detail, h.role)};
+    spdlog::info("{} programs are not usable here ({}); fallback: {}", h.hook, h.detail, h.role);
+  }
+  return Ok{};
+}
+
 }  // namespace
 
-void routeLibbpfLogs() { libbpf_set_print(libbpfToSpdlog); }
+void routeLibbpfLogs() {
+  libbpf_set_print(libbpfToSpdlog);
+}
 
 Result<int> EpochPair::flip() {
   int idle = 1 - current_;
@@ -73,6 +94,7 @@ Result<int> EpochPair::flip() {
 Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   if (auto missing = missingPrerequisite()) return Error{*missing};
   routeLibbpfLogs();
+  if (auto hooks = checkHooks(); !hooks) return Error{hooks.error()};
 
   std::unique_ptr<BpfMonitor> m(new BpfMonitor());
   m->skel_ = raqib_bpf__open();
@@ -93,13 +115,11 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   bpf_map__set_max_entries(s->maps.strings, config.strings_map_entries);
 
   if (int err = raqib_bpf__load(s); err < 0)
-    return Error{fmt::format("loading the BPF programs into the kernel failed: {} (set "
-                             "[core] log_level = \"trace\" for the verifier's log)",
-                             std::strerror(-err))};
-  if (int err = raqib_bpf__attach(s); err < 0)
-    return Error{fmt::format("attaching the BPF programs failed: {} (set [core] log_level = "
-                             "\"trace\" for libbpf's details)",
-                             std::strerror(-err))};
+    return Error{
+        fmt::format("loading the BPF programs into the kernel failed: {} (set "
+                    "[core] log_level = \"trace\" for the verifier's log)",
+                    std::strerror(-err))};
+  if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
 
   m->exec_ = EpochPair(bpf_map__fd(s->maps.exec_activity), bpf_map__fd(s->maps.exec_activity_a),
                        bpf_map__fd(s->maps.exec_activity_b));
@@ -108,9 +128,50 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   return m;
 }
 
-BpfMonitor::~BpfMonitor() { raqib_bpf__destroy(skel_); }
+Status BpfMonitor::attachAll() {
+  auto keep = [this](bpf_link *link, const std::string &what) -> Status {
+    if (!link)
+      return Error{
+          fmt::format("attaching {} failed: {} (set [core] log_level = \"trace\" for "
+                      "libbpf's details)",
+                      what, std::strerror(errno))};
+    links_.emplace_back(link, bpf_link__destroy);
+    return Ok{};
+  };
+  constexpr std::string_view kEnter = "raqib_enter_";
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    std::string_view name = bpf_program__name(prog);
+    if (prog == skel_->progs.raqib_sys_exit) continue;  // attached with each entry
+    if (!name.starts_with(kEnter)) {
+      if (auto s = keep(bpf_program__attach(prog), std::string(name)); !s) return s;
+      continue;
+    }
+    std::string syscall(name.substr(kEnter.size()));
+    std::string enter = "sys_enter_" + syscall, exit = "sys_exit_" + syscall;
+    if (!tracepointExists("syscalls", enter)) {
+      spdlog::info("syscall {} does not exist on this kernel: not traced", syscall);
+      continue;
+    }
+    if (auto s = keep(bpf_program__attach_tracepoint(prog, "syscalls", enter.c_str()), enter); !s)
+      return s;
+    if (auto s = keep(
+            bpf_program__attach_tracepoint(skel_->progs.raqib_sys_exit, "syscalls", exit.c_str()),
+            exit);
+        !s)
+      return s;
+  }
+  return Ok{};
+}
 
-int BpfMonitor::stringsFd() const { return bpf_map__fd(skel_->maps.strings); }
+BpfMonitor::~BpfMonitor() {
+  links_.clear();
+  raqib_bpf__destroy(skel_);
+}
+
+int BpfMonitor::stringsFd() const {
+  return bpf_map__fd(skel_->maps.strings);
+}
 
 Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {
   std::array<MapCounters, RAQIB_MAP_COUNT> totals{};

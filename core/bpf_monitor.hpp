@@ -13,6 +13,7 @@
 #include "result.hpp"
 
 struct raqib_bpf;
+struct bpf_link;
 
 namespace raqib {
 
@@ -58,7 +59,12 @@ class BpfMonitor {
 
  private:
   BpfMonitor() = default;
+  // Attach every program: tp_btf ones directly, each file syscall's entry
+  // program and the shared exit program where this kernel has the syscall.
+  Status attachAll();
+
   raqib_bpf *skel_ = nullptr;
+  std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
   EpochPair exec_;
   EpochPair file_;
   std::array<uint64_t, 2> hash_key_{};

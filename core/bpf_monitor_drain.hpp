@@ -18,8 +18,8 @@ Status drainMap(int fd, Fn &&fn) {
   bool first = true;
   for (;;) {
     uint32_t count = kBatch;
-    int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : &token, &token,
-                                              keys.data(), values.data(), &count, nullptr);
+    int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : &token, &token, keys.data(),
+                                              values.data(), &count, nullptr);
     for (uint32_t i = 0; i < count; i++) fn(keys[i], values[i]);
     if (err == 0) {
       first = false;

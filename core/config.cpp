@@ -14,7 +14,9 @@ namespace raqib {
 
 extern const char kDefaultConfig[];  // generated from config/raqib.toml
 
-std::string_view defaultConfigText() { return kDefaultConfig; }
+std::string_view defaultConfigText() {
+  return kDefaultConfig;
+}
 
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   size_t digits = 0;
@@ -82,8 +84,7 @@ class Reader {
     const toml::node *n = t.get(key);
     if (!n) return Ok{};
     if (!n->is_string())
-      return error(*n, fmt::format("[{}] {} must be a string, got {}", section, key,
-                                   typeName(*n)));
+      return error(*n, fmt::format("[{}] {} must be a string, got {}", section, key, typeName(*n)));
     out = n->as_string()->get();
     return Ok{};
   }
@@ -93,23 +94,23 @@ class Reader {
     const toml::node *n = t.get(key);
     if (!n) return Ok{};
     if (!n->is_boolean())
-      return error(*n, fmt::format("[{}] {} must be true or false, got {}", section, key,
-                                   typeName(*n)));
+      return error(
+          *n, fmt::format("[{}] {} must be true or false, got {}", section, key, typeName(*n)));
     out = n->as_boolean()->get();
     return Ok{};
   }
 
-  Status integer(const toml::table &t, std::string_view key, std::string_view section,
-                 int64_t min, int64_t max, uint32_t &out) const {
+  Status integer(const toml::table &t, std::string_view key, std::string_view section, int64_t min,
+                 int64_t max, uint32_t &out) const {
     const toml::node *n = t.get(key);
     if (!n) return Ok{};
     if (!n->is_integer())
-      return error(*n, fmt::format("[{}] {} must be an integer between {} and {}, got {}",
-                                   section, key, min, max, typeName(*n)));
+      return error(*n, fmt::format("[{}] {} must be an integer between {} and {}, got {}", section,
+                                   key, min, max, typeName(*n)));
     int64_t v = n->as_integer()->get();
     if (v < min || v > max)
-      return error(*n, fmt::format("[{}] {} must be between {} and {}, got {}", section, key,
-                                   min, max, v));
+      return error(
+          *n, fmt::format("[{}] {} must be between {} and {}, got {}", section, key, min, max, v));
     out = static_cast<uint32_t>(v);
     return Ok{};
   }
@@ -121,8 +122,7 @@ class Reader {
     auto bad = [&](const std::string &got) {
       return error(*n, fmt::format("[{}] cadence must be a duration between {}ms and {}s "
                                    "such as \"250ms\", got {}",
-                                   section, kMinCadence.count(), kMaxCadence.count() / 1000,
-                                   got));
+                                   section, kMinCadence.count(), kMaxCadence.count() / 1000, got));
     };
     if (!n->is_string()) return bad(typeName(*n));
     std::string text = n->as_string()->get();
@@ -134,13 +134,20 @@ class Reader {
 
   static std::string typeName(const toml::node &n) {
     switch (n.type()) {
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a number";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::array: return "an array";
-      case toml::node_type::table: return "a table";
-      default: return "a date or time";
+      case toml::node_type::string:
+        return "a string";
+      case toml::node_type::integer:
+        return "an integer";
+      case toml::node_type::floating_point:
+        return "a number";
+      case toml::node_type::boolean:
+        return "a boolean";
+      case toml::node_type::array:
+        return "an array";
+      case toml::node_type::table:
+        return "a table";
+      default:
+        return "a date or time";
     }
   }
 
@@ -148,10 +155,9 @@ class Reader {
   std::string source_;
 };
 
-#define RAQIB_TRY(expr)                             \
-  do {                                              \
-    if (auto status_ = (expr); !status_)            \
-      return Error{status_.error()};                \
+#define RAQIB_TRY(expr)                                                 \
+  do {                                                                  \
+    if (auto status_ = (expr); !status_) return Error{status_.error()}; \
   } while (0)
 
 Status readMechanism(const Reader &r, const toml::table &root, std::string_view name,
@@ -159,8 +165,7 @@ Status readMechanism(const Reader &r, const toml::table &root, std::string_view 
   auto t = r.table(root, name, fmt::format("[{}]", name));
   if (!t) return Error{t.error()};
   if (!*t) return Ok{};
-  if (auto e = r.onlyKeys(**t, fmt::format("[{}]", name), {"cadence", "map_entries"}))
-    return *e;
+  if (auto e = r.onlyKeys(**t, fmt::format("[{}]", name), {"cadence", "map_entries"})) return *e;
   RAQIB_TRY(r.cadence(**t, name, out.cadence));
   RAQIB_TRY(r.integer(**t, "map_entries", name, 16, 1 << 24, out.map_entries));
   return Ok{};
@@ -181,9 +186,10 @@ Status readPlugins(const Reader &r, const toml::table &root, std::string_view gr
       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     });
     if (!valid_name)
-      return Error{fmt::format("{}: [{}]: a plugin name is lower-case letters, digits, '_' "
-                               "and '-'",
-                               r.where(key.source()), section)};
+      return Error{
+          fmt::format("{}: [{}]: a plugin name is lower-case letters, digits, '_' "
+                      "and '-'",
+                      r.where(key.source()), section)};
     if (!node.is_table()) return r.error(node, fmt::format("[{}] must be a table", section));
     toml::table own = *node.as_table();
     PluginConfig plugin{name, true, {}};
@@ -218,14 +224,13 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   if (!core) return Error{core.error()};
   if (*core) {
     const toml::table &c = **core;
-    if (auto e = r.onlyKeys(c, "[core]",
-                            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
-                             "ringbuf_bytes"}))
+    if (auto e = r.onlyKeys(
+            c, "[core]",
+            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events", "ringbuf_bytes"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
-    if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) ==
-        std::end(kLevels))
+    if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels))
       return r.error(*c.get("log_level"),
                      fmt::format("[core] log_level must be one of trace, debug, info, warn, "
                                  "error, got \"{}\"",
@@ -257,9 +262,9 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
                                                    events));
     RAQIB_TRY(r.integer(c, "ringbuf_bytes", "core", 4096, 1 << 30, config.ringbuf_bytes));
     if (config.ringbuf_bytes & (config.ringbuf_bytes - 1))
-      return r.error(*c.get("ringbuf_bytes"),
-                     fmt::format("[core] ringbuf_bytes must be a power of two, got {}",
-                                 config.ringbuf_bytes));
+      return r.error(
+          *c.get("ringbuf_bytes"),
+          fmt::format("[core] ringbuf_bytes must be a power of two, got {}", config.ringbuf_bytes));
   }
 
   RAQIB_TRY(readMechanism(r, root, "exec", config.exec));
@@ -272,8 +277,8 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   if (!strings) return Error{strings.error()};
   if (*strings) {
     if (auto e = r.onlyKeys(**strings, "[strings]", {"map_entries"})) return *e;
-    RAQIB_TRY(r.integer(**strings, "map_entries", "strings", 16, 1 << 24,
-                        config.strings_map_entries));
+    RAQIB_TRY(
+        r.integer(**strings, "map_entries", "strings", 16, 1 << 24, config.strings_map_entries));
   }
 
   RAQIB_TRY(readPlugins(r, root, "plugins", config.detectors));
@@ -296,17 +301,14 @@ void setPluginOption(std::vector<PluginConfig> &plugins, std::string_view name,
 Result<Config> loadConfigFile(const std::string &path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
-    return Error{fmt::format("{}: cannot read the configuration: {}", path,
-                             std::strerror(EISDIR))};
+    return Error{fmt::format("{}: cannot read the configuration: {}", path, std::strerror(EISDIR))};
   std::ifstream in(path);
   if (!in)
-    return Error{fmt::format("{}: cannot read the configuration: {}", path,
-                             std::strerror(errno))};
+    return Error{fmt::format("{}: cannot read the configuration: {}", path, std::strerror(errno))};
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad())
-    return Error{fmt::format("{}: cannot read the configuration: {}", path,
-                             std::strerror(errno))};
+    return Error{fmt::format("{}: cannot read the configuration: {}", path, std::strerror(errno))};
   return parseConfig(text.str(), path);
 }
 

@@ -40,14 +40,14 @@ struct Config {
   std::string log_level = "info";
   Transport transport = Transport::Query;
   Events events = Events::Detections;
-  uint32_t ringbuf_bytes = 16 << 20;  // ring-buffer transport: buffer size
+  uint32_t ringbuf_bytes = 16 << 20;     // ring-buffer transport: buffer size
   std::vector<std::string> plugin_dirs;  // searched before the built-in ones
   uint32_t queue_capacity = 4096;        // records waiting per plugin
   MechanismConfig exec;
   MechanismConfig file_access;
-  MechanismConfig network_peers;  // connects and accepts
+  MechanismConfig network_peers;                                  // connects and accepts
   MechanismConfig network_flows{std::chrono::seconds(1), 16384};  // 5-tuples, bytes, packets
-  MechanismConfig dns{std::chrono::milliseconds(250), 4096};     // questions and answers
+  MechanismConfig dns{std::chrono::milliseconds(250), 4096};      // questions and answers
   uint32_t strings_map_entries = 16384;
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;

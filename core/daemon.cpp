@@ -62,8 +62,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Plugi
   } else {
     j["maps_error"] = counters.error();
   }
-  j["drained"] = {{"exec", drainer.stats().exec_records},
-                  {"file", drainer.stats().file_records}};
+  j["drained"] = {{"exec", drainer.stats().exec_records}, {"file", drainer.stats().file_records}};
   j["strings_evicted"] = drainer.strings().lost();
   for (const auto &p : plugins.stats())
     j["plugins"][p.name] = {{"handled", p.handled}, {"dropped", p.dropped}, {"failed", p.failed}};
@@ -80,9 +79,10 @@ class OverflowWatch {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
       uint64_t failed = (*counters)[id].failed;
       if (failed > last_[id])
-        spdlog::warn("map {} was full: {} behaviours not recorded since the last drain ({} in "
-                     "all); raise its map_entries or shorten its cadence",
-                     kMapNames[id], failed - last_[id], failed);
+        spdlog::warn(
+            "map {} was full: {} behaviours not recorded since the last drain ({} in "
+            "all); raise its map_entries or shorten its cadence",
+            kMapNames[id], failed - last_[id], failed);
       last_[id] = failed;
     }
   }
@@ -144,8 +144,9 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](const boost::system::error_code &ec, int) {
       if (ec) return;
-      spdlog::warn("SIGHUP: reloading is not supported yet; restart raqib to apply a new "
-                   "configuration");
+      spdlog::warn(
+          "SIGHUP: reloading is not supported yet; restart raqib to apply a new "
+          "configuration");
       on_hup();
     });
   };

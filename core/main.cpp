@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
+#include "bpf_monitor.hpp"
 #include "daemon.hpp"
+#include "features.hpp"
 
 namespace {
 
@@ -38,12 +40,25 @@ int main(int argc, char **argv) {
   app.add_option("--events", events,
                  "What the printers get: detections, or all (every record too, as kind info)")
       ->check(CLI::IsMember({"detections", "all"}));
+  bool features = false;
+  app.add_flag("--features", features,
+               "Print which eBPF hook types this kernel allows and what raqib uses, then exit");
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout carries detections only.
   auto logger = spdlog::stderr_color_mt("raqib");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (features) {
+    if (geteuid() != 0) {
+      std::cerr << "raqib --features loads trial eBPF programs: run it as root\n";
+      return 1;
+    }
+    raqib::routeLibbpfLogs();
+    std::cout << raqib::featuresTable(raqib::probeHooks());
+    return 0;
+  }
 
   if (!check_file.empty()) {
     auto config = raqib::loadConfigFile(check_file);

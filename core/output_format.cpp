@@ -22,12 +22,12 @@ std::string rfc3339(int64_t unix_ns) {
 
 std::vector<std::string> actionNames(uint32_t actions) {
   static constexpr std::pair<uint32_t, const char *> kNames[] = {
-      {RAQIB_ACTION_OPEN, "open"},          {RAQIB_ACTION_READ, "read"},
-      {RAQIB_ACTION_WRITE, "write"},        {RAQIB_ACTION_CREATE, "create"},
-      {RAQIB_ACTION_TRUNCATE, "truncate"},  {RAQIB_ACTION_UNLINK, "unlink"},
-      {RAQIB_ACTION_RENAME, "rename"},      {RAQIB_ACTION_LINK, "link"},
-      {RAQIB_ACTION_SYMLINK, "symlink"},    {RAQIB_ACTION_CHMOD, "chmod"},
-      {RAQIB_ACTION_CHOWN, "chown"},        {RAQIB_ACTION_SETCAP, "setcap"},
+      {RAQIB_ACTION_OPEN, "open"},           {RAQIB_ACTION_READ, "read"},
+      {RAQIB_ACTION_WRITE, "write"},         {RAQIB_ACTION_CREATE, "create"},
+      {RAQIB_ACTION_TRUNCATE, "truncate"},   {RAQIB_ACTION_UNLINK, "unlink"},
+      {RAQIB_ACTION_RENAME, "rename"},       {RAQIB_ACTION_LINK, "link"},
+      {RAQIB_ACTION_SYMLINK, "symlink"},     {RAQIB_ACTION_CHMOD, "chmod"},
+      {RAQIB_ACTION_CHOWN, "chown"},         {RAQIB_ACTION_SETCAP, "setcap"},
       {RAQIB_ACTION_MMAP_EXEC, "mmap_exec"}, {RAQIB_ACTION_EXEC, "exec"},
   };
   std::vector<std::string> names;
@@ -38,11 +38,16 @@ std::vector<std::string> actionNames(uint32_t actions) {
 
 const char *importanceName(uint32_t importance) {
   switch (importance) {
-    case RAQIB_IMPORTANCE_LOW: return "low";
-    case RAQIB_IMPORTANCE_MEDIUM: return "medium";
-    case RAQIB_IMPORTANCE_HIGH: return "high";
-    case RAQIB_IMPORTANCE_CRITICAL: return "critical";
-    default: return nullptr;
+    case RAQIB_IMPORTANCE_LOW:
+      return "low";
+    case RAQIB_IMPORTANCE_MEDIUM:
+      return "medium";
+    case RAQIB_IMPORTANCE_HIGH:
+      return "high";
+    case RAQIB_IMPORTANCE_CRITICAL:
+      return "critical";
+    default:
+      return nullptr;
   }
 }
 
@@ -111,22 +116,32 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
     if (e->events & RAQIB_EXEC_EXECED) exec["exec_time"] = rfc3339(e->exec_unix_ns);
     if (e->events & RAQIB_EXEC_EXITED) {
       exec["exit_time"] = rfc3339(e->exit_unix_ns);
-      exec["exit_code"] = e->exit_code;
+      if (e->exit_code & 0x7f)  // the wait status of a process killed by a signal
+        exec["exit_signal"] = e->exit_code & 0x7f;
+      else
+        exec["exit_code"] = (e->exit_code >> 8) & 0xff;
     }
     j["exec"] = std::move(exec);
   }
 }
 
 // Paths are bytes, not always UTF-8: replace what is not, never throw.
-std::string dump(const Json &j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json &j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 const char *recordTypeName(uint32_t kind) {
   switch (kind) {
-    case RAQIB_RECORD_EXEC: return "exec";
-    case RAQIB_RECORD_FILE: return "file";
-    case RAQIB_RECORD_FLOW: return "flow";
-    case RAQIB_RECORD_DNS: return "dns";
-    default: return "unknown";
+    case RAQIB_RECORD_EXEC:
+      return "exec";
+    case RAQIB_RECORD_FILE:
+      return "file";
+    case RAQIB_RECORD_FLOW:
+      return "flow";
+    case RAQIB_RECORD_DNS:
+      return "dns";
+    default:
+      return "unknown";
   }
 }
 
@@ -147,33 +162,29 @@ std::string printable(const char *s) {
 
 std::string detectionJson(const DetectionMeta &meta, const raqib_record &record) {
   Json j = {
-      {"uuid", meta.uuid},
-      {"time", rfc3339(meta.time_unix_ns)},
-      {"kind", "detection"},
-      {"name", meta.name},
-      {"plugin", meta.plugin},
-      {"tactic", meta.tactic},
-      {"technique", meta.technique},
-      {"importance", importanceName(meta.importance)},
+      {"uuid", meta.uuid},           {"time", rfc3339(meta.time_unix_ns)},
+      {"kind", "detection"},         {"name", meta.name},
+      {"plugin", meta.plugin},       {"tactic", meta.tactic},
+      {"technique", meta.technique}, {"importance", importanceName(meta.importance)},
   };
   addRecordFields(j, record, meta.host);
   return dump(j);
 }
 
 std::string infoJson(const raqib_record &record, int64_t time_unix_ns, const std::string &host) {
-  Json j = {{"time", rfc3339(time_unix_ns)}, {"kind", "info"}, {"type", recordTypeName(record.kind)}};
+  Json j = {
+      {"time", rfc3339(time_unix_ns)}, {"kind", "info"}, {"type", recordTypeName(record.kind)}};
   addRecordFields(j, record, host);
   return dump(j);
 }
 
 std::string infoText(const raqib_record &record, int64_t time_unix_ns) {
   const raqib_process &p = *record.process;
-  std::string line = fmt::format("{} info {} pid={} ppid={} uid={} exe={}", rfc3339(time_unix_ns),
-                                 recordTypeName(record.kind), p.pid, p.ppid, p.uid,
-                                 printable(p.exe));
+  std::string line =
+      fmt::format("{} info {} pid={} ppid={} uid={} exe={}", rfc3339(time_unix_ns),
+                  recordTypeName(record.kind), p.pid, p.ppid, p.uid, printable(p.exe));
   if (const raqib_file_record *f = record.file)
-    line += fmt::format(" file={}{}{} ({}) x{}", printable(f->path),
-                        f->other_path ? " -> " : "",
+    line += fmt::format(" file={}{}{} ({}) x{}", printable(f->path), f->other_path ? " -> " : "",
                         f->other_path ? printable(f->other_path) : "",
                         fmt::join(actionNames(f->actions), ","), f->count);
   if (const raqib_exec_record *e = record.exec) {
@@ -185,12 +196,13 @@ std::string infoText(const raqib_record &record, int64_t time_unix_ns) {
 
 std::string detectionText(const DetectionMeta &meta, const raqib_record &record) {
   const raqib_process &p = *record.process;
-  std::string line = fmt::format("{} {} {} [{} {}] pid={} uid={} exe={}", rfc3339(meta.time_unix_ns),
-                                 importanceName(meta.importance), meta.name, meta.tactic,
-                                 meta.technique, p.pid, p.uid, printable(p.exe));
+  std::string line =
+      fmt::format("{} {} {} [{} {}] pid={} uid={} exe={}", rfc3339(meta.time_unix_ns),
+                  importanceName(meta.importance), meta.name, meta.tactic, meta.technique, p.pid,
+                  p.uid, printable(p.exe));
   if (const raqib_file_record *f = record.file)
-    line += fmt::format(" file={} ({}) x{}", printable(f->path), fmt::join(actionNames(f->actions), ","),
-                        f->count);
+    line += fmt::format(" file={} ({}) x{}", printable(f->path),
+                        fmt::join(actionNames(f->actions), ","), f->count);
   if (record.ancestry_len) {
     line += " via";
     for (uint32_t i = 0; i < record.ancestry_len; i++)

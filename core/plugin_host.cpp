@@ -22,10 +22,14 @@ int64_t unixNowNs() {
 
 spdlog::level::level_enum spdlogLevel(raqib_log_level level) {
   switch (level) {
-    case RAQIB_LOG_DEBUG: return spdlog::level::debug;
-    case RAQIB_LOG_INFO: return spdlog::level::info;
-    case RAQIB_LOG_WARN: return spdlog::level::warn;
-    default: return spdlog::level::err;
+    case RAQIB_LOG_DEBUG:
+      return spdlog::level::debug;
+    case RAQIB_LOG_INFO:
+      return spdlog::level::info;
+    case RAQIB_LOG_WARN:
+      return spdlog::level::warn;
+    default:
+      return spdlog::level::err;
   }
 }
 
@@ -102,17 +106,23 @@ struct PluginHost::Worker {
     }
     if (!d || d->struct_size < sizeof(raqib_detection) || !d->name || !*d->name || !d->tactic ||
         !d->technique || !importanceName(d->importance) || d->record != &w->current->view()) {
-      spdlog::warn("plugin {}: malformed detection refused (name, tactic, technique, importance "
-                   "1-4 and the record being handled are required)",
-                   w->name());
+      spdlog::warn(
+          "plugin {}: malformed detection refused (name, tactic, technique, importance "
+          "1-4 and the record being handled are required)",
+          w->name());
       return -1;
     }
     thread_local boost::uuids::random_generator uuids;
-    DetectionMeta meta{boost::uuids::to_string(uuids()), unixNowNs(), d->name,
-                       w->name(),       d->tactic,         d->technique,
-                       d->importance,   w->host.hostname_};
-    auto output = std::make_shared<Output>(Output{detectionJson(meta, *d->record),
-                                                  detectionText(meta, *d->record)});
+    DetectionMeta meta{boost::uuids::to_string(uuids()),
+                       unixNowNs(),
+                       d->name,
+                       w->name(),
+                       d->tactic,
+                       d->technique,
+                       d->importance,
+                       w->host.hostname_};
+    auto output = std::make_shared<Output>(
+        Output{detectionJson(meta, *d->record), detectionText(meta, *d->record)});
     w->host.publish(std::move(output));
     return 0;
   }
@@ -157,11 +167,9 @@ Result<std::unique_ptr<PluginHost>> PluginHost::load(const Config &config,
         return Error{fmt::format("plugin {}: configured as {} \"{}\" but it is {} \"{}\"",
                                  (dir / file).string(),
                                  kind == RAQIB_PLUGIN_DETECTOR ? "detector" : "printer", pc.name,
-                                 d.kind == RAQIB_PLUGIN_DETECTOR ? "detector" : "printer",
-                                 d.name)};
+                                 d.kind == RAQIB_PLUGIN_DETECTOR ? "detector" : "printer", d.name)};
       auto &list = kind == RAQIB_PLUGIN_DETECTOR ? host->detectors_ : host->printers_;
-      list.push_back(
-          std::make_unique<Worker>(*host, std::move(*lib), pc, config.queue_capacity));
+      list.push_back(std::make_unique<Worker>(*host, std::move(*lib), pc, config.queue_capacity));
       return Ok{};
     }
     std::string searched;
@@ -180,7 +188,9 @@ Result<std::unique_ptr<PluginHost>> PluginHost::load(const Config &config,
   return host;
 }
 
-PluginHost::~PluginHost() { stop(); }
+PluginHost::~PluginHost() {
+  stop();
+}
 
 Status PluginHost::start() {
   started_ = true;

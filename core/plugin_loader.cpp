@@ -12,7 +12,9 @@ namespace raqib {
 
 namespace fs = std::filesystem;
 
-std::string pluginFileName(std::string_view name) { return fmt::format("raqib-{}.so", name); }
+std::string pluginFileName(std::string_view name) {
+  return fmt::format("raqib-{}.so", name);
+}
 
 std::vector<fs::path> pluginSearchPath(const Config &config, const fs::path &exe_dir) {
   std::vector<fs::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
@@ -31,14 +33,16 @@ std::string apiIncompatibility(uint32_t major, uint32_t minor, uint32_t patch) {
   constexpr uint32_t kMinor = RAQIB_PLUGIN_API_VERSION_MINOR;
   constexpr uint32_t kPatch = RAQIB_PLUGIN_API_VERSION_PATCH;
   if (major != kMajor)
-    return fmt::format("it was built for plugin API {}.{}.{}, but this raqib provides {}.{}.{} "
-                       "and runs only plugins of major version {}: rebuild the plugin against "
-                       "the raqib SDK {}.{}",
-                       major, minor, patch, kMajor, kMinor, kPatch, kMajor, kMajor, kMinor);
+    return fmt::format(
+        "it was built for plugin API {}.{}.{}, but this raqib provides {}.{}.{} "
+        "and runs only plugins of major version {}: rebuild the plugin against "
+        "the raqib SDK {}.{}",
+        major, minor, patch, kMajor, kMinor, kPatch, kMajor, kMajor, kMinor);
   if (minor > kMinor)
-    return fmt::format("it needs plugin API {}.{}.{}, newer than this raqib's {}.{}.{}: "
-                       "upgrade raqib or use a plugin built for API {}.{}",
-                       major, minor, patch, kMajor, kMinor, kPatch, kMajor, kMinor);
+    return fmt::format(
+        "it needs plugin API {}.{}.{}, newer than this raqib's {}.{}.{}: "
+        "upgrade raqib or use a plugin built for API {}.{}",
+        major, minor, patch, kMajor, kMinor, kPatch, kMajor, kMinor);
   return {};
 }
 
@@ -75,9 +79,10 @@ Result<PluginLibrary> openPlugin(const fs::path &path) {
     return Error{fmt::format("plugin {}: cannot load it: {}", path.string(), e.what())};
   }
   if (!plugin.library.has(RAQIB_PLUGIN_DESCRIPTOR_SYMBOL))
-    return Error{fmt::format("plugin {}: it exports no \"{}\" descriptor; build it with the "
-                             "raqib SDK (RAQIB_DETECTOR or RAQIB_PRINTER)",
-                             path.string(), RAQIB_PLUGIN_DESCRIPTOR_SYMBOL)};
+    return Error{
+        fmt::format("plugin {}: it exports no \"{}\" descriptor; build it with the "
+                    "raqib SDK (RAQIB_DETECTOR or RAQIB_PRINTER)",
+                    path.string(), RAQIB_PLUGIN_DESCRIPTOR_SYMBOL)};
   const auto &d = plugin.library.get<const raqib_plugin_descriptor>(RAQIB_PLUGIN_DESCRIPTOR_SYMBOL);
   if (auto why = apiIncompatibility(d.api_major, d.api_minor, d.api_patch); !why.empty())
     return Error{fmt::format("plugin {} refused: {}", path.string(), why)};

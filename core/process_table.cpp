@@ -53,24 +53,6 @@ std::vector<std::string> splitArgs(const char *bytes, size_t len, bool &truncate
   return args;
 }
 
-namespace {
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Two start times that differ by less than this are the same process: /proc
-// gives them in clock ticks, the kernel hooks in nanoseconds.
-uint64_t startTolerance() { return 2 * (1000000000ull / sysconf(_SC_CLK_TCK)); }
-
-bool sameStart(uint64_t a, uint64_t b) {
-  return (a > b ? a - b : b - a) < startTolerance();
-}
-
-// The cgroup v2 mount point, from /proc/self/mountinfo.
 std::string cgroup2Root() {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
@@ -83,6 +65,25 @@ std::string cgroup2Root() {
     return mount_point;
   }
   return {};
+}
+
+namespace {
+
+std::string readFile(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Two start times that differ by less than this are the same process: /proc
+// gives them in clock ticks, the kernel hooks in nanoseconds.
+uint64_t startTolerance() {
+  return 2 * (1000000000ull / sysconf(_SC_CLK_TCK));
+}
+
+bool sameStart(uint64_t a, uint64_t b) {
+  return (a > b ? a - b : b - a) < startTolerance();
 }
 
 // The cgroup v2 id (the inode of its directory) from /proc/PID/cgroup.
@@ -195,8 +196,7 @@ void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
     p.exe = exe;
     p.exe_flags = exeFlags(exe, rec.flags & RAQIB_PROC_EXE_DELETED);
     p.args_truncated = rec.flags & RAQIB_PROC_ARGS_TRUNCATED;
-    p.args = splitArgs(rec.args, std::min<size_t>(rec.args_len, sizeof rec.args),
-                       p.args_truncated);
+    p.args = splitArgs(rec.args, std::min<size_t>(rec.args_len, sizeof rec.args), p.args_truncated);
   }
   if (rec.flags & RAQIB_PROC_EXITED) {
     p.exit_boot_ns = rec.exit_ns;

@@ -28,10 +28,10 @@ struct ProcessInfo {
   std::vector<std::string> args;
   bool args_truncated = false;
   uint64_t cgroup_id = 0;
-  uint32_t mnt_ns = 0;     // namespace inode numbers
+  uint32_t mnt_ns = 0;  // namespace inode numbers
   uint32_t pid_ns = 0;
   uint32_t net_ns = 0;
-  uint32_t exe_flags = 0;  // RAQIB_EXE_*
+  uint32_t exe_flags = 0;      // RAQIB_EXE_*
   uint64_t start_boot_ns = 0;  // CLOCK_BOOTTIME
   std::optional<uint64_t> exit_boot_ns;
   int32_t exit_code = 0;
@@ -66,6 +66,9 @@ class ProcessTable {
  private:
   std::unordered_map<uint32_t, ProcessInfo> procs_;
 };
+
+// The cgroup v2 mount point, from /proc/self/mountinfo; "" when none.
+std::string cgroup2Root();
 
 // CLOCK_BOOTTIME now, in ns.
 uint64_t bootNowNs();

@@ -17,8 +17,8 @@ namespace raqib {
 struct FileActivity {
   std::string path;
   std::optional<std::string> other_path;  // rename, link, symlink
-  uint32_t path_flags = 0;  // RAQIB_PATH_*
-  uint32_t actions = 0;     // raqib_file_action
+  uint32_t path_flags = 0;                // RAQIB_PATH_*
+  uint32_t actions = 0;                   // raqib_file_action
   int32_t error = 0;
   uint64_t count = 0;
   int64_t first_unix_ns = 0;
@@ -37,11 +37,9 @@ class RecordSnapshot {
   // A record about process pid, with the process and its ancestry as the
   // table knows them now. boot_to_unix converts kernel times.
   static std::shared_ptr<const RecordSnapshot> file(const ProcessTable &table, uint32_t pid,
-                                                    FileActivity activity,
-                                                    int64_t boot_to_unix_ns);
+                                                    FileActivity activity, int64_t boot_to_unix_ns);
   static std::shared_ptr<const RecordSnapshot> exec(const ProcessTable &table, uint32_t pid,
-                                                    ExecActivity activity,
-                                                    int64_t boot_to_unix_ns);
+                                                    ExecActivity activity, int64_t boot_to_unix_ns);
 
   const raqib_record &view() const { return record_; }
 

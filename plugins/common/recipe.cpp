@@ -93,10 +93,10 @@ std::vector<toml::table> recipeTables(std::string_view text, std::string_view so
   std::vector<toml::table> tables;
   for (auto &&[key, node] : doc) {
     if (key.str() != "recipe" || !node.is_array_of_tables())
-      throw RecipeError(fmt::format("{}:{}:{}: only [[recipe]] tables are allowed here, got "
-                                    "\"{}\"",
-                                    source, key.source().begin.line, key.source().begin.column,
-                                    key.str()));
+      throw RecipeError(
+          fmt::format("{}:{}:{}: only [[recipe]] tables are allowed here, got "
+                      "\"{}\"",
+                      source, key.source().begin.line, key.source().begin.column, key.str()));
     for (const toml::node &t : *node.as_array()) tables.push_back(*t.as_table());
   }
   return tables;

@@ -53,15 +53,19 @@ FileRecipe readRecipe(const toml::table &table, std::string_view source) {
   FileRecipe recipe;
   recipe.meta = r.meta();
   static constexpr std::pair<std::string_view, uint32_t> kActions[] = {
-      {"open", RAQIB_ACTION_OPEN},     {"read", RAQIB_ACTION_READ},
-      {"write", RAQIB_ACTION_WRITE},   {"create", RAQIB_ACTION_CREATE},
+      {"open", RAQIB_ACTION_OPEN},
+      {"read", RAQIB_ACTION_READ},
+      {"write", RAQIB_ACTION_WRITE},
+      {"create", RAQIB_ACTION_CREATE},
       {"truncate", RAQIB_ACTION_TRUNCATE}};
   for (const auto &name : r.strings("actions")) {
     auto it = std::find_if(std::begin(kActions), std::end(kActions),
                            [&](auto &a) { return a.first == name; });
     if (it == std::end(kActions))
-      r.fail(*table.get("actions"), "actions must be among open, read, write, create, "
-                                    "truncate; got \"" + name + "\"");
+      r.fail(*table.get("actions"),
+             "actions must be among open, read, write, create, "
+             "truncate; got \"" +
+                 name + "\"");
     recipe.actions |= it->second;
   }
   if (!recipe.actions) r.fail(table, "actions is required (e.g. [\"open\"])");

@@ -21,13 +21,16 @@ class StdoutPrinter {
         throw std::runtime_error("[printers.stdout] unknown key \"" + std::string(key.str()) +
                                  "\"; allowed: format");
       if (!node.is_string())
-        throw std::runtime_error("[printers.stdout] format must be \"auto\", \"json\" or "
-                                 "\"text\"");
+        throw std::runtime_error(
+            "[printers.stdout] format must be \"auto\", \"json\" or "
+            "\"text\"");
       format = node.as_string()->get();
     }
     if (format != "auto" && format != "json" && format != "text")
-      throw std::runtime_error("[printers.stdout] format must be \"auto\", \"json\" or \"text\", "
-                               "got \"" + format + "\"");
+      throw std::runtime_error(
+          "[printers.stdout] format must be \"auto\", \"json\" or \"text\", "
+          "got \"" +
+          format + "\"");
     json_ = format == "json" || (format == "auto" && !isatty(STDOUT_FILENO));
   }
 

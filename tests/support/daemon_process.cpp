@@ -15,7 +15,9 @@ namespace raqib::test {
 
 using Clock = std::chrono::steady_clock;
 
-std::string raqibBinary() { return RAQIB_TEST_BINARY; }
+std::string raqibBinary() {
+  return RAQIB_TEST_BINARY;
+}
 
 TempFile::TempFile(const std::string &name, const std::string &content) {
   char tmpl[] = "/tmp/raqib-test-XXXXXX";

@@ -10,7 +10,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Result<Config> parse(const std::string &text) { return parseConfig(text, "test.toml"); }
+Result<Config> parse(const std::string &text) {
+  return parseConfig(text, "test.toml");
+}
 
 TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   auto c = parseConfig(defaultConfigText(), "<default>");

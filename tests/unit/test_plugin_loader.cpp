@@ -45,8 +45,7 @@ TEST(PluginLoader, RefusesASharedObjectWithoutDescriptor) {
 TEST(PluginLoader, ReportsAFileThatIsNotASharedObject) {
   auto p = openPlugin("/etc/hostname");
   ASSERT_FALSE(p);
-  EXPECT_NE(p.error().find("plugin /etc/hostname: cannot load it"), std::string::npos)
-      << p.error();
+  EXPECT_NE(p.error().find("plugin /etc/hostname: cannot load it"), std::string::npos) << p.error();
 }
 
 TEST(PluginLoader, AcceptsTheSameVersion) {

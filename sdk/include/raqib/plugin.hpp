@@ -121,35 +121,35 @@ const char *lastError(void *state) noexcept {
 }  // namespace detail
 }  // namespace raqib
 
-#define RAQIB_DESCRIPTOR_(Class, KIND, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, ON_RECORD, \
-                          ON_OUTPUT)                                                          \
+#define RAQIB_DESCRIPTOR_(Class, KIND, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, ON_RECORD,       \
+                          ON_OUTPUT)                                                               \
   extern "C" __attribute__((visibility("default"))) const raqib_plugin_descriptor raqib_plugin = { \
-      sizeof(raqib_plugin_descriptor),                                                        \
-      RAQIB_PLUGIN_API_VERSION_MAJOR,                                                         \
-      RAQIB_PLUGIN_API_VERSION_MINOR,                                                         \
-      RAQIB_PLUGIN_API_VERSION_PATCH,                                                         \
-      KIND,                                                                                   \
-      NAME,                                                                                   \
-      VERSION,                                                                                \
-      DESCRIPTION,                                                                            \
-      SUBSCRIPTIONS,                                                                          \
-      &::raqib::detail::init<Class>,                                                          \
-      &::raqib::detail::destroy<Class>,                                                       \
-      ON_RECORD,                                                                              \
-      ON_OUTPUT,                                                                              \
-      &::raqib::detail::lastError<Class>,                                                     \
+      sizeof(raqib_plugin_descriptor),                                                             \
+      RAQIB_PLUGIN_API_VERSION_MAJOR,                                                              \
+      RAQIB_PLUGIN_API_VERSION_MINOR,                                                              \
+      RAQIB_PLUGIN_API_VERSION_PATCH,                                                              \
+      KIND,                                                                                        \
+      NAME,                                                                                        \
+      VERSION,                                                                                     \
+      DESCRIPTION,                                                                                 \
+      SUBSCRIPTIONS,                                                                               \
+      &::raqib::detail::init<Class>,                                                               \
+      &::raqib::detail::destroy<Class>,                                                            \
+      ON_RECORD,                                                                                   \
+      ON_OUTPUT,                                                                                   \
+      &::raqib::detail::lastError<Class>,                                                          \
   }
 
 // Export Class as a detection plugin.
-#define RAQIB_DETECTOR(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS)            \
-  static_assert(::raqib::Detector<Class>, #Class " needs onRecord(const raqib_record &)"); \
+#define RAQIB_DETECTOR(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS)                     \
+  static_assert(::raqib::Detector<Class>, #Class " needs onRecord(const raqib_record &)");   \
   RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_DETECTOR, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, \
                     &::raqib::detail::onRecord<Class>, nullptr)
 
 // Export Class as a printer; it receives every detection.
-#define RAQIB_PRINTER(Class, NAME, VERSION, DESCRIPTION)                                    \
+#define RAQIB_PRINTER(Class, NAME, VERSION, DESCRIPTION)                                  \
   static_assert(::raqib::Printer<Class>, #Class " needs onOutput(const raqib_output &)"); \
-  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_PRINTER, NAME, VERSION, DESCRIPTION,                \
+  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_PRINTER, NAME, VERSION, DESCRIPTION,              \
                     RAQIB_RECORD_DETECTION, nullptr, &::raqib::detail::onOutput<Class>)
 
 #endif  // RAQIB_PLUGIN_HPP

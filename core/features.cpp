@@ -1,0 +1,90 @@
+#include "features.hpp"
+
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "probe.skel.h"
+#include "process_table.hpp"
+
+namespace raqib {
+
+namespace {
+
+struct Probe {
+  const char *hook;
+  const char *program;
+  const char *used_for;  // when usable
+  const char *fallback;  // when not
+};
+
+constexpr Probe kProbes[] = {
+    {"tp_btf", "probe_tp_btf", "process fork/exec/exit", "none: raqib needs tp_btf"},
+    {"tracepoint", "probe_tracepoint", "file syscalls (entry and exit)",
+     "none: raqib needs syscall tracepoints"},
+    {"raw_tp", "probe_raw_tp", "not needed while tp_btf works", "-"},
+    {"fentry", "probe_fentry", "not used",
+     "file paths come from syscall tracepoints and the dentry walk"},
+    {"lsm", "probe_lsm", "not used", "no in-kernel enforcement; activity is observed, not blocked"},
+    {"kprobe", "probe_kprobe", "not used",
+     "names passed to unlink/rename/link/chmod/... are joined to their canonical directory "
+     "(path_lexical)"},
+    {"cgroup_skb", "probe_cgroup_skb", "network flows and DNS", "no flow or DNS records"},
+    {"cgroup_sock_addr", "probe_cgroup_connect", "outgoing connects", "no connect records"},
+};
+
+// Load probe alone and attach it; "" when both work, else the error.
+std::string tryHook(const Probe &probe, const std::string &cgroup_root) {
+  std::unique_ptr<probe_bpf, decltype(&probe_bpf__destroy)> skel(probe_bpf__open(),
+                                                                 probe_bpf__destroy);
+  if (!skel) return fmt::format("open: {}", std::strerror(errno));
+  bpf_program *target = nullptr, *p;
+  bpf_object__for_each_program(p, skel->obj) {
+    bool is_target = std::strcmp(bpf_program__name(p), probe.program) == 0;
+    bpf_program__set_autoload(p, is_target);
+    if (is_target) target = p;
+  }
+  if (int err = probe_bpf__load(skel.get()); err < 0)
+    return fmt::format("load: {}", std::strerror(-err));
+  bpf_link *link = nullptr;
+  if (bpf_program__type(target) == BPF_PROG_TYPE_CGROUP_SKB ||
+      bpf_program__type(target) == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) {
+    int cg = open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY);
+    if (cg < 0) return fmt::format("open cgroup v2 root {}: {}", cgroup_root, std::strerror(errno));
+    link = bpf_program__attach_cgroup(target, cg);
+    close(cg);
+  } else {
+    link = bpf_program__attach(target);
+  }
+  if (!link) return fmt::format("attach: {}", std::strerror(errno));
+  bpf_link__destroy(link);
+  return {};
+}
+
+}  // namespace
+
+std::vector<HookSupport> probeHooks() {
+  std::string cgroup_root = cgroup2Root();
+  std::vector<HookSupport> out;
+  for (const Probe &probe : kProbes) {
+    std::string error = tryHook(probe, cgroup_root);
+    out.push_back(
+        {probe.hook, error.empty(), error, error.empty() ? probe.used_for : probe.fallback});
+  }
+  return out;
+}
+
+std::string featuresTable(const std::vector<HookSupport> &hooks) {
+  std::string out = fmt::format("{:<18} {:<8} {}\n", "hook", "usable", "raqib's use, or fallback");
+  for (const auto &h : hooks)
+    out += fmt::format("{:<18} {:<8} {}{}\n", h.hook, h.usable ? "yes" : "no", h.role,
+                       h.usable ? "" : fmt::format(" ({})", h.detail));
+  return out;
+}
+
+}  // namespace raqib

@@ -1,0 +1,52 @@
+// A burst of 1,000,000 opens of one file by one process, drained every 10 ms
+// across the burst: the counts of its records sum exactly to 1,000,000. With
+// hundreds of epoch flips during the burst, this is also the proof that no
+// write is lost between a flip and the drain.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "records.hpp"
+
+namespace raqib::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Burst, MillionOpensSumExactly) {
+  fs::path dir =
+      fs::canonical(fs::temp_directory_path()) / ("raqib-burst-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  fs::path target = dir / "target";
+  std::ofstream(target) << "x";
+
+  TempFile config("raqib.toml",
+                  "[exec]\ncadence = \"10ms\"\n[file_access]\ncadence = \"10ms\"\n"
+                  "[printers.stdout]\nformat = \"json\"\n");
+  DaemonProcess daemon({"--config", config.path(), "--events", "all"});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+
+  constexpr long kOpens = 1000000;
+  std::string path = target.string();
+  auto records = recordsOfChild(
+      daemon,
+      [&] {
+        for (long i = 0; i < kOpens; i++) close(open(path.c_str(), O_RDONLY));
+      },
+      (dir / "marker").string(), std::chrono::seconds(120));
+  ASSERT_FALSE(records.empty()) << daemon.stderrText();
+  long sum = 0;
+  auto opens = fileRecords(records, path);
+  for (const auto &r : opens) sum += r["count"].get<long>();
+  EXPECT_EQ(sum, kOpens) << "over " << opens.size() << " drains";
+  EXPECT_GT(opens.size(), 1u) << "the burst should straddle several drains";
+  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(daemon.stderrText().find("was full"), std::string::npos) << daemon.stderrText();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace raqib::test

@@ -1,0 +1,217 @@
+// Processes: a short-lived process with its parent chain, argv truncation,
+// and where an executable came from (memfd, deleted, hidden, the loader).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "records.hpp"
+
+namespace raqib::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Exec : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    config_ = new TempFile("raqib.toml",
+                           "[exec]\ncadence = \"50ms\"\n[file_access]\n"
+                           "cadence = \"50ms\"\n[printers.stdout]\nformat = \"json\"\n");
+    daemon_ = new DaemonProcess({"--config", config_->path(), "--events", "all"});
+    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(daemon_->stop(), 0) << daemon_->stderrText();
+    delete daemon_;
+    delete config_;
+  }
+  void SetUp() override {
+    dir_ = fs::canonical(fs::temp_directory_path()) / ("raqib-exec-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Fork; the child runs exec (which execs). Returns the exec info record of
+  // the child's exit, with "events" the union of what every record of the
+  // child said (fork, exec and exit may fall in different drains).
+  json execRecord(const std::function<void()> &exec, int expected_exit = 0) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      exec();
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == expected_exit) << "status " << status;
+    json found;
+    std::set<std::string> events;
+    daemon_->waitForStdout(
+        [&](const std::string &line) {
+          json j = json::parse(line, nullptr, false);
+          if (!j.is_object() || j["type"] != "exec" || j["process"]["pid"] != pid) return false;
+          for (const auto &e : j["exec"]["events"]) events.insert(e.get<std::string>());
+          if (!events.count("exit")) return false;
+          found = j;
+          found["exec"]["events"] = events;
+          return true;
+        },
+        std::chrono::seconds(20));
+    EXPECT_FALSE(found.is_null()) << "no exit record for " << pid << "\n" << daemon_->stderrText();
+    return found;
+  }
+
+  static TempFile *config_;
+  static DaemonProcess *daemon_;
+  fs::path dir_;
+};
+
+TempFile *Exec::config_ = nullptr;
+DaemonProcess *Exec::daemon_ = nullptr;
+
+std::string selfExe() {
+  return fs::read_symlink("/proc/self/exe").string();
+}
+
+TEST_F(Exec, ShortLivedProcessIsReportedWithItsParentChain) {
+  json r = execRecord([] { execl("/bin/true", "true", static_cast<char *>(nullptr)); });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["exec"]["events"], json::array({"exec", "exit", "fork"}));
+  EXPECT_EQ(r["exec"]["exit_code"], 0);
+  EXPECT_EQ(r["process"]["exe"], "/usr/bin/true");
+  EXPECT_EQ(r["process"]["args"], json::array({"true"}));
+  EXPECT_EQ(r["process"]["ppid"], getpid());
+  ASSERT_GE(r["ancestry"].size(), 2u);
+  EXPECT_EQ(r["ancestry"][0]["pid"], getpid());
+  EXPECT_EQ(r["ancestry"][0]["exe"], selfExe());
+  EXPECT_EQ(r["ancestry"].back()["pid"], 1);
+  EXPECT_FALSE(r["process"].contains("args_truncated"));
+}
+
+TEST_F(Exec, ExitCodeAndSignalAreReported) {
+  json r = execRecord([] { execl("/bin/false", "false", static_cast<char *>(nullptr)); }, 1);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["exec"]["exit_code"], 1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", "30", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  auto line = daemon_->waitForStdout(
+      [&](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        return j.is_object() && j["type"] == "exec" && j["process"]["pid"] == pid &&
+               j["exec"].contains("exit_signal");
+      },
+      std::chrono::seconds(20));
+  ASSERT_TRUE(line);
+  EXPECT_EQ(json::parse(*line)["exec"]["exit_signal"], SIGKILL);
+}
+
+TEST_F(Exec, ArgvBeyondSixteenArgumentsIsTruncatedAndFlagged) {
+  json r = execRecord([] {
+    std::vector<std::string> args{"true"};
+    for (int i = 1; i < 20; i++) args.push_back("arg" + std::to_string(i));
+    std::vector<char *> argv;
+    for (auto &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv("/bin/true", argv.data());
+  });
+  ASSERT_FALSE(r.is_null());
+  ASSERT_EQ(r["process"]["args"].size(), 16u);
+  EXPECT_EQ(r["process"]["args"][15], "arg15");
+  EXPECT_EQ(r["process"]["args_truncated"], true);
+}
+
+TEST_F(Exec, LongArgvIsTruncatedAndFlagged) {
+  json r = execRecord([] {
+    std::string big(2000, 'x');
+    execl("/bin/true", "true", big.c_str(), static_cast<char *>(nullptr));
+  });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["process"]["args_truncated"], true);
+  EXPECT_EQ(r["process"]["args"][0], "true");
+}
+
+// Copy /usr/bin/true to path.
+void copyTrue(const fs::path &path) {
+  fs::create_directories(path.parent_path());
+  fs::copy_file("/usr/bin/true", path, fs::copy_options::overwrite_existing);
+  fs::permissions(path, fs::perms::owner_all);
+}
+
+TEST_F(Exec, MemfdExecutableIsFlagged) {
+  json r = execRecord([] {
+    int mem = memfd_create("raqib-payload", 0);
+    int src = open("/usr/bin/true", O_RDONLY);
+    char buf[65536];
+    for (ssize_t n; (n = read(src, buf, sizeof buf)) > 0;)
+      if (write(mem, buf, n) != n) _exit(3);
+    char *argv[] = {const_cast<char *>("payload"), nullptr};
+    fexecve(mem, argv, environ);
+  });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["process"]["exe"], "/memfd:raqib-payload");
+  EXPECT_EQ(r["process"]["exe_flags"], json::array({"deleted", "memfd"}));
+}
+
+TEST_F(Exec, DeletedExecutableIsFlagged) {
+  fs::path bin = dir_ / "gone";
+  copyTrue(bin);
+  json r = execRecord([&] {
+    int fd = open(bin.c_str(), O_RDONLY | O_CLOEXEC);
+    unlink(bin.c_str());
+    char *argv[] = {const_cast<char *>("gone"), nullptr};
+    fexecve(fd, argv, environ);
+  });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["process"]["exe"], bin.string());
+  EXPECT_EQ(r["process"]["exe_flags"], json::array({"deleted"}));
+}
+
+TEST_F(Exec, HiddenPathIsFlagged) {
+  fs::path bin = dir_ / ".hidden" / "true";
+  copyTrue(bin);
+  json r = execRecord([&] { execl(bin.c_str(), "true", static_cast<char *>(nullptr)); });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["process"]["exe"], bin.string());
+  EXPECT_EQ(r["process"]["exe_flags"], json::array({"hidden"}));
+}
+
+TEST_F(Exec, DynamicLoaderRunAsAProgramIsFlagged) {
+  json r = execRecord([] {
+    execl("/lib64/ld-linux-x86-64.so.2", "ld.so", "/usr/bin/true", static_cast<char *>(nullptr));
+  });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["process"]["exe"], fs::canonical("/lib64/ld-linux-x86-64.so.2").string());
+  EXPECT_EQ(r["process"]["exe_flags"], json::array({"loader"}));
+  EXPECT_EQ(r["process"]["args"], json::array({"ld.so", "/usr/bin/true"}));
+}
+
+TEST_F(Exec, ExecIsAlsoAFileAction) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/true", "true", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  waitpid(pid, nullptr, 0);
+  auto line = daemon_->waitForStdout(
+      [&](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        return j.is_object() && j["type"] == "file" && j["process"]["pid"] == pid &&
+               j["file"]["actions"] == json::array({"exec"});
+      },
+      std::chrono::seconds(20));
+  ASSERT_TRUE(line);
+  EXPECT_EQ(json::parse(*line)["file"]["path"], "/usr/bin/true");
+}
+
+}  // namespace
+}  // namespace raqib::test

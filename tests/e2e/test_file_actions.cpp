@@ -1,0 +1,172 @@
+// Every file action raqib records, done for real by a child process, and
+// reported as info records (--events all) with canonical absolute paths.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "records.hpp"
+
+namespace raqib::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileActions : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    config_ = new TempFile("raqib.toml",
+                           "[exec]\ncadence = \"50ms\"\n[file_access]\n"
+                           "cadence = \"50ms\"\n[printers.stdout]\nformat = \"json\"\n");
+    daemon_ = new DaemonProcess({"--config", config_->path(), "--events", "all"});
+    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(daemon_->stop(), 0) << daemon_->stderrText();
+    delete daemon_;
+    delete config_;
+  }
+  void SetUp() override {
+    // Resolve the temporary directory itself, so expectations are canonical.
+    dir_ = fs::canonical(fs::temp_directory_path()) /
+           ("raqib-fa-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "real");
+    std::ofstream(dir_ / "real" / "f") << "data";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<json> run(const std::function<void()> &act) {
+    auto records = recordsOfChild(*daemon_, act, (dir_ / "marker").string());
+    EXPECT_FALSE(records.empty()) << "no marker record; stderr:\n" << daemon_->stderrText();
+    if (getenv("RAQIB_TEST_DEBUG"))
+      for (const auto &r : records) std::cerr << r.dump() << "\n";
+    return records;
+  }
+  // The set of action lists recorded for path.
+  std::set<std::vector<std::string>> actionsOn(const std::vector<json> &records,
+                                               const fs::path &path) {
+    std::set<std::vector<std::string>> out;
+    for (const auto &r : fileRecords(records, path.string()))
+      out.insert(r["file"]["actions"].get<std::vector<std::string>>());
+    return out;
+  }
+
+  static TempFile *config_;
+  static DaemonProcess *daemon_;
+  fs::path dir_;
+};
+
+TempFile *FileActions::config_ = nullptr;
+DaemonProcess *FileActions::daemon_ = nullptr;
+
+TEST_F(FileActions, EveryWayOfNamingAnOpenYieldsTheCanonicalPath) {
+  fs::create_directory_symlink(dir_ / "real", dir_ / "link");
+  fs::path canonical = dir_ / "real" / "f";
+  std::string d = dir_.string();
+  auto records = run([&] {
+    if (chdir(d.c_str()) != 0) _exit(3);
+    int dirfd = open("real", O_RDONLY | O_DIRECTORY);
+    int fds[] = {
+        open("real/f", O_RDONLY),                                     // relative
+        openat(dirfd, "f", O_RDONLY),                                 // dirfd
+        open("real/../real/./f", O_RDONLY),                           // ..
+        open("link/f", O_RDONLY),                                     // through a symlink
+        open(("/proc/self/root" + d + "/real/f").c_str(), O_RDONLY),  // a /proc detour
+    };
+    for (int fd : fds)
+      if (fd < 0) _exit(4);
+  });
+  auto opens = fileRecords(records, canonical.string());
+  ASSERT_EQ(opens.size(), 1u) << "one entry per (process, path, actions)";
+  EXPECT_EQ(opens[0]["file"]["actions"], json::array({"open", "read"}));
+  EXPECT_EQ(opens[0]["count"], 5);
+  EXPECT_FALSE(opens[0]["file"].contains("path_lexical"));
+}
+
+TEST_F(FileActions, CreateWriteTruncateAndFailedOpen) {
+  fs::path created = dir_ / "new";
+  auto records = run([&] {
+    int fd = open(created.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, "x", 1) != 1) _exit(3);
+    close(fd);
+    if (truncate(created.c_str(), 0) != 0) _exit(4);
+    fd = open(created.c_str(), O_RDWR);
+    if (fd < 0 || ftruncate(fd, 0) != 0) _exit(5);
+    open("/nonexistent-raqib/x", O_RDONLY);
+  });
+  auto actions = actionsOn(records, created);
+  EXPECT_TRUE(actions.count({"open", "write", "create", "truncate"}));
+  EXPECT_TRUE(actions.count({"open", "read", "write"}));
+  EXPECT_TRUE(actions.count({"truncate"}));  // truncate(2) and ftruncate(2): same key
+  auto failed = fileRecords(records, "/nonexistent-raqib/x");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["file"]["error"], -ENOENT);
+  EXPECT_EQ(failed[0]["file"]["path_unresolved"], true);
+}
+
+TEST_F(FileActions, UnlinkRenameLinkSymlink) {
+  fs::path a = dir_ / "a", b = dir_ / "b", hard = dir_ / "hard", soft = dir_ / "soft";
+  std::ofstream(a) << "x";
+  std::string d = dir_.string();
+  auto records = run([&] {
+    if (chdir(d.c_str()) != 0) _exit(3);
+    if (rename("a", "b") != 0) _exit(4);  // relative names
+    if (link(b.c_str(), hard.c_str()) != 0) _exit(5);
+    if (symlink("b", "soft") != 0) _exit(6);
+    if (unlink("./real/../hard") != 0) _exit(7);  // folded
+    int dirfd = open(d.c_str(), O_RDONLY | O_DIRECTORY);
+    if (unlinkat(dirfd, "soft", 0) != 0) _exit(8);
+  });
+  auto renamed = fileRecords(records, a.string());
+  ASSERT_EQ(renamed.size(), 1u);
+  EXPECT_EQ(renamed[0]["file"]["actions"], json::array({"rename"}));
+  EXPECT_EQ(renamed[0]["file"]["other_path"], b.string());
+  auto linked = fileRecords(records, hard.string());
+  ASSERT_EQ(linked.size(), 2u);
+  EXPECT_EQ(actionsOn(records, hard), (std::set<std::vector<std::string>>{{"link"}, {"unlink"}}));
+  for (const auto &r : linked)
+    if (r["file"]["actions"][0] == "link") EXPECT_EQ(r["file"]["other_path"], b.string());
+  EXPECT_EQ(actionsOn(records, soft),
+            (std::set<std::vector<std::string>>{{"symlink"}, {"unlink"}}));
+  for (const auto &r : fileRecords(records, soft.string()))
+    if (r["file"]["actions"][0] == "symlink") EXPECT_EQ(r["file"]["other_path"], "b");
+}
+
+TEST_F(FileActions, ChmodChownSetcapMmapExec) {
+  fs::path f = dir_ / "real" / "f";
+  // A v2 file-capability value granting cap_net_raw (bit 13), effective.
+  const uint32_t caps[5] = {0x02000001, 1u << 13, 0, 0, 0};
+  auto records = run([&] {
+    if (chmod(f.c_str(), 0640) != 0) _exit(3);
+    int fd = open(f.c_str(), O_RDONLY);
+    if (fd < 0 || fchmod(fd, 0600) != 0) _exit(4);
+    if (chown(f.c_str(), 0, 0) != 0 || fchown(fd, 0, 0) != 0) _exit(5);
+    if (setxattr(f.c_str(), "security.capability", caps, sizeof caps, 0) != 0) _exit(6);
+    if (setxattr(f.c_str(), "user.raqib", "x", 1, 0) != 0) _exit(7);  // not recorded
+    void *m = mmap(nullptr, 4, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) _exit(8);
+    void *plain = mmap(nullptr, 4, PROT_READ, MAP_PRIVATE, fd, 0);  // not recorded
+    if (plain == MAP_FAILED) _exit(9);
+  });
+  auto actions = actionsOn(records, f);
+  EXPECT_TRUE(actions.count({"chmod"}));
+  EXPECT_TRUE(actions.count({"chown"}));
+  EXPECT_TRUE(actions.count({"setcap"}));
+  EXPECT_TRUE(actions.count({"mmap_exec"}));
+  EXPECT_EQ(actions.size(), 5u) << "open, chmod, chown, setcap, mmap_exec and nothing else";
+  int chmods = 0;  // chmod by name (path_lexical) and fchmod by fd: two keys
+  for (const auto &r : fileRecords(records, f.string()))
+    if (r["file"]["actions"][0] == "chmod") chmods += r["count"].get<int>();
+  EXPECT_EQ(chmods, 2);
+}
+
+}  // namespace
+}  // namespace raqib::test

@@ -1,0 +1,70 @@
+// Reading raqib's JSON records in end-to-end tests.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon_process.hpp"
+
+namespace raqib::test {
+
+using nlohmann::json;
+
+// Run act in a forked child that then opens marker and exits 0. Returns
+// every record (detections and info) about the child, up to the end of the
+// drain that carried the marker's record. Entries of one drain come out in
+// no particular order, so once the marker's record is out, this process
+// opens marker + ".end": that open lands in a later epoch, so its record
+// comes after everything of the marker's drain. Empty when the records did
+// not come within timeout.
+inline std::vector<json> recordsOfChild(
+    DaemonProcess &daemon, const std::function<void()> &act, const std::string &marker,
+    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    act();
+    int fd = open(marker.c_str(), O_RDONLY | O_CREAT, 0600);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  // Read while the child runs: a full stdout pipe would stall raqib's printer.
+  std::vector<json> records;
+  const std::string end = marker + ".end";
+  bool marked = false, done = false;
+  daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        if (!j.is_object() || !j.contains("process")) return false;
+        bool has_path = j.contains("file");
+        if (j["process"]["pid"] == getpid() && has_path && j["file"]["path"] == end)
+          return done = true;
+        if (j["process"]["pid"] != pid) return false;
+        records.push_back(j);
+        if (!marked && has_path && j["file"]["path"] == marker) {
+          marked = true;
+          close(open(end.c_str(), O_RDONLY | O_CREAT, 0600));
+        }
+        return false;
+      },
+      timeout);
+  waitpid(pid, nullptr, 0);
+  if (!done) records.clear();
+  return records;
+}
+
+// The info records of type "file" for path among records.
+inline std::vector<json> fileRecords(const std::vector<json> &records, const std::string &path) {
+  std::vector<json> out;
+  for (const auto &r : records)
+    if (r["kind"] == "info" && r.contains("file") && r["file"]["path"] == path) out.push_back(r);
+  return out;
+}
+
+}  // namespace raqib::test
