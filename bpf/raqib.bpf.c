@@ -238,3 +238,6 @@ int raqib_exit_creat(struct trace_event_raw_sys_exit *ctx) {
   open_exit(ctx->ret);
   return 0;
 }
+
+/* ---- network (net.bpf.h) --------------------------------------------- */
+#include "net.bpf.h"

@@ -7,8 +7,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cstdarg>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "raqib.skel.h"
 
@@ -52,9 +56,24 @@ std::optional<std::string> missingPrerequisite() {
   return std::nullopt;
 }
 
+// The cgroup v2 mount point from /proc/self/mountinfo; "" when none.
+std::string cgroup2MountPoint() {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" - cgroup2 ") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    return mount_point;
+  }
+  return {};
+}
+
 }  // namespace
 
-void routeLibbpfLogs() { libbpf_set_print(libbpfToSpdlog); }
+void routeLibbpfLogs() {
+  libbpf_set_print(libbpfToSpdlog);
+}
 
 Result<int> EpochPair::flip() {
   int idle = 1 - current_;
@@ -91,26 +110,77 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   for (bpf_map *map : {s->maps.file_activity_a, s->maps.file_activity_b})
     bpf_map__set_max_entries(map, config.file_access.map_entries);
   bpf_map__set_max_entries(s->maps.strings, config.strings_map_entries);
+  for (bpf_map *map : {s->maps.peers_a, s->maps.peers_b})
+    bpf_map__set_max_entries(map, config.network_peers.map_entries);
+  for (bpf_map *map : {s->maps.flows_a, s->maps.flows_b})
+    bpf_map__set_max_entries(map, config.network_flows.map_entries);
+  for (bpf_map *map : {s->maps.dns_a, s->maps.dns_b})
+    bpf_map__set_max_entries(map, config.dns.map_entries);
+  // Sockets outlive their flow entries; keep owners for several epochs' worth.
+  bpf_map__set_max_entries(s->maps.sock_owner,
+                           std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
 
   if (int err = raqib_bpf__load(s); err < 0)
-    return Error{fmt::format("loading the BPF programs into the kernel failed: {} (set "
-                             "[core] log_level = \"trace\" for the verifier's log)",
-                             std::strerror(-err))};
+    return Error{
+        fmt::format("loading the BPF programs into the kernel failed: {} (set "
+                    "[core] log_level = \"trace\" for the verifier's log)",
+                    std::strerror(-err))};
   if (int err = raqib_bpf__attach(s); err < 0)
-    return Error{fmt::format("attaching the BPF programs failed: {} (set [core] log_level = "
-                             "\"trace\" for libbpf's details)",
-                             std::strerror(-err))};
+    return Error{
+        fmt::format("attaching the BPF programs failed: {} (set [core] log_level = "
+                    "\"trace\" for libbpf's details)",
+                    std::strerror(-err))};
+
+  if (auto st = m->attachCgroupPrograms(); !st) return Error{st.error()};
 
   m->exec_ = EpochPair(bpf_map__fd(s->maps.exec_activity), bpf_map__fd(s->maps.exec_activity_a),
                        bpf_map__fd(s->maps.exec_activity_b));
   m->file_ = EpochPair(bpf_map__fd(s->maps.file_activity), bpf_map__fd(s->maps.file_activity_a),
                        bpf_map__fd(s->maps.file_activity_b));
+  m->peers_ = EpochPair(bpf_map__fd(s->maps.peers), bpf_map__fd(s->maps.peers_a),
+                        bpf_map__fd(s->maps.peers_b));
+  m->flows_ = EpochPair(bpf_map__fd(s->maps.flows), bpf_map__fd(s->maps.flows_a),
+                        bpf_map__fd(s->maps.flows_b));
+  m->dns_ =
+      EpochPair(bpf_map__fd(s->maps.dns), bpf_map__fd(s->maps.dns_a), bpf_map__fd(s->maps.dns_b));
   return m;
 }
 
-BpfMonitor::~BpfMonitor() { raqib_bpf__destroy(skel_); }
+Status BpfMonitor::attachCgroupPrograms() {
+  std::string root = cgroup2MountPoint();
+  if (root.empty())
+    return Error{
+        "no cgroup v2 hierarchy is mounted (raqib attaches its network hooks to its "
+        "root): mount it with 'mount -t cgroup2 none /sys/fs/cgroup'"};
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return Error{fmt::format("opening the cgroup v2 root {}: {}", root, std::strerror(errno))};
+  raqib_bpf *s = skel_;
+  Status status = Ok{};
+  for (bpf_program *prog :
+       {s->progs.raqib_connect4, s->progs.raqib_connect6, s->progs.raqib_sendmsg4,
+        s->progs.raqib_sendmsg6, s->progs.raqib_sock_create, s->progs.raqib_skb_egress,
+        s->progs.raqib_skb_ingress}) {
+    bpf_link *link = bpf_program__attach_cgroup(prog, fd);
+    if (!link) {
+      status = Error{fmt::format("attaching {} to the cgroup v2 root {} failed: {}",
+                                 bpf_program__name(prog), root, std::strerror(errno))};
+      break;
+    }
+    cgroup_links_.push_back(link);
+  }
+  close(fd);
+  return status;
+}
 
-int BpfMonitor::stringsFd() const { return bpf_map__fd(skel_->maps.strings); }
+BpfMonitor::~BpfMonitor() {
+  for (bpf_link *link : cgroup_links_) bpf_link__destroy(link);
+  raqib_bpf__destroy(skel_);
+}
+
+int BpfMonitor::stringsFd() const {
+  return bpf_map__fd(skel_->maps.strings);
+}
 
 Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {
   std::array<MapCounters, RAQIB_MAP_COUNT> totals{};

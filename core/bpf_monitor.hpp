@@ -13,6 +13,7 @@
 #include "result.hpp"
 
 struct raqib_bpf;
+struct bpf_link;
 
 namespace raqib {
 
@@ -51,6 +52,9 @@ class BpfMonitor {
 
   EpochPair &execEpochs() { return exec_; }
   EpochPair &fileEpochs() { return file_; }
+  EpochPair &peerEpochs() { return peers_; }
+  EpochPair &flowEpochs() { return flows_; }
+  EpochPair &dnsEpochs() { return dns_; }
   int stringsFd() const;
   std::array<uint64_t, 2> hashKey() const { return hash_key_; }
   // Totals over all CPUs, indexed by enum raqib_map_id.
@@ -62,6 +66,14 @@ class BpfMonitor {
   EpochPair exec_;
   EpochPair file_;
   std::array<uint64_t, 2> hash_key_{};
+
+  // Network: the cgroup programs, attached to the root cgroup v2 by hand
+  // (libbpf's auto-attach does not attach cgroup programs).
+  [[nodiscard]] Status attachCgroupPrograms();
+  EpochPair peers_;
+  EpochPair flows_;
+  EpochPair dns_;
+  std::vector<bpf_link *> cgroup_links_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing
