@@ -71,9 +71,7 @@ std::string cgroup2MountPoint() {
 
 }  // namespace
 
-void routeLibbpfLogs() {
-  libbpf_set_print(libbpfToSpdlog);
-}
+void routeLibbpfLogs() { libbpf_set_print(libbpfToSpdlog); }
 
 Result<int> EpochPair::flip() {
   int idle = 1 - current_;
@@ -120,16 +118,15 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   bpf_map__set_max_entries(s->maps.sock_owner,
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
 
+
   if (int err = raqib_bpf__load(s); err < 0)
-    return Error{
-        fmt::format("loading the BPF programs into the kernel failed: {} (set "
-                    "[core] log_level = \"trace\" for the verifier's log)",
-                    std::strerror(-err))};
+    return Error{fmt::format("loading the BPF programs into the kernel failed: {} (set "
+                             "[core] log_level = \"trace\" for the verifier's log)",
+                             std::strerror(-err))};
   if (int err = raqib_bpf__attach(s); err < 0)
-    return Error{
-        fmt::format("attaching the BPF programs failed: {} (set [core] log_level = "
-                    "\"trace\" for libbpf's details)",
-                    std::strerror(-err))};
+    return Error{fmt::format("attaching the BPF programs failed: {} (set [core] log_level = "
+                             "\"trace\" for libbpf's details)",
+                             std::strerror(-err))};
 
   if (auto st = m->attachCgroupPrograms(); !st) return Error{st.error()};
 
@@ -178,9 +175,7 @@ BpfMonitor::~BpfMonitor() {
   raqib_bpf__destroy(skel_);
 }
 
-int BpfMonitor::stringsFd() const {
-  return bpf_map__fd(skel_->maps.strings);
-}
+int BpfMonitor::stringsFd() const { return bpf_map__fd(skel_->maps.strings); }
 
 Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {
   std::array<MapCounters, RAQIB_MAP_COUNT> totals{};
