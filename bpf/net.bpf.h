@@ -284,12 +284,12 @@ static long dns_answer_step(__u32 index, void *ctx) {
   if (index >= p->ancount) return 1;
   __u32 at = p->pos;
   if (at + 12 > p->len || at >= RAQIB_DNS_MSG_MAX) {
-    p->flags |= RAQIB_DNS_ANSWERS_TRUNCATED; /* beyond what was loaded */
+    p->flags |= RAQIB_DNSV_ANSWERS_TRUNCATED; /* beyond what was loaded */
     return 1;
   }
   __u8 *rr = &sc->msg[at & RAQIB_DNS_MSG_MASK]; /* pointer, type, class, ttl, rdlength */
   if ((rr[0] & 0xc0) != 0xc0) {
-    p->flags |= RAQIB_DNS_ANSWERS_TRUNCATED;
+    p->flags |= RAQIB_DNSV_ANSWERS_TRUNCATED;
     return 1;
   }
   __u16 type = (rr[2] << 8) | rr[3];
@@ -297,7 +297,7 @@ static long dns_answer_step(__u32 index, void *ctx) {
   at += 12;
   if ((type == RAQIB_DNS_TYPE_A && rdlen == 4) || (type == RAQIB_DNS_TYPE_AAAA && rdlen == 16)) {
     if (p->n >= RAQIB_DNS_ANSWERS_MAX || at + rdlen > p->len || at >= RAQIB_DNS_MSG_MAX) {
-      p->flags |= RAQIB_DNS_ANSWERS_TRUNCATED;
+      p->flags |= RAQIB_DNSV_ANSWERS_TRUNCATED;
       return 1;
     }
     __u32 n = p->n & (RAQIB_DNS_ANSWERS_MAX - 1);
@@ -359,7 +359,7 @@ static __always_inline void parse_dns(struct __sk_buff *skb, __u32 off, int egre
   } else {
     if (name_len > len) name_len = len;
     if (name_len > RAQIB_DNS_NAME_MAX) name_len = RAQIB_DNS_NAME_MAX;
-    p->flags |= RAQIB_DNS_NAME_TRUNCATED;
+    p->flags |= RAQIB_DNSV_NAME_TRUNCATED;
     p->ended = 0;
   }
   s->len = name_len;
@@ -370,9 +370,9 @@ static __always_inline void parse_dns(struct __sk_buff *skb, __u32 off, int egre
     if (p->ended && qdcount == 1) {
       p->pos = name_len + 4; /* past QTYPE and QCLASS */
       bpf_loop(RAQIB_DNS_RR_MAX, dns_answer_step, &slot, 0);
-      if (p->ancount > RAQIB_DNS_RR_MAX) p->flags |= RAQIB_DNS_ANSWERS_TRUNCATED;
+      if (p->ancount > RAQIB_DNS_RR_MAX) p->flags |= RAQIB_DNSV_ANSWERS_TRUNCATED;
     } else if (p->ancount) {
-      p->flags |= RAQIB_DNS_ANSWERS_TRUNCATED;
+      p->flags |= RAQIB_DNSV_ANSWERS_TRUNCATED;
     }
   }
 

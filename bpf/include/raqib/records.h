@@ -209,8 +209,8 @@ struct raqib_dns_key {
 };
 
 enum raqib_dns_flags {
-  RAQIB_DNS_NAME_TRUNCATED = 1u << 0,    /* longer than RAQIB_DNS_NAME_MAX or too many labels */
-  RAQIB_DNS_ANSWERS_TRUNCATED = 1u << 1, /* more answers than kept, or not parsed */
+  RAQIB_DNSV_NAME_TRUNCATED = 1u << 0,    /* longer than RAQIB_DNS_NAME_MAX or too many labels */
+  RAQIB_DNSV_ANSWERS_TRUNCATED = 1u << 1, /* more answers than kept, or not parsed */
 };
 
 struct raqib_dns_value {
