@@ -419,7 +419,13 @@ static __always_inline void on_packet(struct __sk_buff *skb, int egress) {
   if (parse_packet(skb, egress, &key, &l4_off)) return;
   __u32 tgid = owner_of(bpf_get_socket_cookie(skb));
   __u32 segs = skb->gso_segs;
-  record_flow(&key, tgid, egress, payload_bytes(skb, key.protocol, l4_off), segs ? segs : 1, 0);
+  __u32 state = 0; /* the socket's TCP state now (BPF_TCP_* are the kernel's TCP_*) */
+  struct bpf_sock *sk = skb->sk;
+  if (sk && key.protocol == IPPROTO_TCP) {
+    sk = bpf_sk_fullsock(sk);
+    if (sk) state = sk->state;
+  }
+  record_flow(&key, tgid, egress, payload_bytes(skb, key.protocol, l4_off), segs ? segs : 1, state);
   if (key.protocol == IPPROTO_UDP && key.rport == RAQIB_DNS_PORT)
     parse_dns(skb, l4_off + 8, egress, tgid);
 }
@@ -449,8 +455,8 @@ static __always_inline int sock_flow_key(struct sock *sk, struct raqib_flow_key 
     __builtin_memcpy(key->raddr, &r, 4);
     key->family = 4;
   } else if (family == RAQIB_AF_INET6) {
-    BPF_CORE_READ_INTO(key->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-    BPF_CORE_READ_INTO(key->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    bpf_core_read(key->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+    bpf_core_read(key->raddr, 16, &sk->__sk_common.skc_v6_daddr);
     key->family = 6;
     __u8 lfam = 6;
     unmap_v4(key->laddr, &lfam);
