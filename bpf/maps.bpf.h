@@ -112,6 +112,16 @@ struct {
   __type(value, struct raqib_sock_owner);
 } sock_owner SEC(".maps");
 
+/* connect_inflight: thread (pid_tgid) -> the peer key of its connect() in
+ * flight, from the cgroup connect hook to the syscall's exit, where a failure
+ * is added to the peer. LRU: a connect whose exit is never seen ages out. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u64);
+  __type(value, struct raqib_peer_key);
+} connect_inflight SEC(".maps");
+
 /* net_scratch: per-CPU space for the DNS parser; slot 0 for egress, 1 for
  * ingress (softirq ingress can interrupt a process-context egress program on
  * the same CPU; the tracepoints' scratch is not used here for that reason). */

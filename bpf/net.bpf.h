@@ -20,6 +20,7 @@
 #define RAQIB_ETH_P_IP 0x0800
 #define RAQIB_ETH_P_IPV6 0x86DD
 #define RAQIB_DNS_PORT 53
+#define RAQIB_EINPROGRESS 115
 #define RAQIB_DNS_TYPE_A 1
 #define RAQIB_DNS_TYPE_AAAA 28
 
@@ -81,8 +82,9 @@ static __always_inline void record_peer(struct raqib_peer_key *key, __u16 last_r
 }
 
 /* connect() or an unconnected UDP send: the process is current here. */
-static __always_inline void connect_peer(struct bpf_sock_addr *ctx, __u8 family) {
-  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+static __always_inline void connect_peer(struct bpf_sock_addr *ctx, __u8 family, int connect) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
   if (tgid == self_tgid) return;
   set_owner(bpf_get_socket_cookie(ctx), tgid);
   struct raqib_peer_key key = {};
@@ -104,30 +106,47 @@ static __always_inline void connect_peer(struct bpf_sock_addr *ctx, __u8 family)
   key.protocol = ctx->protocol;
   key.direction = RAQIB_NET_CONNECT;
   record_peer(&key, 0);
+  if (connect) bpf_map_update_elem(&connect_inflight, &id, &key, BPF_ANY);
 }
 
 SEC("cgroup/connect4")
 int raqib_connect4(struct bpf_sock_addr *ctx) {
-  connect_peer(ctx, 4);
+  connect_peer(ctx, 4, 1);
   return 1;
 }
 
 SEC("cgroup/connect6")
 int raqib_connect6(struct bpf_sock_addr *ctx) {
-  connect_peer(ctx, 6);
+  connect_peer(ctx, 6, 1);
   return 1;
 }
 
 SEC("cgroup/sendmsg4")
 int raqib_sendmsg4(struct bpf_sock_addr *ctx) {
-  connect_peer(ctx, 4);
+  connect_peer(ctx, 4, 0);
   return 1;
 }
 
 SEC("cgroup/sendmsg6")
 int raqib_sendmsg6(struct bpf_sock_addr *ctx) {
-  connect_peer(ctx, 6);
+  connect_peer(ctx, 6, 0);
   return 1;
+}
+
+/* A failed connect: its errno on the peer (EINPROGRESS is not a failure). */
+SEC("tracepoint/syscalls/sys_exit_connect")
+int raqib_exit_connect(struct trace_event_raw_sys_exit *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct raqib_peer_key *key = bpf_map_lookup_elem(&connect_inflight, &id);
+  if (!key) return 0;
+  long ret = ctx->ret;
+  if (ret < 0 && ret != -RAQIB_EINPROGRESS) {
+    void *inner = current_epoch(&peers);
+    struct raqib_peer_value *v = inner ? bpf_map_lookup_elem(inner, key) : NULL;
+    if (v) v->error = ret;
+  }
+  bpf_map_delete_elem(&connect_inflight, &id);
+  return 0;
 }
 
 SEC("cgroup/sock_create")

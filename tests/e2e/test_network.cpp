@@ -278,6 +278,24 @@ TEST_F(NetworkTest, TcpConnectAcceptAndFlowOnLoopback) {
   })) << output();
 }
 
+TEST_F(NetworkTest, RefusedConnectCarriesItsError) {
+  // A bound port nobody listens on: the kernel refuses the connect.
+  Fd bound(socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in addr = v4("127.0.0.1", 0);
+  ASSERT_EQ(bind(bound.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+  int port = localPort(bound.get());
+  addr = v4("127.0.0.1", port);
+  Fd client(socket(AF_INET, SOCK_STREAM, 0));
+  ASSERT_NE(connect(client.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+  ASSERT_EQ(errno, ECONNREFUSED);
+  ASSERT_TRUE(waitFor("flow", [&](const std::vector<json> &r) {
+    return findPeer(r, [&](const json &p) { return isConnectTo(p, port); }) != nullptr;
+  })) << output();
+  json connect = findPeer(records("flow"), [&](const json &p) { return isConnectTo(p, port); });
+  EXPECT_EQ(connect["process"]["pid"], getpid());
+  EXPECT_EQ(connect["flow"]["error"], -ECONNREFUSED);
+}
+
 TEST_F(NetworkTest, UdpFlowCountsPayloadBytesExactly) {
   const int64_t pid = getpid();
   Fd receiver(socket(AF_INET, SOCK_DGRAM, 0));
@@ -358,8 +376,7 @@ TEST_F(NetworkTest, Ipv6Loopback) {
   x.close();  // the state hook keys IPv6 sockets the way their packets are keyed
   EXPECT_TRUE(waitFor("flow", [&](const std::vector<json> &r) {
     std::set<std::string> s = sumFlows(r, x.client_port, x.server_port).states;
-    return s.count("FIN_WAIT1") || s.count("FIN_WAIT2") || s.count("TIME_WAIT") ||
-           s.count("CLOSE");
+    return s.count("FIN_WAIT1") || s.count("FIN_WAIT2") || s.count("TIME_WAIT") || s.count("CLOSE");
   })) << output();
 }
 

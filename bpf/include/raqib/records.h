@@ -169,7 +169,7 @@ struct raqib_peer_value {
   __u64 count;
   __u64 first_ns; /* CLOCK_BOOTTIME */
   __u64 last_ns;
-  __s32 error;      /* reserved: 0 */
+  __s32 error;      /* connects: 0, or the negative errno of the last failed one */
   __u16 last_rport; /* accepts: the remote port of the last one */
   __u16 _pad;
 };
