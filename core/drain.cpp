@@ -111,9 +111,8 @@ std::string dnsNameText(const std::string &wire) {
 
 const char *tcpStateName(uint32_t state) {
   static constexpr const char *kNames[] = {
-      "",          "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
-      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
-      "LISTEN",    "CLOSING",     "NEW_SYN_RECV", "BOUND_INACTIVE",
+      "",      "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV", "BOUND_INACTIVE",
   };
   return state < std::size(kNames) ? kNames[state] : "UNKNOWN";
 }
