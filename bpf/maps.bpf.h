@@ -105,4 +105,62 @@ struct {
   __type(value, struct raqib_syscall_args);
 } syscall_args SEC(".maps");
 
+/* ---- network ---------------------------------------------------------- */
+
+/* peers: raqib_peer_key -> raqib_peer_value, connects and accepts. Bound:
+ * config [network_peers] map_entries. */
+RAQIB_EPOCH_PAIR(peers, struct raqib_peer_key, struct raqib_peer_value, 16384);
+
+/* flows: raqib_flow_key -> raqib_flow_value, bytes, packets and TCP state per
+ * 5-tuple. Bound: config [network_flows] map_entries. */
+RAQIB_EPOCH_PAIR(flows, struct raqib_flow_key, struct raqib_flow_value, 16384);
+
+/* dns: raqib_dns_key -> raqib_dns_value, questions and answers. Bound: config
+ * [dns] map_entries. */
+RAQIB_EPOCH_PAIR(dns, struct raqib_dns_key, struct raqib_dns_value, 4096);
+
+/* sock_owner: socket cookie -> the process that created, connected, sent on
+ * or accepted it last. LRU: sockets are not seen to die; 4 per flow entry. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct raqib_sock_owner);
+} sock_owner SEC(".maps");
+
+/* connect_inflight: thread (pid_tgid) -> the peer key of its connect() in
+ * flight, from the cgroup connect hook to the syscall's exit, where a failure
+ * is added to the peer. LRU: a connect whose exit is never seen ages out. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u64);
+  __type(value, struct raqib_peer_key);
+} connect_inflight SEC(".maps");
+
+/* net_scratch: per-CPU space for the DNS parser; slot 0 for egress, 1 for
+ * ingress (softirq ingress can interrupt a process-context egress program on
+ * the same CPU; the tracepoints' scratch is not used here for that reason). */
+struct raqib_dns_parse {
+  __u32 len;     /* bytes of msg loaded */
+  __u32 pos;     /* the name scan's label, then the next answer record */
+  __u32 ended;   /* the name's terminating zero was found */
+  __u32 ancount; /* answer records in the message */
+  __u32 n;       /* answers kept */
+  __u32 flags;   /* enum raqib_dns_flags */
+  __u8 answers[RAQIB_DNS_ANSWERS_MAX][16];
+  __u8 answer_family[RAQIB_DNS_ANSWERS_MAX];
+};
+struct raqib_net_scratch {
+  struct raqib_string name;
+  struct raqib_dns_parse p;
+  __u8 msg[RAQIB_DNS_MSG_MAX + 32]; /* the message after its header; slack for the masks */
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 2);
+  __type(key, __u32);
+  __type(value, struct raqib_net_scratch);
+} net_scratch SEC(".maps");
+
 #endif /* RAQIB_MAPS_BPF_H */

@@ -317,3 +317,6 @@ RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0]
 RAQIB_FILE_SYSCALL(mmap, if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)
                              syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, ctx->args[4], 0, 0,
                                            0, 0)) /* PROT_EXEC, MAP_ANONYMOUS */
+
+/* ---- network (net.bpf.h) --------------------------------------------- */
+#include "net.bpf.h"

@@ -7,10 +7,13 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cstdarg>
 #include <filesystem>
 
 #include "features.hpp"
+#include "process_table.hpp"
 #include "raqib.skel.h"
 
 namespace raqib {
@@ -113,6 +116,16 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   for (bpf_map *map : {s->maps.file_activity_a, s->maps.file_activity_b})
     bpf_map__set_max_entries(map, config.file_access.map_entries);
   bpf_map__set_max_entries(s->maps.strings, config.strings_map_entries);
+  for (bpf_map *map : {s->maps.peers_a, s->maps.peers_b})
+    bpf_map__set_max_entries(map, config.network_peers.map_entries);
+  for (bpf_map *map : {s->maps.flows_a, s->maps.flows_b})
+    bpf_map__set_max_entries(map, config.network_flows.map_entries);
+  for (bpf_map *map : {s->maps.dns_a, s->maps.dns_b})
+    bpf_map__set_max_entries(map, config.dns.map_entries);
+  // Sockets outlive their flow entries; keep owners for several epochs' worth.
+  bpf_map__set_max_entries(s->maps.sock_owner,
+                           std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
+
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -125,6 +138,12 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                        bpf_map__fd(s->maps.exec_activity_b));
   m->file_ = EpochPair(bpf_map__fd(s->maps.file_activity), bpf_map__fd(s->maps.file_activity_a),
                        bpf_map__fd(s->maps.file_activity_b));
+  m->peers_ = EpochPair(bpf_map__fd(s->maps.peers), bpf_map__fd(s->maps.peers_a),
+                        bpf_map__fd(s->maps.peers_b));
+  m->flows_ = EpochPair(bpf_map__fd(s->maps.flows), bpf_map__fd(s->maps.flows_a),
+                        bpf_map__fd(s->maps.flows_b));
+  m->dns_ =
+      EpochPair(bpf_map__fd(s->maps.dns), bpf_map__fd(s->maps.dns_a), bpf_map__fd(s->maps.dns_b));
   return m;
 }
 
@@ -138,11 +157,37 @@ Status BpfMonitor::attachAll() {
     links_.emplace_back(link, bpf_link__destroy);
     return Ok{};
   };
+  // The network hooks go on the root cgroup v2, so they see every process.
+  std::string cgroup_root = cgroup2Root();
+  if (cgroup_root.empty())
+    return Error{
+        "no cgroup v2 hierarchy is mounted (raqib attaches its network hooks to its root): "
+        "mount it with 'mount -t cgroup2 none /sys/fs/cgroup/unified'"};
+  std::unique_ptr<int, void (*)(int *)> cgroup(
+      new int(open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), [](int *fd) {
+        if (*fd >= 0) close(*fd);
+        delete fd;
+      });
+  if (*cgroup < 0)
+    return Error{
+        fmt::format("opening the cgroup v2 root {}: {}", cgroup_root, std::strerror(errno))};
   constexpr std::string_view kEnter = "raqib_enter_";
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel_->obj) {
     std::string_view name = bpf_program__name(prog);
     if (prog == skel_->progs.raqib_sys_exit) continue;  // attached with each entry
+    switch (bpf_program__type(prog)) {
+      case BPF_PROG_TYPE_CGROUP_SKB:
+      case BPF_PROG_TYPE_CGROUP_SOCK:
+      case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+        if (auto s = keep(bpf_program__attach_cgroup(prog, *cgroup),
+                          fmt::format("{} to the cgroup v2 root {}", name, cgroup_root));
+            !s)
+          return s;
+        continue;
+      default:
+        break;
+    }
     if (!name.starts_with(kEnter)) {
       if (auto s = keep(bpf_program__attach(prog), std::string(name)); !s) return s;
       continue;

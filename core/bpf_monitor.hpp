@@ -52,6 +52,9 @@ class BpfMonitor {
 
   EpochPair &execEpochs() { return exec_; }
   EpochPair &fileEpochs() { return file_; }
+  EpochPair &peerEpochs() { return peers_; }
+  EpochPair &flowEpochs() { return flows_; }
+  EpochPair &dnsEpochs() { return dns_; }
   int stringsFd() const;
   std::array<uint64_t, 2> hashKey() const { return hash_key_; }
   // Totals over all CPUs, indexed by enum raqib_map_id.
@@ -59,8 +62,9 @@ class BpfMonitor {
 
  private:
   BpfMonitor() = default;
-  // Attach every program: tp_btf ones directly, each file syscall's entry
-  // program and the shared exit program where this kernel has the syscall.
+  // Attach every program: cgroup ones to the root cgroup v2, each file
+  // syscall's entry program and the shared exit program where this kernel
+  // has the syscall, the rest (tp_btf, tracepoints) as their section says.
   Status attachAll();
 
   raqib_bpf *skel_ = nullptr;
@@ -68,6 +72,9 @@ class BpfMonitor {
   EpochPair exec_;
   EpochPair file_;
   std::array<uint64_t, 2> hash_key_{};
+  EpochPair peers_;
+  EpochPair flows_;
+  EpochPair dns_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

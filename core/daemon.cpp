@@ -62,7 +62,11 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Plugi
   } else {
     j["maps_error"] = counters.error();
   }
-  j["drained"] = {{"exec", drainer.stats().exec_records}, {"file", drainer.stats().file_records}};
+  j["drained"] = {{"exec", drainer.stats().exec_records},
+                  {"file", drainer.stats().file_records},
+                  {"peers", drainer.stats().peer_records},
+                  {"flows", drainer.stats().flow_records},
+                  {"dns", drainer.stats().dns_records}};
   j["strings_evicted"] = drainer.strings().lost();
   for (const auto &p : plugins.stats())
     j["plugins"][p.name] = {{"handled", p.handled}, {"dropped", p.dropped}, {"failed", p.failed}};
@@ -132,6 +136,25 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
     logFailure(drainer.drainFile());
     overflow.check(**bpf);
   });
+  // Network: processes first (records name them), then DNS (flows and peers
+  // carry the names that resolved to their remote address).
+  CadenceTimer dns_timer(io, config.dns.cadence, [&] {
+    logFailure(drainer.drainExec());
+    logFailure(drainer.drainDns());
+    overflow.check(**bpf);
+  });
+  CadenceTimer peers_timer(io, config.network_peers.cadence, [&] {
+    logFailure(drainer.drainExec());
+    logFailure(drainer.drainDns());
+    logFailure(drainer.drainPeers());
+    overflow.check(**bpf);
+  });
+  CadenceTimer flows_timer(io, config.network_flows.cadence, [&] {
+    logFailure(drainer.drainExec());
+    logFailure(drainer.drainDns());
+    logFailure(drainer.drainFlows());
+    overflow.check(**bpf);
+  });
   boost::asio::signal_set hup(io, SIGHUP);
   boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
   stop_signals.async_wait([&](const boost::system::error_code &ec, int signal) {
@@ -139,6 +162,9 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
     spdlog::info("signal {}: draining once more and stopping", signal);
     exec_timer.cancel();
     file_timer.cancel();
+    dns_timer.cancel();
+    peers_timer.cancel();
+    flows_timer.cancel();
     hup.cancel();
   });
   std::function<void()> on_hup = [&] {
@@ -159,6 +185,9 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   // What the kernel recorded since the last tick still reaches the printers.
   logFailure(drainer.drainExec());
   logFailure(drainer.drainFile());
+  logFailure(drainer.drainDns());
+  logFailure(drainer.drainPeers());
+  logFailure(drainer.drainFlows());
   (*plugins)->stop();
   overflow.check(**bpf);
   spdlog::info("raqib stats {}", statsJson(**bpf, drainer, **plugins));

@@ -1,5 +1,6 @@
 #include "drain.hpp"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 
 #include <chrono>
@@ -97,6 +98,126 @@ Status Drainer::drainFile() {
         a.last_unix_ns = int64_t(value.last_ns) + offset;
         deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset));
         stats_.file_records++;
+      });
+}
+
+// ---- network ---------------------------------------------------------
+
+void ResolvedNames::add(const std::string &addr, const std::string &name) {
+  if (names_.size() >= max_addresses_ && !names_.count(addr)) names_.clear();
+  std::vector<std::string> &names = names_[addr];
+  std::erase(names, name);
+  names.insert(names.begin(), name);
+  if (names.size() > kNamesPerAddress) names.resize(kNamesPerAddress);
+}
+
+std::vector<std::string> ResolvedNames::lookup(const std::string &addr) const {
+  auto it = names_.find(addr);
+  return it == names_.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::string addressText(const uint8_t *addr, uint32_t family) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, text, sizeof text)) return "";
+  return text;
+}
+
+std::string dnsNameText(const std::string &wire) {
+  std::string name;
+  size_t at = 0;
+  while (at < wire.size()) {
+    size_t label = static_cast<uint8_t>(wire[at]);
+    if (label == 0 || label > 63) break;
+    if (!name.empty()) name += '.';
+    name.append(wire, at + 1, label);  // a cut label keeps what there is
+    at += label + 1;
+  }
+  return name;
+}
+
+const char *tcpStateName(uint32_t state) {
+  static constexpr const char *kNames[] = {
+      "",      "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV", "BOUND_INACTIVE",
+  };
+  return state < std::size(kNames) ? kNames[state] : "UNKNOWN";
+}
+
+Status Drainer::drainDns() {
+  auto drained = bpf_.dnsEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  int64_t offset = bootToUnixOffsetNs();
+  return drainMap<raqib_dns_key, raqib_dns_value>(
+      *drained, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+        DnsActivity a;
+        const std::string *name = strings_.lookup(key.name_hash);
+        a.name = name ? dnsNameText(*name) : kEvicted;
+        a.qtype = key.qtype;
+        a.rcode = value.rcode;
+        a.flags = value.flags;  // the kernel's flag bits are the SDK's
+        a.queries = value.queries;
+        a.responses = value.responses;
+        a.first_unix_ns = int64_t(value.first_ns) + offset;
+        a.last_unix_ns = int64_t(value.last_ns) + offset;
+        for (uint32_t i = 0; i < value.answers_len && i < RAQIB_DNS_ANSWERS_MAX; i++) {
+          std::string addr = addressText(value.answers[i], value.answer_family[i]);
+          if (addr.empty()) continue;
+          if (name) resolved_.add(addr, a.name);
+          a.answers.push_back(std::move(addr));
+        }
+        deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
+        stats_.dns_records++;
+      });
+}
+
+Status Drainer::drainPeers() {
+  auto drained = bpf_.peerEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  int64_t offset = bootToUnixOffsetNs();
+  return drainMap<raqib_peer_key, raqib_peer_value>(
+      *drained, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
+        FlowActivity a;
+        a.direction = key.direction;  // the kernel's numbers are the SDK's
+        a.protocol = key.protocol;
+        a.family = key.family;
+        a.remote_addr = addressText(key.raddr, key.family);
+        a.local_port = key.lport;
+        a.remote_port = key.direction == RAQIB_NET_ACCEPT ? value.last_rport : key.rport;
+        a.names = resolved_.lookup(a.remote_addr);
+        a.error = value.error;
+        a.count = value.count;
+        a.first_unix_ns = int64_t(value.first_ns) + offset;
+        a.last_unix_ns = int64_t(value.last_ns) + offset;
+        deliver(RecordSnapshot::flow(processes_, key.tgid, std::move(a), offset));
+        stats_.peer_records++;
+      });
+}
+
+Status Drainer::drainFlows() {
+  auto drained = bpf_.flowEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  int64_t offset = bootToUnixOffsetNs();
+  return drainMap<raqib_flow_key, raqib_flow_value>(
+      *drained, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
+        FlowActivity a;
+        a.direction = RAQIB_FLOW_FLOW;
+        a.protocol = key.protocol;
+        a.family = key.family;
+        a.local_addr = addressText(key.laddr, key.family);
+        a.remote_addr = addressText(key.raddr, key.family);
+        a.local_port = key.lport;
+        a.remote_port = key.rport;
+        a.bytes_out = value.bytes_out;
+        a.bytes_in = value.bytes_in;
+        a.packets_out = value.packets_out;
+        a.packets_in = value.packets_in;
+        a.state = tcpStateName(value.state);
+        a.names = resolved_.lookup(a.remote_addr);
+        a.count = value.packets_out + value.packets_in;
+        a.first_unix_ns = int64_t(value.first_ns) + offset;
+        a.last_unix_ns = int64_t(value.last_ns) + offset;
+        deliver(RecordSnapshot::flow(processes_, value.tgid, std::move(a), offset));
+        stats_.flow_records++;
       });
 }
 

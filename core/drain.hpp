@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "bpf_monitor.hpp"
 #include "plugin_host.hpp"
@@ -35,9 +36,34 @@ class StringCache {
   uint64_t lost_ = 0;
 };
 
+// The names DNS answers gave each address, newest first: filled by the DNS
+// drain, read when peers and flows are drained (so drain DNS first).
+// Bounded: forgets everything when it holds max_addresses.
+class ResolvedNames {
+ public:
+  explicit ResolvedNames(size_t max_addresses = 65536) : max_addresses_(max_addresses) {}
+  void add(const std::string &addr, const std::string &name);
+  std::vector<std::string> lookup(const std::string &addr) const;
+
+ private:
+  static constexpr size_t kNamesPerAddress = 8;
+  size_t max_addresses_;
+  std::unordered_map<std::string, std::vector<std::string>> names_;
+};
+
+// "127.0.0.1" or "::1" from 16 bytes in network order (IPv4 in the first 4).
+std::string addressText(const uint8_t *addr, uint32_t family);
+// "needle.raqib.test" from wire format (length-prefixed labels).
+std::string dnsNameText(const std::string &wire);
+// "ESTABLISHED" for the kernel's TCP state number; "" for 0.
+const char *tcpStateName(uint32_t state);
+
 struct DrainStats {
   uint64_t exec_records = 0;
   uint64_t file_records = 0;
+  uint64_t peer_records = 0;
+  uint64_t flow_records = 0;
+  uint64_t dns_records = 0;
 };
 
 class Drainer {
@@ -53,6 +79,11 @@ class Drainer {
   // Processes first: a file record names a process the table must know.
   Status drainExec();
   Status drainFile();
+  // Network: DNS first, so peers and flows to answered addresses carry the
+  // names that resolved to them.
+  Status drainDns();
+  Status drainPeers();
+  Status drainFlows();
 
   const DrainStats &stats() const { return stats_; }
   const StringCache &strings() const { return strings_; }
@@ -67,6 +98,7 @@ class Drainer {
   StringCache strings_;
   Events events_;
   DrainStats stats_;
+  ResolvedNames resolved_;
 };
 
 }  // namespace raqib

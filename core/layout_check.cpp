@@ -41,3 +41,38 @@ SAME_BIT(CHOWN);
 SAME_BIT(SETCAP);
 SAME_BIT(MMAP_EXEC);
 SAME_BIT(EXEC);
+
+// Network (records.h "network").
+static_assert(sizeof(raqib_peer_key) == 32);
+static_assert(offsetof(raqib_peer_key, tgid) == 16);
+static_assert(offsetof(raqib_peer_key, rport) == 20);
+static_assert(offsetof(raqib_peer_key, lport) == 22);
+static_assert(offsetof(raqib_peer_key, family) == 24);
+static_assert(offsetof(raqib_peer_key, direction) == 26);
+static_assert(sizeof(raqib_peer_value) == 32);
+static_assert(offsetof(raqib_peer_value, error) == 24);
+static_assert(offsetof(raqib_peer_value, last_rport) == 28);
+static_assert(sizeof(raqib_flow_key) == 40);
+static_assert(offsetof(raqib_flow_key, raddr) == 16);
+static_assert(offsetof(raqib_flow_key, lport) == 32);
+static_assert(offsetof(raqib_flow_key, family) == 36);
+static_assert(sizeof(raqib_flow_value) == 56);
+static_assert(offsetof(raqib_flow_value, first_ns) == 32);
+static_assert(offsetof(raqib_flow_value, tgid) == 48);
+static_assert(offsetof(raqib_flow_value, state) == 52);
+static_assert(sizeof(raqib_dns_key) == 16);
+static_assert(offsetof(raqib_dns_key, tgid) == 8);
+static_assert(offsetof(raqib_dns_key, qtype) == 12);
+static_assert(sizeof(raqib_dns_value) == 104);
+static_assert(offsetof(raqib_dns_value, answers) == 32);
+static_assert(offsetof(raqib_dns_value, answer_family) == 96);
+static_assert(offsetof(raqib_dns_value, answers_len) == 100);
+static_assert(offsetof(raqib_dns_value, rcode) == 101);
+static_assert(offsetof(raqib_dns_value, flags) == 102);
+static_assert(sizeof(raqib_sock_owner) == 8);
+
+// The kernel's direction and DNS flag bits are handed to plugins unchanged.
+static_assert(RAQIB_NET_CONNECT == RAQIB_FLOW_CONNECT);
+static_assert(RAQIB_NET_ACCEPT == RAQIB_FLOW_ACCEPT);
+static_assert(int(RAQIB_DNSV_NAME_TRUNCATED) == int(RAQIB_DNS_NAME_TRUNCATED));
+static_assert(int(RAQIB_DNSV_ANSWERS_TRUNCATED) == int(RAQIB_DNS_ANSWERS_TRUNCATED));

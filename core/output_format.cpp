@@ -87,6 +87,85 @@ Json processJson(const raqib_process &p) {
   return j;
 }
 
+const char *flowDirectionName(uint32_t direction) {
+  switch (direction) {
+    case RAQIB_FLOW_CONNECT: return "connect";
+    case RAQIB_FLOW_ACCEPT: return "accept";
+    case RAQIB_FLOW_FLOW: return "flow";
+    default: return "unknown";
+  }
+}
+
+std::string protocolName(uint32_t protocol) {
+  if (protocol == 6) return "tcp";
+  if (protocol == 17) return "udp";
+  return std::to_string(protocol);
+}
+
+std::string dnsTypeName(uint32_t qtype) {
+  switch (qtype) {
+    case 1: return "A";
+    case 2: return "NS";
+    case 5: return "CNAME";
+    case 6: return "SOA";
+    case 12: return "PTR";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 28: return "AAAA";
+    case 33: return "SRV";
+    case 65: return "HTTPS";
+    default: return "TYPE" + std::to_string(qtype);
+  }
+}
+
+std::string dnsRcodeName(uint32_t rcode) {
+  static constexpr const char *kNames[] = {"NOERROR", "FORMERR", "SERVFAIL",
+                                           "NXDOMAIN", "NOTIMP", "REFUSED"};
+  return rcode < std::size(kNames) ? kNames[rcode] : "RCODE" + std::to_string(rcode);
+}
+
+void addFlowFields(Json &j, const raqib_flow_record &f) {
+  Json names = Json::array();
+  for (uint32_t i = 0; i < f.names_len; i++) names.push_back(f.names[i]);
+  Json flow = {
+      {"direction", flowDirectionName(f.direction)},
+      {"protocol", protocolName(f.protocol)},
+      {"family", f.family},
+      {"local", {{"addr", f.local_addr}, {"port", f.local_port}}},
+      {"remote", {{"addr", f.remote_addr}, {"port", f.remote_port}}},
+      {"bytes_out", f.bytes_out},
+      {"bytes_in", f.bytes_in},
+      {"packets_out", f.packets_out},
+      {"packets_in", f.packets_in},
+      {"state", f.state},
+      {"names", std::move(names)},
+  };
+  if (f.error) flow["error"] = f.error;
+  j["flow"] = std::move(flow);
+  j["count"] = f.count;
+  j["first"] = rfc3339(f.first_unix_ns);
+  j["last"] = rfc3339(f.last_unix_ns);
+}
+
+void addDnsFields(Json &j, const raqib_dns_record &d) {
+  Json answers = Json::array();
+  for (uint32_t i = 0; i < d.answers_len; i++) answers.push_back(d.answers[i]);
+  Json dns = {
+      {"name", d.name},
+      {"type", dnsTypeName(d.qtype)},
+      {"answers", std::move(answers)},
+      {"rcode", d.responses ? Json(dnsRcodeName(d.rcode)) : Json()},
+      {"queries", d.queries},
+      {"responses", d.responses},
+  };
+  if (d.flags & RAQIB_DNS_NAME_TRUNCATED) dns["name_truncated"] = true;
+  if (d.flags & RAQIB_DNS_ANSWERS_TRUNCATED) dns["answers_truncated"] = true;
+  j["dns"] = std::move(dns);
+  j["count"] = d.queries;
+  j["first"] = rfc3339(d.first_unix_ns);
+  j["last"] = rfc3339(d.last_unix_ns);
+}
+
 // The process, its ancestry and the fields of the record's own kind.
 void addRecordFields(Json &j, const raqib_record &record, const std::string &host) {
   j["process"] = processJson(*record.process);
@@ -123,6 +202,8 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
     }
     j["exec"] = std::move(exec);
   }
+  if (const raqib_flow_record *f = record.flow) addFlowFields(j, *f);
+  if (const raqib_dns_record *d = record.dns) addDnsFields(j, *d);
 }
 
 // Paths are bytes, not always UTF-8: replace what is not, never throw.
@@ -190,6 +271,25 @@ std::string infoText(const raqib_record &record, int64_t time_unix_ns) {
   if (const raqib_exec_record *e = record.exec) {
     if (e->events & RAQIB_EXEC_EXECED) line += " exec";
     if (e->events & RAQIB_EXEC_EXITED) line += fmt::format(" exit={}", e->exit_code);
+  }
+  if (const raqib_flow_record *f = record.flow) {
+    line += fmt::format(" {} {} {}:{} -> {}:{}", flowDirectionName(f->direction),
+                        protocolName(f->protocol), printable(f->local_addr), f->local_port,
+                        printable(f->remote_addr), f->remote_port);
+    if (f->direction == RAQIB_FLOW_FLOW)
+      line += fmt::format(" out={}B/{}p in={}B/{}p", f->bytes_out, f->packets_out, f->bytes_in,
+                          f->packets_in);
+    if (*f->state) line += fmt::format(" state={}", f->state);
+    for (uint32_t i = 0; i < f->names_len; i++)
+      line += fmt::format("{}{}", i ? "," : " names=", printable(f->names[i]));
+    if (f->direction != RAQIB_FLOW_FLOW) line += fmt::format(" x{}", f->count);
+  }
+  if (const raqib_dns_record *d = record.dns) {
+    line += fmt::format(" dns {} {}", printable(d->name), dnsTypeName(d->qtype));
+    if (d->responses) line += fmt::format(" {}", dnsRcodeName(d->rcode));
+    for (uint32_t i = 0; i < d->answers_len; i++)
+      line += fmt::format("{}{}", i ? "," : " -> ", d->answers[i]);
+    line += fmt::format(" x{}", d->queries);
   }
   return line;
 }

@@ -49,6 +49,62 @@ std::shared_ptr<const RecordSnapshot> RecordSnapshot::exec(const ProcessTable &t
   return s;
 }
 
+std::shared_ptr<const RecordSnapshot> RecordSnapshot::flow(const ProcessTable &table, uint32_t pid,
+                                                           FlowActivity activity,
+                                                           int64_t boot_to_unix_ns) {
+  auto s = about(table, pid, RAQIB_RECORD_FLOW, boot_to_unix_ns);
+  s->flow_activity_ = std::move(activity);
+  const FlowActivity &a = s->flow_activity_;
+  for (const auto &n : a.names) s->flow_names_.push_back(n.c_str());
+  raqib_flow_record &f = s->flow_;
+  f.struct_size = sizeof f;
+  f.direction = a.direction;
+  f.protocol = a.protocol;
+  f.family = a.family;
+  f.local_addr = a.local_addr.c_str();
+  f.remote_addr = a.remote_addr.c_str();
+  f.local_port = a.local_port;
+  f.remote_port = a.remote_port;
+  f.bytes_out = a.bytes_out;
+  f.bytes_in = a.bytes_in;
+  f.packets_out = a.packets_out;
+  f.packets_in = a.packets_in;
+  f.state = a.state.c_str();
+  f.names = s->flow_names_.data();
+  f.names_len = static_cast<uint32_t>(s->flow_names_.size());
+  f.error = a.error;
+  f.count = a.count;
+  f.first_unix_ns = a.first_unix_ns;
+  f.last_unix_ns = a.last_unix_ns;
+  s->record_.flow = &s->flow_;
+  s->link();
+  return s;
+}
+
+std::shared_ptr<const RecordSnapshot> RecordSnapshot::dns(const ProcessTable &table, uint32_t pid,
+                                                          DnsActivity activity,
+                                                          int64_t boot_to_unix_ns) {
+  auto s = about(table, pid, RAQIB_RECORD_DNS, boot_to_unix_ns);
+  s->dns_activity_ = std::move(activity);
+  const DnsActivity &a = s->dns_activity_;
+  for (const auto &n : a.answers) s->dns_answers_.push_back(n.c_str());
+  raqib_dns_record &d = s->dns_;
+  d.struct_size = sizeof d;
+  d.qtype = a.qtype;
+  d.name = a.name.c_str();
+  d.answers = s->dns_answers_.data();
+  d.answers_len = static_cast<uint32_t>(s->dns_answers_.size());
+  d.rcode = a.rcode;
+  d.flags = a.flags;
+  d.queries = a.queries;
+  d.responses = a.responses;
+  d.first_unix_ns = a.first_unix_ns;
+  d.last_unix_ns = a.last_unix_ns;
+  s->record_.dns = &s->dns_;
+  s->link();
+  return s;
+}
+
 void RecordSnapshot::addProcess(const ProcessInfo &p, int64_t boot_to_unix_ns) {
   owned_.push_back({p.exe, p.comm, p.args, {}});
   raqib_process v{};

@@ -32,6 +32,40 @@ struct ExecActivity {
   int64_t exit_unix_ns = 0;
 };
 
+// A connect, accept or flow (raqib_flow_record), as the drain decodes it.
+struct FlowActivity {
+  uint32_t direction = 0;  // RAQIB_FLOW_*
+  uint32_t protocol = 0;
+  uint32_t family = 0;
+  std::string local_addr;
+  std::string remote_addr;
+  uint32_t local_port = 0;
+  uint32_t remote_port = 0;
+  uint64_t bytes_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t packets_out = 0;
+  uint64_t packets_in = 0;
+  std::string state;
+  std::vector<std::string> names;  // newest first
+  int32_t error = 0;
+  uint64_t count = 0;
+  int64_t first_unix_ns = 0;
+  int64_t last_unix_ns = 0;
+};
+
+// DNS questions and answers (raqib_dns_record).
+struct DnsActivity {
+  std::string name;
+  uint32_t qtype = 0;
+  std::vector<std::string> answers;
+  uint32_t rcode = 0;
+  uint32_t flags = 0;  // RAQIB_DNS_*
+  uint64_t queries = 0;
+  uint64_t responses = 0;
+  int64_t first_unix_ns = 0;
+  int64_t last_unix_ns = 0;
+};
+
 class RecordSnapshot {
  public:
   // A record about process pid, with the process and its ancestry as the
@@ -40,6 +74,13 @@ class RecordSnapshot {
                                                     FileActivity activity, int64_t boot_to_unix_ns);
   static std::shared_ptr<const RecordSnapshot> exec(const ProcessTable &table, uint32_t pid,
                                                     ExecActivity activity, int64_t boot_to_unix_ns);
+
+  // Network records; pid 0 when the owning process is not known.
+  static std::shared_ptr<const RecordSnapshot> flow(const ProcessTable &table, uint32_t pid,
+                                                    FlowActivity activity,
+                                                    int64_t boot_to_unix_ns);
+  static std::shared_ptr<const RecordSnapshot> dns(const ProcessTable &table, uint32_t pid,
+                                                   DnsActivity activity, int64_t boot_to_unix_ns);
 
   const raqib_record &view() const { return record_; }
 
@@ -67,6 +108,12 @@ class RecordSnapshot {
   raqib_file_record file_{};
   ExecActivity exec_activity_;
   raqib_exec_record exec_{};
+  FlowActivity flow_activity_;
+  std::vector<const char *> flow_names_;
+  raqib_flow_record flow_{};
+  DnsActivity dns_activity_;
+  std::vector<const char *> dns_answers_;
+  raqib_dns_record dns_{};
   raqib_record record_{};
 };
 

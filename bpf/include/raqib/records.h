@@ -146,4 +146,102 @@ struct raqib_map_counters {
   __u64 failed;  /* inserts refused because the map was full */
 };
 
+/* ---- network ---------------------------------------------------------- */
+
+/* Addresses are 16 bytes in network order: IPv4 in the first 4, the rest 0.
+ * Ports are in host order. family is 4 or 6, protocol an IPPROTO_ number. */
+#define RAQIB_DNS_NAME_MAX 128    /* wire-format bytes of a question name kept */
+#define RAQIB_DNS_LABELS_MAX 32   /* labels followed to find the name's end */
+#define RAQIB_DNS_ANSWERS_MAX 4   /* A/AAAA answers kept per response */
+#define RAQIB_DNS_RR_MAX 8        /* answer records examined per response */
+#define RAQIB_DNS_MSG_MAX 512     /* message bytes parsed after the header (power of two) */
+/* raqib_string.flags: the string is a DNS name in wire format (length-prefixed
+ * labels); the core turns it into dotted text. */
+#define RAQIB_STR_DNS_WIRE (1u << 2)
+
+enum raqib_net_direction {
+  RAQIB_NET_CONNECT = 1, /* outgoing connect(), or a UDP send to a new peer */
+  RAQIB_NET_ACCEPT = 2,  /* a TCP connection accepted */
+};
+
+/* One entry per (process, direction, peer) per epoch. Accepts are keyed by
+ * the local (listening) port and the remote address; the remote's ephemeral
+ * port is in the value. Connects are keyed by the remote address and port. */
+struct raqib_peer_key {
+  __u8 raddr[16];
+  __u32 tgid;
+  __u16 rport;    /* connects: the remote port; accepts: 0 */
+  __u16 lport;    /* accepts: the local port; connects: 0 */
+  __u8 family;    /* 4 or 6 */
+  __u8 protocol;  /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+  __u8 direction; /* enum raqib_net_direction */
+  __u8 _pad[5];
+};
+
+struct raqib_peer_value {
+  __u64 count;
+  __u64 first_ns; /* CLOCK_BOOTTIME */
+  __u64 last_ns;
+  __s32 error;      /* connects: 0, or the negative errno of the last failed one */
+  __u16 last_rport; /* accepts: the remote port of the last one */
+  __u16 _pad;
+};
+
+/* One entry per 5-tuple per epoch, seen from the local socket. The owning
+ * process is in the value: the socket's owner is learnt at socket creation,
+ * connect, send or accept, and a packet before that (an accepted
+ * connection's handshake) is kept under the same key with tgid 0 until the
+ * owner is known. */
+struct raqib_flow_key {
+  __u8 laddr[16];
+  __u8 raddr[16];
+  __u16 lport;
+  __u16 rport;
+  __u8 family;
+  __u8 protocol;
+  __u16 _pad;
+};
+
+struct raqib_flow_value {
+  __u64 bytes_out; /* transport payload bytes (TCP/UDP data, headers not counted) */
+  __u64 bytes_in;
+  __u64 packets_out; /* IP packets (a GSO packet counts its segments) */
+  __u64 packets_in;
+  __u64 first_ns; /* CLOCK_BOOTTIME */
+  __u64 last_ns;
+  __u32 tgid;  /* owning process; 0 when unknown */
+  __u32 state; /* last TCP state (the kernel's TCP_* numbers); 0 for UDP */
+};
+
+/* DNS: one entry per (process, question name, question type) per epoch. */
+struct raqib_dns_key {
+  __u64 name_hash; /* keyed hash of the wire-format name; the name is in strings */
+  __u32 tgid;
+  __u16 qtype;
+  __u16 _pad;
+};
+
+enum raqib_dns_flags {
+  RAQIB_DNSV_NAME_TRUNCATED = 1u << 0,    /* longer than RAQIB_DNS_NAME_MAX or too many labels */
+  RAQIB_DNSV_ANSWERS_TRUNCATED = 1u << 1, /* more answers than kept, or not parsed */
+};
+
+struct raqib_dns_value {
+  __u64 queries;   /* questions sent */
+  __u64 responses; /* answers received */
+  __u64 first_ns;  /* CLOCK_BOOTTIME */
+  __u64 last_ns;
+  __u8 answers[RAQIB_DNS_ANSWERS_MAX][16]; /* of the last response */
+  __u8 answer_family[RAQIB_DNS_ANSWERS_MAX]; /* 4 or 6 */
+  __u8 answers_len;
+  __u8 rcode; /* of the last response */
+  __u16 flags; /* enum raqib_dns_flags */
+};
+
+/* The process a socket belongs to, by socket cookie. */
+struct raqib_sock_owner {
+  __u32 tgid;
+  __u32 _pad;
+};
+
 #endif /* RAQIB_RECORDS_H */

@@ -145,6 +145,58 @@ typedef struct raqib_exec_record {
   int64_t exit_unix_ns; /* valid with RAQIB_EXEC_EXITED */
 } raqib_exec_record;
 
+/* Network records. What raqib_flow_record.direction says the record is. */
+#define RAQIB_FLOW_CONNECT 1 /* the process connected out (or sent UDP to a new peer) */
+#define RAQIB_FLOW_ACCEPT 2  /* the process accepted a TCP connection */
+#define RAQIB_FLOW_FLOW 3    /* traffic of one 5-tuple: bytes, packets, TCP state */
+
+/* Flags of raqib_dns_record.flags. */
+#define RAQIB_DNS_NAME_TRUNCATED (1u << 0)    /* the name was too long to keep whole */
+#define RAQIB_DNS_ANSWERS_TRUNCATED (1u << 1) /* some answers were not kept */
+
+/* A connect, an accept, or a flow of one process during one drain interval.
+ * Addresses are text ("127.0.0.1", "::1"). For connects the local address
+ * and port are not known yet ("" and 0); for accepts remote_port is the
+ * last connection's. Byte and packet counts are 0 except for flows. */
+typedef struct raqib_flow_record {
+  uint32_t struct_size;
+  uint32_t direction; /* RAQIB_FLOW_* */
+  uint32_t protocol;  /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+  uint32_t family;    /* 4 or 6 */
+  const char *local_addr;
+  const char *remote_addr;
+  uint32_t local_port;
+  uint32_t remote_port;
+  uint64_t bytes_out; /* transport payload bytes sent */
+  uint64_t bytes_in;  /* transport payload bytes received */
+  uint64_t packets_out;
+  uint64_t packets_in;
+  const char *state;         /* last TCP state ("ESTABLISHED", ...); "" if none */
+  const char *const *names;  /* DNS names that resolved to remote_addr, newest first */
+  uint32_t names_len;
+  int32_t error;             /* 0, or the negative errno of a failed connect */
+  uint64_t count;            /* connects or accepts; for flows, packets both ways */
+  int64_t first_unix_ns;
+  int64_t last_unix_ns;
+} raqib_flow_record;
+
+/* DNS questions a process asked for one name and type during one drain
+ * interval, with the answers of the last response. */
+typedef struct raqib_dns_record {
+  uint32_t struct_size;
+  uint32_t qtype;             /* 1 A, 28 AAAA, ... */
+  const char *name;           /* dotted, no trailing dot */
+  const char *const *answers; /* A/AAAA addresses as text */
+  uint32_t answers_len;
+  uint32_t rcode;             /* of the last response; 0 NOERROR, 3 NXDOMAIN */
+  uint32_t flags;             /* RAQIB_DNS_* */
+  uint32_t _reserved;
+  uint64_t queries;           /* questions sent */
+  uint64_t responses;         /* responses received */
+  int64_t first_unix_ns;
+  int64_t last_unix_ns;
+} raqib_dns_record;
+
 /* A record handed to a detector. Valid only during the call it is passed to;
  * owned by the host. */
 typedef struct raqib_record {
@@ -155,6 +207,8 @@ typedef struct raqib_record {
   uint32_t ancestry_len;
   const raqib_file_record *file;   /* kind == RAQIB_RECORD_FILE, else NULL */
   const raqib_exec_record *exec;   /* kind == RAQIB_RECORD_EXEC, else NULL */
+  const raqib_flow_record *flow;   /* kind == RAQIB_RECORD_FLOW, else NULL */
+  const raqib_dns_record *dns;     /* kind == RAQIB_RECORD_DNS, else NULL */
 } raqib_record;
 
 /* A detection a detector emits about a record it was handed. */
