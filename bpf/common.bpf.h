@@ -20,6 +20,7 @@
 const volatile __u64 hash_key0 = 0; /* per-boot SipHash key */
 const volatile __u64 hash_key1 = 0;
 const volatile __u32 self_tgid = 0; /* the daemon's own activity is not recorded */
+const volatile __u32 stream_files = 0; /* the ring-buffer transport: file events streamed */
 
 static __always_inline struct raqib_scratch *get_scratch(void) {
   __u32 zero = 0;

@@ -44,6 +44,13 @@ struct {
   __type(value, struct raqib_string);
 } strings SEC(".maps");
 
+/* events: the ring-buffer transport's stream of raqib_file_event. Bound:
+ * config [core] ringbuf_bytes. Unused (and minimal) on the query transport. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4096);
+} events SEC(".maps");
+
 /* map_counters: enum raqib_map_id -> inserts, updates, failed inserts. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -67,6 +74,7 @@ struct raqib_scratch {
   struct raqib_string str;
   char walk[RAQIB_PATH_MAX + 256];
   char join[2 * RAQIB_PATH_MAX]; /* a directory and a name, joined */
+  struct raqib_file_event event;  /* the ring-buffer transport's record */
   struct raqib_proc proc;
 };
 struct {

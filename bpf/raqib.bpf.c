@@ -141,6 +141,30 @@ static __always_inline __u32 open_actions(__u32 flags) {
   return actions;
 }
 
+/* The ring-buffer transport: send the event itself, path and all, as
+ * streaming monitors do. A full buffer drops it (counted). */
+static __always_inline void stream_file(const struct raqib_file_key *key, struct raqib_string *s,
+                                        __u64 now) {
+  struct raqib_scratch *sc = get_scratch();
+  if (!sc) return;
+  struct raqib_file_event *e = &sc->event;
+  e->hdr.kind = RAQIB_REC_FILE_EVENT;
+  e->hdr.version = RAQIB_RECORD_VERSION;
+  e->hdr.size = sizeof(*e);
+  e->key = *key;
+  e->time_ns = now;
+  __u32 len = s->len;
+  if (len > RAQIB_PATH_MAX) len = RAQIB_PATH_MAX;
+  e->path.len = len;
+  bpf_probe_read_kernel(e->path.str, len, s->str);
+  __u64 size = offsetof(struct raqib_file_event, path.str) + len;
+  if (size > sizeof(*e)) size = sizeof(*e);
+  if (bpf_ringbuf_output(&events, e, size, 0) == 0)
+    count_map(RAQIB_MAP_RINGBUF, RAQIB_CNT_INSERT);
+  else
+    count_map(RAQIB_MAP_RINGBUF, RAQIB_CNT_FAILED);
+}
+
 /* Count one occurrence of (tgid, path in scratch.str, other, actions, error)
  * in the current epoch. */
 static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 other_hash,
@@ -155,6 +179,7 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
   key.error = error;
   key.path_flags = s->flags;
   __u64 now = bpf_ktime_get_boot_ns();
+  if (stream_files) return stream_file(&key, s, now);
 
   struct raqib_file_value *v = bpf_map_lookup_elem(inner, &key);
   if (!v) {

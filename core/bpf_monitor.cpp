@@ -110,6 +110,10 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   s->rodata->hash_key0 = m->hash_key_[0];
   s->rodata->hash_key1 = m->hash_key_[1];
   s->rodata->self_tgid = static_cast<uint32_t>(getpid());
+  bool streaming = config.transport == Transport::Ringbuf;
+  s->rodata->stream_files = streaming;
+  // The ring buffer exists either way; it is only sized for use when streaming.
+  bpf_map__set_max_entries(s->maps.events, streaming ? config.ringbuf_bytes : 4096);
 
   for (bpf_map *map : {s->maps.exec_activity_a, s->maps.exec_activity_b})
     bpf_map__set_max_entries(map, config.exec.map_entries);
@@ -125,7 +129,6 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   // Sockets outlive their flow entries; keep owners for several epochs' worth.
   bpf_map__set_max_entries(s->maps.sock_owner,
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
-
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -216,6 +219,10 @@ BpfMonitor::~BpfMonitor() {
 
 int BpfMonitor::stringsFd() const {
   return bpf_map__fd(skel_->maps.strings);
+}
+
+int BpfMonitor::eventsFd() const {
+  return bpf_map__fd(skel_->maps.events);
 }
 
 Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {

@@ -56,6 +56,7 @@ class BpfMonitor {
   EpochPair &flowEpochs() { return flows_; }
   EpochPair &dnsEpochs() { return dns_; }
   int stringsFd() const;
+  int eventsFd() const;  // the ring-buffer transport's stream
   std::array<uint64_t, 2> hashKey() const { return hash_key_; }
   // Totals over all CPUs, indexed by enum raqib_map_id.
   [[nodiscard]] Result<std::array<MapCounters, RAQIB_MAP_COUNT>> counters() const;

@@ -1,10 +1,14 @@
 #include "daemon.hpp"
 
+#include <bpf/libbpf.h>
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +51,45 @@ void logFailure(const Status &s) {
   if (!s) spdlog::error("{}", s.error());
 }
 
+// The ring-buffer transport: file events consumed as the kernel streams
+// them, the way streaming monitors work (kept to compare with the query
+// transport). Processes stay on their map: each batch drains them first.
+class RingbufConsumer {
+ public:
+  RingbufConsumer(boost::asio::io_context &io, ring_buffer *rb, Drainer &drainer)
+      : rb_(rb), readable_(io, ring_buffer__epoll_fd(rb)), drainer_(drainer) {
+    arm();
+  }
+  ~RingbufConsumer() {
+    readable_.release();  // the epoll fd is the ring buffer's to close
+    ring_buffer__free(rb_);
+  }
+  void cancel() { readable_.cancel(); }
+  // Everything still in the buffer.
+  void consume() {
+    logFailure(drainer_.drainExec());
+    if (int n = ring_buffer__consume(rb_); n < 0)
+      spdlog::error("consuming the ring buffer: {}", std::strerror(-n));
+  }
+
+  static int onEvent(void *drainer, void *data, size_t size) {
+    return static_cast<Drainer *>(drainer)->consumeFileEvent(data, size);
+  }
+
+ private:
+  void arm() {
+    readable_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this](const boost::system::error_code &ec) {
+                           if (ec) return;
+                           consume();
+                           arm();
+                         });
+  }
+  ring_buffer *rb_;
+  boost::asio::posix::stream_descriptor readable_;
+  Drainer &drainer_;
+};
+
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
     "exec", "file_access", "strings", "network_peers", "network_flows", "dns", "ringbuf"};
 
@@ -56,8 +99,11 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Plugi
   if (auto counters = bpf.counters()) {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
       const MapCounters &c = (*counters)[id];
-      j["maps"][kMapNames[id]] = {
-          {"inserts", c.inserts}, {"updates", c.updates}, {"failed", c.failed}};
+      if (id == RAQIB_MAP_RINGBUF)
+        j["ringbuf"] = {{"records", c.inserts}, {"dropped", c.failed}};
+      else
+        j["maps"][kMapNames[id]] = {
+            {"inserts", c.inserts}, {"updates", c.updates}, {"failed", c.failed}};
     }
   } else {
     j["maps_error"] = counters.error();
@@ -127,44 +173,38 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   Drainer drainer(**bpf, processes, **plugins, config.strings_map_entries, config.events);
   boost::asio::io_context io;
   OverflowWatch overflow;
-  CadenceTimer exec_timer(io, config.exec.cadence, [&] {
-    logFailure(drainer.drainExec());
-    overflow.check(**bpf);
-  });
-  CadenceTimer file_timer(io, config.file_access.cadence, [&] {
-    logFailure(drainer.drainExec());
-    logFailure(drainer.drainFile());
-    overflow.check(**bpf);
-  });
-  // Network: processes first (records name them), then DNS (flows and peers
-  // carry the names that resolved to their remote address).
-  CadenceTimer dns_timer(io, config.dns.cadence, [&] {
-    logFailure(drainer.drainExec());
-    logFailure(drainer.drainDns());
-    overflow.check(**bpf);
-  });
-  CadenceTimer peers_timer(io, config.network_peers.cadence, [&] {
-    logFailure(drainer.drainExec());
-    logFailure(drainer.drainDns());
-    logFailure(drainer.drainPeers());
-    overflow.check(**bpf);
-  });
-  CadenceTimer flows_timer(io, config.network_flows.cadence, [&] {
-    logFailure(drainer.drainExec());
-    logFailure(drainer.drainDns());
-    logFailure(drainer.drainFlows());
-    overflow.check(**bpf);
-  });
+  // Each drain first brings what its records depend on (processes, DNS
+  // names) up to date; see Drainer::drainWithContext.
+  auto every = [&](std::chrono::milliseconds cadence, Status (Drainer::*drain)()) {
+    return std::make_unique<CadenceTimer>(io, cadence, [&, drain] {
+      logFailure((drainer.*drain)());
+      overflow.check(**bpf);
+    });
+  };
+  std::unique_ptr<CadenceTimer> timers[] = {
+      every(config.exec.cadence, &Drainer::drainExec),
+      every(config.file_access.cadence, &Drainer::drainFile),
+      every(config.dns.cadence, &Drainer::drainDns),
+      every(config.network_peers.cadence, &Drainer::drainPeers),
+      every(config.network_flows.cadence, &Drainer::drainFlows),
+  };
+  std::unique_ptr<RingbufConsumer> stream;
+  if (config.transport == Transport::Ringbuf) {
+    ring_buffer *rb =
+        ring_buffer__new((*bpf)->eventsFd(), &RingbufConsumer::onEvent, &drainer, nullptr);
+    if (!rb) {
+      spdlog::error("opening the ring buffer: {}", std::strerror(errno));
+      return 1;
+    }
+    stream = std::make_unique<RingbufConsumer>(io, rb, drainer);
+  }
   boost::asio::signal_set hup(io, SIGHUP);
   boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
   stop_signals.async_wait([&](const boost::system::error_code &ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: draining once more and stopping", signal);
-    exec_timer.cancel();
-    file_timer.cancel();
-    dns_timer.cancel();
-    peers_timer.cancel();
-    flows_timer.cancel();
+    for (auto &timer : timers) timer->cancel();
+    if (stream) stream->cancel();
     hup.cancel();
   });
   std::function<void()> on_hup = [&] {
@@ -183,9 +223,8 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   io.run();
 
   // What the kernel recorded since the last tick still reaches the printers.
-  logFailure(drainer.drainExec());
+  if (stream) stream->consume();
   logFailure(drainer.drainFile());
-  logFailure(drainer.drainDns());
   logFailure(drainer.drainPeers());
   logFailure(drainer.drainFlows());
   (*plugins)->stop();

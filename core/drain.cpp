@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cstddef>
 
 #include <chrono>
 
@@ -72,27 +75,59 @@ Status Drainer::drainExec() {
   return status;
 }
 
-Status Drainer::drainFile() {
-  auto drained = bpf_.fileEpochs().flip();
-  if (!drained) return Error{drained.error()};
+FileActivity Drainer::fileActivity(const raqib_file_key &key, const std::string *path) {
+  FileActivity a;
+  bool joined = key.path_flags & RAQIB_STR_JOINED;
+  a.path = !path ? kEvicted : joined ? foldDots(*path) : *path;
+  a.path_flags = (key.path_flags & RAQIB_STR_TRUNCATED ? RAQIB_PATH_TRUNCATED : 0) |
+                 (key.path_flags & RAQIB_STR_UNRESOLVED ? RAQIB_PATH_UNRESOLVED : 0) |
+                 (joined ? RAQIB_PATH_LEXICAL : 0);
+  if (key.other_hash) {
+    // A symlink's other path is its text; a rename's or link's is a path.
+    const std::string *other = strings_.lookup(key.other_hash);
+    bool text = key.actions & RAQIB_FILE_SYMLINK;
+    a.other_path = !other ? kEvicted : text ? *other : foldDots(*other);
+  }
+  a.actions = key.actions;  // the kernel's action bits are the SDK's
+  a.error = key.error;
+  return a;
+}
+
+int Drainer::consumeFileEvent(const void *data, size_t size) {
+  constexpr size_t kHead = offsetof(raqib_file_event, path.str);
+  const auto *e = static_cast<const raqib_file_event *>(data);
+  if (size < kHead || e->hdr.kind != RAQIB_REC_FILE_EVENT || kHead + e->path.len > size) {
+    spdlog::error("ring buffer: malformed file event of {} bytes", size);
+    return -1;
+  }
   int64_t offset = bootToUnixOffsetNs();
-  return drainMap<raqib_file_key, raqib_file_value>(
-      *drained, [&](const raqib_file_key &key, const raqib_file_value &value) {
-        FileActivity a;
-        bool joined = key.path_flags & RAQIB_STR_JOINED;
-        const std::string *path = strings_.lookup(key.path_hash);
-        a.path = !path ? kEvicted : joined ? foldDots(*path) : *path;
-        a.path_flags = (key.path_flags & RAQIB_STR_TRUNCATED ? RAQIB_PATH_TRUNCATED : 0) |
-                       (key.path_flags & RAQIB_STR_UNRESOLVED ? RAQIB_PATH_UNRESOLVED : 0) |
-                       (joined ? RAQIB_PATH_LEXICAL : 0);
-        if (key.other_hash) {
-          // A symlink's other path is its text; a rename's or link's is a path.
-          const std::string *other = strings_.lookup(key.other_hash);
-          bool text = key.actions & RAQIB_FILE_SYMLINK;
-          a.other_path = !other ? kEvicted : text ? *other : foldDots(*other);
-        }
-        a.actions = key.actions;  // the kernel's action bits are the SDK's
-        a.error = key.error;
+  std::string path(e->path.str, e->path.len);
+  FileActivity a = fileActivity(e->key, &path);
+  a.count = 1;
+  a.first_unix_ns = a.last_unix_ns = int64_t(e->time_ns) + offset;
+  deliver(RecordSnapshot::file(processes_, e->key.tgid, std::move(a), offset));
+  stats_.file_records++;
+  return 0;
+}
+
+template <class K, class V, class Fn>
+Status Drainer::drainWithContext(EpochPair &pair, bool names, Fn &&fn) {
+  auto drained = pair.flip();
+  if (!drained) return Error{drained.error()};
+  // Each entry of the map taken out was written after the exec (and DNS
+  // answer) it depends on, so those are in the maps flipped after it:
+  // drain them first, and every record names its process as it was.
+  if (auto s = drainExec(); !s) return s;
+  if (names)
+    if (auto s = drainDns(); !s) return s;
+  return drainMap<K, V>(*drained, std::forward<Fn>(fn));
+}
+
+Status Drainer::drainFile() {
+  int64_t offset = bootToUnixOffsetNs();
+  return drainWithContext<raqib_file_key, raqib_file_value>(
+      bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
+        FileActivity a = fileActivity(key, strings_.lookup(key.path_hash));
         a.count = value.count;
         a.first_unix_ns = int64_t(value.first_ns) + offset;
         a.last_unix_ns = int64_t(value.last_ns) + offset;
@@ -144,11 +179,9 @@ const char *tcpStateName(uint32_t state) {
 }
 
 Status Drainer::drainDns() {
-  auto drained = bpf_.dnsEpochs().flip();
-  if (!drained) return Error{drained.error()};
   int64_t offset = bootToUnixOffsetNs();
-  return drainMap<raqib_dns_key, raqib_dns_value>(
-      *drained, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+  return drainWithContext<raqib_dns_key, raqib_dns_value>(
+      bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
         DnsActivity a;
         const std::string *name = strings_.lookup(key.name_hash);
         a.name = name ? dnsNameText(*name) : kEvicted;
@@ -171,11 +204,9 @@ Status Drainer::drainDns() {
 }
 
 Status Drainer::drainPeers() {
-  auto drained = bpf_.peerEpochs().flip();
-  if (!drained) return Error{drained.error()};
   int64_t offset = bootToUnixOffsetNs();
-  return drainMap<raqib_peer_key, raqib_peer_value>(
-      *drained, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
+  return drainWithContext<raqib_peer_key, raqib_peer_value>(
+      bpf_.peerEpochs(), true, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
         FlowActivity a;
         a.direction = key.direction;  // the kernel's numbers are the SDK's
         a.protocol = key.protocol;
@@ -194,11 +225,9 @@ Status Drainer::drainPeers() {
 }
 
 Status Drainer::drainFlows() {
-  auto drained = bpf_.flowEpochs().flip();
-  if (!drained) return Error{drained.error()};
   int64_t offset = bootToUnixOffsetNs();
-  return drainMap<raqib_flow_key, raqib_flow_value>(
-      *drained, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
+  return drainWithContext<raqib_flow_key, raqib_flow_value>(
+      bpf_.flowEpochs(), true, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
         FlowActivity a;
         a.direction = RAQIB_FLOW_FLOW;
         a.protocol = key.protocol;

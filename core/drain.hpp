@@ -85,10 +85,22 @@ class Drainer {
   Status drainPeers();
   Status drainFlows();
 
+  // The ring-buffer transport: one raqib_file_event as the kernel sent it.
+  // Returns 0, or -1 for a malformed event (logged; libbpf stops the batch).
+  int consumeFileEvent(const void *data, size_t size);
+
   const DrainStats &stats() const { return stats_; }
   const StringCache &strings() const { return strings_; }
 
  private:
+  // Flip pair, drain what its records depend on (processes; with names,
+  // DNS answers), then hand each entry of the map taken out to fn.
+  template <class K, class V, class Fn>
+  Status drainWithContext(EpochPair &pair, bool names, Fn &&fn);
+
+  // A file record of key from the kernel's path text, as both transports see it.
+  FileActivity fileActivity(const raqib_file_key &key, const std::string *path);
+
   // Hand a record to the detectors, and to the printers with --events all.
   void deliver(const std::shared_ptr<const RecordSnapshot> &record);
 

@@ -28,6 +28,7 @@
 enum raqib_rec_kind {
   RAQIB_REC_PROC = 1,
   RAQIB_REC_FILE = 2,
+  RAQIB_REC_FILE_EVENT = 3, /* one file event on the ring-buffer transport */
 };
 
 /* Common header of every record a map value holds. */
@@ -105,6 +106,21 @@ struct raqib_file_value {
   __u64 count;
   __u64 first_ns; /* CLOCK_BOOTTIME */
   __u64 last_ns;  /* CLOCK_BOOTTIME */
+};
+
+/* One file event, streamed through the ring buffer when the transport is
+ * "ringbuf" (the way streaming monitors work, kept for comparison). Only
+ * path.len bytes of path.str are sent. */
+struct raqib_file_event {
+  struct raqib_rec_header hdr;
+  struct raqib_file_key key;
+  __u64 time_ns; /* CLOCK_BOOTTIME */
+  struct raqib_file_path {
+    __u16 len;
+    __u16 _pad0;
+    __u32 _pad1;
+    char str[RAQIB_PATH_MAX + 8];
+  } path;
 };
 
 /* ---- strings --------------------------------------------------------- */
