@@ -33,6 +33,11 @@ struct Config {
   std::string log_level = "info";
   std::vector<std::string> plugin_dirs;  // searched before the built-in ones
   uint32_t queue_capacity = 4096;        // records waiting per plugin
+  std::string user;                      // switch to this user after start; "" stays root
+  std::vector<std::string> keep_capabilities;  // e.g. "cap_net_bind_service"; default none
+  uint32_t plugin_restart_limit = 3;     // restarts after faults before a plugin is disabled
+  std::chrono::milliseconds plugin_restart_backoff{1000};  // first wait; doubles each restart
+  std::chrono::milliseconds plugin_call_timeout{5000};     // a longer plugin call is a hang
   MechanismConfig exec;
   MechanismConfig file_access;
   uint32_t strings_map_entries = 16384;

@@ -79,7 +79,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   }
   // Everything privileged is done: the BPF programs are attached, /proc is
   // read and the plugins are mapped. From here on only held fds are used.
-  if (auto s = dropPrivileges(); !s) {
+  if (auto s = dropPrivileges({config.user, config.keep_capabilities}); !s) {
     spdlog::error("{}", s.error());
     return 1;
   }
@@ -122,6 +122,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   logFailure(drainer.drainExec());
   logFailure(drainer.drainFile());
   (*plugins)->stop();
+  (*plugins)->logMetrics();
   logCounters(**bpf, drainer);
   return 0;
 }

@@ -32,7 +32,9 @@ TEST(StartupErrors, UnknownKeyIsRefusedWithFileLineColumn) {
   EXPECT_EQ(runToExit(d), 2);
   EXPECT_EQ(d.stderrText(), f.path() +
                                 ":3:1: unknown key \"verbose\" in [core]; allowed: \"log_level\", "
-                                "\"plugin_dirs\", \"queue_capacity\"\n");
+                                "\"plugin_dirs\", \"queue_capacity\", \"user\", "
+                                "\"keep_capabilities\", \"plugin_restart_limit\", "
+                                "\"plugin_restart_backoff\", \"plugin_call_timeout\"\n");
   expectNotStarted(d);
 }
 

@@ -72,7 +72,8 @@ TEST(Config, UnknownKeyNamesPlaceAndAllowedKeys) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error(),
             "test.toml:3:3: unknown key \"colour\" in [core]; allowed: \"log_level\", "
-            "\"plugin_dirs\", \"queue_capacity\"");
+            "\"plugin_dirs\", \"queue_capacity\", \"user\", \"keep_capabilities\", "
+            "\"plugin_restart_limit\", \"plugin_restart_backoff\", \"plugin_call_timeout\"");
 }
 
 TEST(Config, UnknownSection) {
