@@ -67,6 +67,8 @@ class BoundedQueue {
     ready_.notify_all();
   }
 
+  size_t capacity() const { return capacity_; }
+
   bool closed() {
     std::lock_guard lock(mutex_);
     return closed_;

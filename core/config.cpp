@@ -157,8 +157,8 @@ Status readMechanism(const Reader &r, const toml::table &root, std::string_view 
   return Ok{};
 }
 
-// [plugins.NAME] or [printers.NAME]: "enabled" is the host's; the rest is
-// the plugin's own, handed to it as TOML text.
+// [plugins.NAME] or [printers.NAME]: "enabled" and "queue_capacity" are the
+// host's; the rest is the plugin's own, handed to it as TOML text.
 Status readPlugins(const Reader &r, const toml::table &root, std::string_view group,
                    std::vector<PluginConfig> &out) {
   auto t = r.table(root, group, fmt::format("[{}]", group));
@@ -177,9 +177,11 @@ Status readPlugins(const Reader &r, const toml::table &root, std::string_view gr
                                r.where(key.source()), section)};
     if (!node.is_table()) return r.error(node, fmt::format("[{}] must be a table", section));
     toml::table own = *node.as_table();
-    PluginConfig plugin{name, true, {}};
+    PluginConfig plugin{name, true, 0, {}};
     RAQIB_TRY(r.boolean(own, "enabled", section, plugin.enabled));
+    RAQIB_TRY(r.integer(own, "queue_capacity", section, 16, 1 << 20, plugin.queue_capacity));
     own.erase("enabled");
+    own.erase("queue_capacity");
     std::ostringstream text;
     text << own;
     plugin.section_toml = text.str();

@@ -25,17 +25,18 @@ struct MechanismConfig {
 struct PluginConfig {
   std::string name;
   bool enabled = true;
-  std::string section_toml;  // the section as TOML text, handed to the plugin
+  uint32_t queue_capacity = 0;  // records waiting for it; 0: [core] queue_capacity
+  std::string section_toml;     // the section as TOML text, handed to the plugin
 };
 
 struct Config {
   std::string source = "<default>";  // where it was read from
   std::string log_level = "info";
-  std::vector<std::string> plugin_dirs;  // searched before the built-in ones
-  uint32_t queue_capacity = 4096;        // records waiting per plugin
-  std::string user;                      // switch to this user after start; "" stays root
+  std::vector<std::string> plugin_dirs;        // searched before the built-in ones
+  uint32_t queue_capacity = 4096;              // records waiting per plugin
+  std::string user;                            // switch to this user after start; "" stays root
   std::vector<std::string> keep_capabilities;  // e.g. "cap_net_bind_service"; default none
-  uint32_t plugin_restart_limit = 3;     // restarts after faults before a plugin is disabled
+  uint32_t plugin_restart_limit = 3;           // restarts after faults before a plugin is disabled
   std::chrono::milliseconds plugin_restart_backoff{1000};  // first wait; doubles each restart
   std::chrono::milliseconds plugin_call_timeout{5000};     // a longer plugin call is a hang
   MechanismConfig exec;

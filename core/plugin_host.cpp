@@ -99,6 +99,12 @@ struct PluginHost::Worker {
     std::string thread_name = ("raqib:" + name()).substr(0, 15);
     prctl(PR_SET_NAME, thread_name.c_str(), 0, 0, 0);
     trap.attach();
+    // Capabilities are per thread: a plugin keeps none of those the core kept.
+    if (auto s = dropThreadCapabilities(); !s) {
+      started->set_value(s.error());
+      started = nullptr;
+      return finish();
+    }
     if (auto s = confineThread(descriptor().resources); !s) {
       started->set_value(s.error());
       started = nullptr;
@@ -108,10 +114,9 @@ struct PluginHost::Worker {
       if (int sig = RAQIB_FAULT_TRAP(trap)) {
         // Back from a fault: whatever the plugin was doing is abandoned,
         // locks it held included; its state is not trusted (no destroy).
-        if (trap.inCall()) trap.leave();
+        if (trap.inCall()) trap.enter();  // the call is over (without leave's check)
         current = nullptr;
-        if (batch_next < batch.size())
-          dropped.fetch_add(batch.size() - batch_next, std::memory_order_relaxed);
+        size_t abandoned = batch_next < batch.size() ? batch.size() - batch_next - 1 : 0;
         batch.clear();
         batch_next = 0;
         state = nullptr;
@@ -121,6 +126,7 @@ struct PluginHost::Worker {
             : fault == Fault::hang
                 ? fmt::format("a call ran longer than {}ms", host.options_.call_timeout.count())
                 : fmt::format("{} at address {:#x}", signalName(sig), uintptr_t(trap.address));
+        if (abandoned) detail += fmt::format("; {} queued records abandoned", abandoned);
         if (started) {
           started->set_value(fmt::format("{} in init: {}", faultName(fault), detail));
           started = nullptr;
@@ -171,16 +177,18 @@ struct PluginHost::Worker {
   // lets escape (it should not) is caught here too.
   template <class F, class R>
   auto call(F &&f, R on_exception) -> decltype(f()) {
+    decltype(f()) result{};
+    bool threw = false;
     trap.enter();
     try {
-      auto r = f();
-      trap.leave();
-      return r;
+      result = f();
     } catch (...) {
-      trap.leave();
-      escaped = true;
-      return on_exception;
+      threw = true;
     }
+    trap.leave();  // outside the try: it may jump back to run()
+    if (!threw) return result;
+    escaped = true;
+    return on_exception;
   }
 
   void disable() {
@@ -403,8 +411,9 @@ Result<std::unique_ptr<PluginHost>> PluginHost::loadFiles(
 Status PluginHost::add(PluginLibrary library, const PluginConfig &config) {
   bool detector = library.descriptor->kind == RAQIB_PLUGIN_DETECTOR;
   (detector ? detectors_ : printers_)
-      .push_back(
-          std::make_unique<Worker>(*this, std::move(library), config, options_.queue_capacity));
+      .push_back(std::make_unique<Worker>(
+          *this, std::move(library), config,
+          config.queue_capacity ? config.queue_capacity : options_.queue_capacity));
   return Ok{};
 }
 
@@ -529,7 +538,7 @@ void PluginHost::watchdog() {
                s.reported[size_t(Fault::error)], last_error);
         report(Fault::queue_full, w.dropped.load(), s.reported_dropped,
                fmt::format("queue of {} records full: records dropped for this plugin only",
-                           options_.queue_capacity));
+                           w.queue.capacity()));
       }
     }
     lock.lock();

@@ -3,8 +3,12 @@
 #include <sys/ioctl.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <sys/mman.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +18,10 @@
 
 #include <fmt/format.h>
 #include <raqib/plugin_api.h>
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1  // si_code of a SIGSYS raised by a seccomp filter
+#endif
 
 namespace raqib {
 
@@ -56,15 +64,31 @@ namespace {
 
 thread_local FaultTrap *t_trap = nullptr;  // armed trap of this thread, if any
 
-void onFault(int sig, siginfo_t *info, void *) {
+void onFault(int sig, siginfo_t *info, void *context) {
   FaultTrap *trap = t_trap;
+  if (trap && sig == SIGSYS && info->si_code == SYS_SECCOMP) {
+    // Make the forbidden call fail with EPERM and let the plugin return: the
+    // C library then releases whatever locks it took around the call (fork
+    // holds every malloc arena). The worker reports the violation when the
+    // call returns and restarts the plugin.
+    auto *uc = static_cast<ucontext_t *>(context);
+#if defined(__x86_64__)
+    uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
+#elif defined(__aarch64__)
+    uc->uc_mcontext.regs[0] = uint64_t(-EPERM);
+#else
+#error "set the syscall return register for this architecture"
+#endif
+    if (!trap->violation) trap->syscall = info->si_syscall;
+    trap->violation = 1;
+    return;
+  }
   if (trap && sig == hangSignal() &&
       trap->call_seq.load(std::memory_order_relaxed) != trap->hang_seq.load())
     return;  // the stuck call returned meanwhile: leave the thread alone
   if (trap) {
     t_trap = nullptr;
     trap->signal = sig;
-    trap->syscall = sig == SIGSYS ? info->si_syscall : -1;
     trap->address = reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(trap->env, 1);
   }
@@ -119,11 +143,33 @@ void FaultTrap::arm() {
   signal = 0;
   syscall = -1;
   address = 0;
+  violation = 0;
   t_trap = this;
+}
+
+void FaultTrap::leave() {
+  enter();
+  if (violation) {
+    // Back in the worker, outside any lock: take the fault path.
+    t_trap = nullptr;
+    signal = SIGSYS;
+    siglongjmp(env, 1);
+  }
 }
 
 void FaultTrap::disarm() {
   if (t_trap == this) t_trap = nullptr;
+}
+
+Status dropThreadCapabilities() {
+  // capset(2) on the calling thread only; libcap's cap_set_proc would do the
+  // same but also tries to synchronise every thread in recent versions.
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capset, &header, data) != 0)
+    return Error{
+        fmt::format("dropping the plugin thread's capabilities: {}", std::strerror(errno))};
+  return Ok{};
 }
 
 Status confineThread(uint32_t resources) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <csetjmp>
+#include <csignal>
 #include <cstdint>
 #include <string>
 
@@ -44,16 +45,18 @@ class FaultTrap {
   //   if (int sig = RAQIB_FAULT_TRAP(trap)) { ...a fault happened... }
   sigjmp_buf env;
   volatile int signal = 0;
-  volatile long syscall = -1;      // SIGSYS: the forbidden syscall's number
-  volatile uintptr_t address = 0;  // SIGSEGV/SIGBUS: the faulting address
+  volatile long syscall = -1;           // SIGSYS: the forbidden syscall's number
+  volatile uintptr_t address = 0;       // SIGSEGV/SIGBUS: the faulting address
+  volatile sig_atomic_t violation = 0;  // a forbidden syscall failed with EPERM
   void arm();
   void disarm();
 
-  // Around every plugin call: call_seq is odd while one runs.
+  // Around every plugin call: call_seq is odd while one runs. leave() takes
+  // the fault path (jumps back) when the call made a forbidden syscall.
   void enter() {
     call_seq.store(call_seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
-  void leave() { enter(); }
+  void leave();
   bool inCall() const { return call_seq.load(std::memory_order_relaxed) & 1; }
   std::atomic<uint64_t> call_seq{0};
   // The call the watchdog gave up on: hangSignal() jumps back only while
@@ -75,6 +78,9 @@ class FaultTrap {
 Fault faultOfSignal(int signal);
 // "openat" for a syscall number of this architecture.
 std::string syscallName(long nr);
+
+// Empty the calling thread's effective, permitted and inheritable sets.
+Status dropThreadCapabilities();
 
 // Load a seccomp filter on the calling thread only (no TSYNC): the syscalls
 // every plugin needs (memory, futex, clocks, getrandom, logging to fd 2,

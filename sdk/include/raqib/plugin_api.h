@@ -204,7 +204,7 @@ typedef struct raqib_host_api {
   const char *(*config)(void *host);
   /* The process pid and its ancestry (parent first, up to pid 1), as the
    * record being handled knows them. Returns the process, owned by the host
-   * and valid until on_record returns, and sets *ancestry/*ancestry_len; NULL
+   * and valid until on_record returns, and sets *ancestry and *ancestry_len; NULL
    * when pid is not part of the current record (or outside on_record).
    * ancestry and ancestry_len may be NULL. */
   const raqib_process *(*process)(void *host, uint32_t pid, const raqib_process **ancestry,
