@@ -98,6 +98,7 @@ struct PluginHost::Worker {
   void run() {
     std::string thread_name = ("raqib:" + name()).substr(0, 15);
     prctl(PR_SET_NAME, thread_name.c_str(), 0, 0, 0);
+    native = pthread_self();  // published to the watchdog by the first call's call_seq
     trap.attach();
     // Capabilities are per thread: a plugin keeps none of those the core kept.
     if (auto s = dropThreadCapabilities(); !s) {
@@ -429,6 +430,8 @@ Status PluginHost::start() {
   // now, before their filters forbid opening /etc/localtime.
   tzset();
   started_ = true;
+  // The watchdog first: an init that hangs is interrupted too.
+  watchdog_ = std::thread([this] { watchdog(); });
   // Printers first, so the first detection has somewhere to go.
   for (auto *list : {&printers_, &detectors_}) {
     for (auto &w : *list) {
@@ -437,13 +440,11 @@ Status PluginHost::start() {
       Worker *worker = w.get();
       worker->started = &started;
       w->thread = std::thread([worker] { worker->run(); });
-      w->native = w->thread.native_handle();
       if (std::string why = result.get(); !why.empty())
         return Error{fmt::format("plugin {} ({}) failed to start: {}", w->name(),
                                  w->library.path.string(), why)};
     }
   }
-  watchdog_ = std::thread([this] { watchdog(); });
   return Ok{};
 }
 
@@ -554,7 +555,8 @@ void PluginHost::stop() {
     std::unique_lock lock(mutex_);
     // The watchdog still runs meanwhile, so a hung call is interrupted.
     changed_.wait_until(lock, deadline, [&] {
-      return std::all_of(list->begin(), list->end(), [](auto &w) { return w->finished; });
+      return std::all_of(list->begin(), list->end(),
+                         [](auto &w) { return w->finished || !w->thread.joinable(); });
     });
   }
   {

@@ -62,15 +62,15 @@ std::string syscallName(long nr) {
 
 namespace {
 
-thread_local FaultTrap *t_trap = nullptr;  // armed trap of this thread, if any
+thread_local FaultTrap *t_trap = nullptr;  // the trap of this plugin thread, if it is one
 
 void onFault(int sig, siginfo_t *info, void *context) {
-  FaultTrap *trap = t_trap;
+  FaultTrap *trap = t_trap;  // set for a plugin thread's whole life
   if (trap && sig == SIGSYS && info->si_code == SYS_SECCOMP) {
-    // Make the forbidden call fail with EPERM and let the plugin return: the
+    // Make the forbidden call fail with EPERM and let the caller go on: the
     // C library then releases whatever locks it took around the call (fork
     // holds every malloc arena). The worker reports the violation when the
-    // call returns and restarts the plugin.
+    // plugin's call returns, and restarts the plugin.
     auto *uc = static_cast<ucontext_t *>(context);
 #if defined(__x86_64__)
     uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
@@ -84,16 +84,16 @@ void onFault(int sig, siginfo_t *info, void *context) {
     return;
   }
   if (trap && sig == hangSignal() &&
-      trap->call_seq.load(std::memory_order_relaxed) != trap->hang_seq.load())
+      (!trap->armed || trap->call_seq.load(std::memory_order_relaxed) != trap->hang_seq.load()))
     return;  // the stuck call returned meanwhile: leave the thread alone
-  if (trap) {
-    t_trap = nullptr;
+  if (trap && trap->armed) {
+    trap->armed = 0;
     trap->signal = sig;
     trap->address = reinterpret_cast<uintptr_t>(info->si_addr);
     siglongjmp(trap->env, 1);
   }
-  if (sig == hangSignal()) return;  // the call it was meant for has returned
-  // Not a plugin: the fault is the daemon's own; die of it as without us.
+  if (sig == hangSignal()) return;  // not a plugin thread
+  // Not in a plugin: the fault is the daemon's own; die of it as without us.
   signal(sig, SIG_DFL);
   if (sig == SIGSYS) raise(sig);
 }
@@ -113,6 +113,7 @@ void installFaultHandlers() {
 }
 
 void FaultTrap::attach() {
+  t_trap = this;
   stack_size_ = std::max<size_t>(SIGSTKSZ, 64 * 1024);
   stack_ = mmap(nullptr, stack_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (stack_ == MAP_FAILED) {
@@ -127,6 +128,7 @@ void FaultTrap::attach() {
 
 void FaultTrap::detach() {
   disarm();
+  t_trap = nullptr;
   if (!stack_) return;
   stack_t ss{};
   ss.ss_flags = SS_DISABLE;
@@ -144,21 +146,21 @@ void FaultTrap::arm() {
   syscall = -1;
   address = 0;
   violation = 0;
-  t_trap = this;
+  armed = 1;
 }
 
 void FaultTrap::leave() {
   enter();
-  if (violation) {
+  if (violation && armed) {
     // Back in the worker, outside any lock: take the fault path.
-    t_trap = nullptr;
+    armed = 0;
     signal = SIGSYS;
     siglongjmp(env, 1);
   }
 }
 
 void FaultTrap::disarm() {
-  if (t_trap == this) t_trap = nullptr;
+  armed = 0;
 }
 
 Status dropThreadCapabilities() {

@@ -48,6 +48,7 @@ class FaultTrap {
   volatile long syscall = -1;           // SIGSYS: the forbidden syscall's number
   volatile uintptr_t address = 0;       // SIGSEGV/SIGBUS: the faulting address
   volatile sig_atomic_t violation = 0;  // a forbidden syscall failed with EPERM
+  volatile sig_atomic_t armed = 0;      // env is a valid place to jump back to
   void arm();
   void disarm();
 
