@@ -3,6 +3,8 @@
 // contains "raqib-fault-trigger", so a test decides when; "slow" is slow on
 // every record, so its queue fills.
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <sys/ptrace.h>
@@ -67,6 +69,12 @@ class Faulty {
     attr.max_entries = 1;
     syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr);
 #elif defined(FAULT_HANG)
+    for (;;) asm volatile("");
+#elif defined(FAULT_HANG_MASKED)
+    // Hostile: block every signal first, so the watchdog cannot interrupt it.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     for (;;) asm volatile("");
 #endif
   }

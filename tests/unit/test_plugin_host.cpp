@@ -100,6 +100,21 @@ TEST(PluginHost, HangIsInterruptedAndRestarted) {
   (*host)->stop();  // returns: nothing is stuck
 }
 
+// A plugin that blocks every signal and loops cannot be interrupted: it is
+// disabled, and stop() still returns in bounded time, leaving it behind.
+TEST(PluginHost, UninterruptibleHangIsAbandonedAndStopIsBounded) {
+  auto host = PluginHost::loadFiles(
+      {{testPlugin("fault-hang-masked"), {"fault-hang-masked", true, 0, ""}}}, fastOptions());
+  ASSERT_TRUE(host) << host.error();
+  ASSERT_TRUE((*host)->start());
+  (*host)->dispatch(fileRecord("/tmp/raqib-fault-trigger"));
+  ASSERT_TRUE(waitStats(**host, [](auto &s) { return s.disabled; }));
+  EXPECT_EQ((*host)->stats()[0].faults, 1u);
+  auto before = std::chrono::steady_clock::now();
+  (*host)->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 3s);
+}
+
 TEST(PluginHost, ErrorsAndExceptionsAreCountedAndThePluginGoesOn) {
   for (const char *name : {"fault-throw", "fault-error"}) {
     SCOPED_TRACE(name);
