@@ -12,8 +12,18 @@
  *    the member says it may be.
  *
  * Compatibility: the host refuses a plugin whose required major differs from
- * its own, or whose required minor is newer than its own, before it calls any
- * function of the plugin. See docs/sdk.md.
+ * its own, or whose required minor is newer than its own. It reads
+ * RAQIB_PLUGIN_API_VERSION_SYMBOL from the ELF file before dlopen, so such a
+ * plugin runs no code at all (not even static constructors); the descriptor
+ * is checked after dlopen, before any of its functions is called. See
+ * docs/sdk.md, "Compatibility rules".
+ *
+ * Threads: the host calls every function of one plugin from one thread of
+ * its own, never concurrently. Before init, that thread drops every
+ * capability and installs a seccomp filter built from the descriptor's
+ * resources: a detector may not open files, exec, fork, connect, ptrace or
+ * call bpf(); a printer gets what it declares and no more. A forbidden
+ * syscall fails with EPERM and the plugin is then restarted.
  */
 #ifndef RAQIB_PLUGIN_API_H
 #define RAQIB_PLUGIN_API_H
@@ -55,7 +65,7 @@ extern "C" {
 
 typedef enum raqib_plugin_kind {
   RAQIB_PLUGIN_DETECTOR = 1, /* consumes behaviour records, emits detections */
-  RAQIB_PLUGIN_PRINTER = 2,  /* consumes outputs (detections), writes them somewhere */
+  RAQIB_PLUGIN_PRINTER = 2,  /* consumes outputs (detections, health), writes them somewhere */
 } raqib_plugin_kind;
 
 /* Record kinds, as bits of raqib_plugin_descriptor.subscriptions. */
