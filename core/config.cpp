@@ -3,7 +3,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/capability.h>
 #include <toml++/toml.h>
+
+#include <tuple>
 
 #include <algorithm>
 #include <cerrno>
@@ -171,8 +174,8 @@ Status readMechanism(const Reader &r, const toml::table &root, std::string_view 
   return Ok{};
 }
 
-// [plugins.NAME] or [printers.NAME]: "enabled" is the host's; the rest is
-// the plugin's own, handed to it as TOML text.
+// [plugins.NAME] or [printers.NAME]: "enabled" and "queue_capacity" are the
+// host's; the rest is the plugin's own, handed to it as TOML text.
 Status readPlugins(const Reader &r, const toml::table &root, std::string_view group,
                    std::vector<PluginConfig> &out) {
   auto t = r.table(root, group, fmt::format("[{}]", group));
@@ -192,13 +195,49 @@ Status readPlugins(const Reader &r, const toml::table &root, std::string_view gr
                       r.where(key.source()), section)};
     if (!node.is_table()) return r.error(node, fmt::format("[{}] must be a table", section));
     toml::table own = *node.as_table();
-    PluginConfig plugin{name, true, {}};
+    PluginConfig plugin{name, true, 0, {}};
     RAQIB_TRY(r.boolean(own, "enabled", section, plugin.enabled));
+    RAQIB_TRY(r.integer(own, "queue_capacity", section, 16, 1 << 20, plugin.queue_capacity));
     own.erase("enabled");
+    own.erase("queue_capacity");
     std::ostringstream text;
     text << own;
     plugin.section_toml = text.str();
     out.push_back(std::move(plugin));
+  }
+  return Ok{};
+}
+
+// [core] user, keep_capabilities and the plugin supervision keys.
+Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) {
+  RAQIB_TRY(r.string(c, "user", "core", config.user));
+  if (const toml::node *caps = c.get("keep_capabilities")) {
+    const toml::array *a = caps->as_array();
+    if (!a)
+      return r.error(*caps,
+                     "[core] keep_capabilities must be an array such as "
+                     "[\"cap_net_bind_service\"]");
+    for (const toml::node &n : *a) {
+      cap_value_t value;
+      if (!n.is_string() || cap_from_name(n.as_string()->get().c_str(), &value) != 0)
+        return r.error(n,
+                       "[core] keep_capabilities: each must be a capability name such as "
+                       "\"cap_net_bind_service\" (see capabilities(7))");
+      config.keep_capabilities.push_back(n.as_string()->get());
+    }
+  }
+  RAQIB_TRY(r.integer(c, "plugin_restart_limit", "core", 0, 100, config.plugin_restart_limit));
+  for (auto [key, out, min, max] :
+       {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 10, 600000},
+        std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000}}) {
+    const toml::node *n = c.get(key);
+    if (!n) continue;
+    auto d = n->is_string() ? parseDuration(n->as_string()->get()) : std::nullopt;
+    if (!d || d->count() < min || d->count() > max)
+      return r.error(*n, fmt::format("[core] {} must be a duration between {}ms and {}s such as "
+                                     "\"1s\"",
+                                     key, min, max / 1000));
+    *out = *d;
   }
   return Ok{};
 }
@@ -224,9 +263,10 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   if (!core) return Error{core.error()};
   if (*core) {
     const toml::table &c = **core;
-    if (auto e = r.onlyKeys(
-            c, "[core]",
-            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events", "ringbuf_bytes"}))
+    if (auto e = r.onlyKeys(c, "[core]",
+                            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
+                             "ringbuf_bytes", "user", "keep_capabilities", "plugin_restart_limit",
+                             "plugin_restart_backoff", "plugin_call_timeout"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
@@ -265,6 +305,7 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
       return r.error(
           *c.get("ringbuf_bytes"),
           fmt::format("[core] ringbuf_bytes must be a power of two, got {}", config.ringbuf_bytes));
+    RAQIB_TRY(readPrivilegeKeys(r, c, config));
   }
 
   RAQIB_TRY(readMechanism(r, root, "exec", config.exec));

@@ -25,7 +25,8 @@ struct MechanismConfig {
 struct PluginConfig {
   std::string name;
   bool enabled = true;
-  std::string section_toml;  // the section as TOML text, handed to the plugin
+  uint32_t queue_capacity = 0;  // records waiting for it; 0: [core] queue_capacity
+  std::string section_toml;     // the section as TOML text, handed to the plugin
 };
 
 // How records leave the kernel: drained from maps (the default), or streamed
@@ -40,9 +41,14 @@ struct Config {
   std::string log_level = "info";
   Transport transport = Transport::Query;
   Events events = Events::Detections;
-  uint32_t ringbuf_bytes = 16 << 20;     // ring-buffer transport: buffer size
-  std::vector<std::string> plugin_dirs;  // searched before the built-in ones
-  uint32_t queue_capacity = 4096;        // records waiting per plugin
+  uint32_t ringbuf_bytes = 16 << 20;           // ring-buffer transport: buffer size
+  std::vector<std::string> plugin_dirs;        // searched before the built-in ones
+  uint32_t queue_capacity = 4096;              // records waiting per plugin
+  std::string user;                            // switch to this user after start; "" stays root
+  std::vector<std::string> keep_capabilities;  // e.g. "cap_net_bind_service"; default none
+  uint32_t plugin_restart_limit = 3;           // restarts after faults before a plugin is disabled
+  std::chrono::milliseconds plugin_restart_backoff{1000};  // first wait; doubles each restart
+  std::chrono::milliseconds plugin_call_timeout{5000};     // a longer plugin call is a hang
   MechanismConfig exec;
   MechanismConfig file_access;
   MechanismConfig network_peers;                                  // connects and accepts

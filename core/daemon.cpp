@@ -161,7 +161,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   }
   // Everything privileged is done: the BPF programs are attached, /proc is
   // read and the plugins are mapped. From here on only held fds are used.
-  if (auto s = dropPrivileges(); !s) {
+  if (auto s = dropPrivileges({config.user, config.keep_capabilities}); !s) {
     spdlog::error("{}", s.error());
     return 1;
   }
@@ -228,6 +228,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   logFailure(drainer.drainPeers());
   logFailure(drainer.drainFlows());
   (*plugins)->stop();
+  (*plugins)->logMetrics();
   overflow.check(**bpf);
   spdlog::info("raqib stats {}", statsJson(**bpf, drainer, **plugins));
   return 0;

@@ -12,6 +12,7 @@
 #include "bpf_monitor.hpp"
 #include "daemon.hpp"
 #include "features.hpp"
+#include "plugin_loader.hpp"
 
 namespace {
 
@@ -21,12 +22,32 @@ std::filesystem::path exeDir() {
   return ec ? std::filesystem::current_path() : self.parent_path();
 }
 
+// Exit 0 when every plugin found can be loaded, 1 when one is refused.
+int listPlugins(const raqib::Config &config) {
+  auto found = raqib::findPlugins(raqib::pluginSearchPath(config, exeDir()));
+  std::cout << "plugin API " << RAQIB_PLUGIN_API_VERSION_MAJOR << "."
+            << RAQIB_PLUGIN_API_VERSION_MINOR << "." << RAQIB_PLUGIN_API_VERSION_PATCH << "\n";
+  int refused = 0;
+  for (const auto &p : found) {
+    if (p.refused.empty()) {
+      std::cout << p.name << "\t" << p.kind << "\t" << p.version << "\tAPI " << p.api_version
+                << "\t" << p.path.string() << "\t" << p.description << "\n";
+    } else {
+      refused++;
+      std::cout << p.name << "\trefused\t-\tAPI " << (p.api_version.empty() ? "?" : p.api_version)
+                << "\t" << p.path.string() << "\t" << p.refused << "\n";
+    }
+  }
+  return refused ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   CLI::App app{"raqib: query-driven eBPF runtime-security monitor"};
   app.set_version_flag("--version", std::string("raqib ") + RAQIB_VERSION);
   std::string config_file, check_file, format, transport, events;
+  bool list_plugins = false;
   app.add_option("--config", config_file, "Run with this TOML configuration (default: built in)");
   app.add_option("--check-config", check_file, "Validate a configuration file and exit");
   app.add_option("--format", format,
@@ -43,6 +64,9 @@ int main(int argc, char **argv) {
   bool features = false;
   app.add_flag("--features", features,
                "Print which eBPF hook types this kernel allows and what raqib uses, then exit");
+  app.add_flag("--list-plugins", list_plugins,
+               "List every plugin and printer found (with --config: its plugin_dirs too), with "
+               "kind, version and API version, or why it would be refused, and exit");
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout carries detections only.
@@ -77,6 +101,7 @@ int main(int argc, char **argv) {
     std::cerr << config.error() << "\n";
     return 2;
   }
+  if (list_plugins) return listPlugins(*config);
   if (!format.empty()) raqib::setPluginOption(config->printers, "stdout", "format", format);
   if (!transport.empty()) config->transport = *raqib::parseTransport(transport);
   if (!events.empty()) config->events = *raqib::parseEvents(events);

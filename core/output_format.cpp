@@ -89,10 +89,14 @@ Json processJson(const raqib_process &p) {
 
 const char *flowDirectionName(uint32_t direction) {
   switch (direction) {
-    case RAQIB_FLOW_CONNECT: return "connect";
-    case RAQIB_FLOW_ACCEPT: return "accept";
-    case RAQIB_FLOW_FLOW: return "flow";
-    default: return "unknown";
+    case RAQIB_FLOW_CONNECT:
+      return "connect";
+    case RAQIB_FLOW_ACCEPT:
+      return "accept";
+    case RAQIB_FLOW_FLOW:
+      return "flow";
+    default:
+      return "unknown";
   }
 }
 
@@ -104,23 +108,34 @@ std::string protocolName(uint32_t protocol) {
 
 std::string dnsTypeName(uint32_t qtype) {
   switch (qtype) {
-    case 1: return "A";
-    case 2: return "NS";
-    case 5: return "CNAME";
-    case 6: return "SOA";
-    case 12: return "PTR";
-    case 15: return "MX";
-    case 16: return "TXT";
-    case 28: return "AAAA";
-    case 33: return "SRV";
-    case 65: return "HTTPS";
-    default: return "TYPE" + std::to_string(qtype);
+    case 1:
+      return "A";
+    case 2:
+      return "NS";
+    case 5:
+      return "CNAME";
+    case 6:
+      return "SOA";
+    case 12:
+      return "PTR";
+    case 15:
+      return "MX";
+    case 16:
+      return "TXT";
+    case 28:
+      return "AAAA";
+    case 33:
+      return "SRV";
+    case 65:
+      return "HTTPS";
+    default:
+      return "TYPE" + std::to_string(qtype);
   }
 }
 
 std::string dnsRcodeName(uint32_t rcode) {
-  static constexpr const char *kNames[] = {"NOERROR", "FORMERR", "SERVFAIL",
-                                           "NXDOMAIN", "NOTIMP", "REFUSED"};
+  static constexpr const char *kNames[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                           "NXDOMAIN", "NOTIMP",  "REFUSED"};
   return rcode < std::size(kNames) ? kNames[rcode] : "RCODE" + std::to_string(rcode);
 }
 

@@ -1,27 +1,46 @@
 // Runs detection plugins and printers, each on its own thread fed by its own
-// bounded queue. Detections a detector emits are serialised once and queued
-// to every printer.
+// bounded queue and confined by its own seccomp filter. Detections a detector
+// emits are serialised once and queued to every printer. A plugin that
+// throws, fails, crashes, makes a forbidden syscall, hangs or lets its queue
+// fill is reported (a health record to the printers, a metric line in the
+// log); one that crashes, breaks its filter or hangs is restarted with
+// backoff, then disabled. docs/architecture.md, "Plugin faults", has the limits.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bounded_queue.hpp"
 #include "config.hpp"
+#include "health.hpp"
 #include "plugin_loader.hpp"
 #include "record_snapshot.hpp"
 #include "result.hpp"
+#include "sandbox.hpp"
 
 namespace raqib {
 
-// One serialised detection, shared by every printer's queue.
+// One serialised detection or health record, shared by every printer's queue.
 struct Output {
+  uint32_t kind = RAQIB_RECORD_DETECTION;  // or RAQIB_RECORD_HEALTH
   std::string json;
   std::string text;
+};
+
+// How the host supervises plugins (from [core]).
+struct SupervisionOptions {
+  size_t queue_capacity = 4096;
+  uint32_t restart_limit = 3;
+  std::chrono::milliseconds restart_backoff{1000};
+  std::chrono::milliseconds call_timeout{5000};
+  static SupervisionOptions from(const Config &config);
 };
 
 class PluginHost {
@@ -29,40 +48,63 @@ class PluginHost {
   // Find and open every enabled plugin and printer of config. Nothing runs yet.
   static Result<std::unique_ptr<PluginHost>> load(const Config &config,
                                                   const std::filesystem::path &exe_dir);
+  // Open the given plugin files (tests and benchmarks).
+  static Result<std::unique_ptr<PluginHost>> loadFiles(
+      const std::vector<std::pair<std::filesystem::path, PluginConfig>> &files,
+      const SupervisionOptions &options);
   ~PluginHost();
 
-  // Start one thread per plugin; each calls its plugin's init there. Returns
-  // once every init has returned: an error names the plugin that failed.
+  // Start one thread per plugin; each installs its seccomp filter and then
+  // calls its plugin's init there. Returns once every init has returned: an
+  // error names the plugin that failed. Starts the watchdog.
   Status start();
 
-  // Queue a record to every detector subscribed to its kind.
+  // Queue a record to every running detector subscribed to its kind. Never
+  // blocks: a full queue drops the record for that detector and counts it.
   void dispatch(const std::shared_ptr<const RecordSnapshot> &record);
 
   // Queue a record to every printer as an informational output (--events all).
   void publishInfo(const RecordSnapshot &record);
 
-  // Let every queue run empty, then stop the threads (printers last).
+  // Let every queue run empty, then stop the threads (printers last). A
+  // thread stuck in a plugin that ignores the watchdog is left behind.
   void stop();
 
   struct PluginStats {
     std::string name;
-    uint64_t handled;
-    uint64_t dropped;  // refused because the queue was full
-    uint64_t failed;   // calls that returned an error
+    uint64_t handled = 0;
+    uint64_t dropped = 0;  // refused because the queue was full
+    uint64_t failed = 0;   // calls that returned an error or threw
+    uint64_t faults = 0;   // crashes, seccomp violations, hangs
+    uint32_t restarts = 0;
+    uint64_t emitted = 0;
+    bool disabled = false;
   };
   std::vector<PluginStats> stats() const;
+  // Log every plugin's counters as metric lines.
+  void logMetrics() const;
 
   struct Worker;
 
  private:
-  PluginHost() = default;
+  explicit PluginHost(const SupervisionOptions &options);
+  Status add(PluginLibrary library, const PluginConfig &config);
   void publish(std::shared_ptr<const Output> output);
+  void reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
+                    bool disabled);
+  void watchdog();
   friend struct Worker;
 
+  SupervisionOptions options_;
   std::vector<std::unique_ptr<Worker>> detectors_;
   std::vector<std::unique_ptr<Worker>> printers_;
   std::string hostname_;
   bool started_ = false;
+
+  std::mutex mutex_;  // guards stopping_ and the workers' finished flags
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  std::thread watchdog_;
 };
 
 }  // namespace raqib

@@ -52,4 +52,7 @@ class StdoutPrinter {
 
 }  // namespace
 
-RAQIB_PRINTER(StdoutPrinter, "stdout", "0.1.0", "Detections on standard output, JSON or text");
+RAQIB_PRINTER(StdoutPrinter, "stdout", "1.0.0",
+              "Detections, health and info records on standard output, JSON or text",
+              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO,
+              RAQIB_RESOURCE_STDOUT);

@@ -18,6 +18,9 @@ static const char *last_error(void *state) {
   return "";
 }
 
+__attribute__((visibility("default"))) const uint32_t raqib_plugin_api_version[3] = {
+    RAQIB_PLUGIN_API_VERSION_MAJOR + 99, 0, 0};
+
 __attribute__((visibility("default"))) const raqib_plugin_descriptor raqib_plugin = {
     .struct_size = sizeof(raqib_plugin_descriptor),
     .api_major = RAQIB_PLUGIN_API_VERSION_MAJOR + 99,
@@ -28,6 +31,7 @@ __attribute__((visibility("default"))) const raqib_plugin_descriptor raqib_plugi
     .version = "1.0.0",
     .description = "built for another major version of the plugin API",
     .subscriptions = RAQIB_RECORD_FILE,
+    .resources = 0,
     .init = init,
     .destroy = destroy,
     .on_record = on_record,

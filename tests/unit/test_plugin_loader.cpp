@@ -1,8 +1,11 @@
 // The host refuses incompatible plugins before running any of their code
-// (each test plugin aborts if its init is ever called).
+// (each test plugin aborts if its init is ever called): version and exports
+// are read from the ELF file, so such a plugin is never even mapped.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+
+#include <fstream>
 
 #include "plugin_loader.hpp"
 
@@ -46,6 +49,68 @@ TEST(PluginLoader, ReportsAFileThatIsNotASharedObject) {
   auto p = openPlugin("/etc/hostname");
   ASSERT_FALSE(p);
   EXPECT_NE(p.error().find("plugin /etc/hostname: cannot load it"), std::string::npos) << p.error();
+}
+
+bool mapped(const std::filesystem::path &file) {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);)
+    if (line.find(file.filename().string()) != std::string::npos) return true;
+  return false;
+}
+
+TEST(PluginLoader, RefusesBeforeDlopenSoNoCodeRuns) {
+  for (const char *name : {"badmajor", "newminor", "noversion", "nodescriptor"}) {
+    SCOPED_TRACE(name);
+    EXPECT_FALSE(checkBeforeLoad(testPlugin(name)));
+    EXPECT_FALSE(openPlugin(testPlugin(name)));
+    EXPECT_FALSE(mapped(testPlugin(name)));
+  }
+}
+
+TEST(PluginLoader, ReadsTheVersionFromTheElfFile) {
+  auto elf = readPluginElf(testPlugin("badmajor"));
+  ASSERT_TRUE(elf) << elf.error();
+  ASSERT_TRUE(elf->api_version);
+  EXPECT_EQ((*elf->api_version)[0], RAQIB_PLUGIN_API_VERSION_MAJOR + 99);
+  EXPECT_TRUE(elf->exports.count("raqib_plugin"));
+}
+
+TEST(PluginLoader, RefusesAMissingVersionSymbolNamingIt) {
+  auto p = openPlugin(testPlugin("noversion"));
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().find("the required symbol \"raqib_plugin_api_version\" is missing; "
+                           "expected a const uint32_t[3]"),
+            std::string::npos)
+      << p.error();
+}
+
+TEST(PluginLoader, RefusesAMalformedDescriptorNamingTheMember) {
+  auto p = openPlugin(testPlugin("malformed"));
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().find("refused: descriptor resources is 0x1; expected 0: a detector gets no "
+                           "resources"),
+            std::string::npos)
+      << p.error();
+}
+
+TEST(PluginLoader, DescriptorChecksNameMemberAndExpectedValue) {
+  raqib_plugin_descriptor d{};
+  d.struct_size = sizeof d;
+  d.kind = RAQIB_PLUGIN_DETECTOR;
+  d.name = "Bad Name";
+  d.version = "1";
+  d.description = "";
+  d.subscriptions = RAQIB_RECORD_FILE;
+  EXPECT_EQ(descriptorProblem(d), "descriptor name \"Bad Name\" has 'B'; expected [a-z0-9_-]+");
+  d.name = "ok";
+  d.subscriptions = RAQIB_RECORD_DETECTION;
+  EXPECT_EQ(descriptorProblem(d),
+            "descriptor subscriptions is 0x10; expected a non-empty subset of 0xf for a detector");
+  d.subscriptions = RAQIB_RECORD_FILE;
+  EXPECT_EQ(descriptorProblem(d), "descriptor init is NULL; it is required");
+  d.struct_size = 8;
+  EXPECT_NE(descriptorProblem(d).find("descriptor struct_size is 8; expected at least"),
+            std::string::npos);
 }
 
 TEST(PluginLoader, AcceptsTheSameVersion) {

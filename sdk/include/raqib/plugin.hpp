@@ -10,9 +10,12 @@
 //   RAQIB_DETECTOR(MyDetector, "my-detector", "1.0.0", "what it detects",
 //                  RAQIB_RECORD_FILE)
 //
-// A printer has onOutput(const raqib_output &) and uses RAQIB_PRINTER. No
+// A printer has onOutput(const raqib_output &) and uses RAQIB_PRINTER, which
+// also names the record kinds it wants and the resources it needs. No
 // exception crosses the ABI: each is caught at the boundary and its message
-// is returned through last_error (or init's err buffer).
+// is returned through last_error (or init's err buffer). Throw
+// raqib::PluginError for an ordinary failure (RAQIB_ERROR); anything else
+// thrown is reported as an exception (RAQIB_ERROR_EXCEPTION).
 #ifndef RAQIB_PLUGIN_HPP
 #define RAQIB_PLUGIN_HPP
 
@@ -21,10 +24,26 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace raqib {
+
+// An ordinary failure of one call: the host counts it as an error, not as an
+// exception.
+struct PluginError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A process and its ancestry (parent first), valid during the current call.
+struct ProcessView {
+  const raqib_process *process = nullptr;
+  const raqib_process *ancestry = nullptr;
+  uint32_t ancestry_len = 0;
+  explicit operator bool() const { return process != nullptr; }
+};
 
 // The host's services, as handed to the plugin's constructor. Cheap to copy;
 // valid for the plugin's lifetime, on the plugin's thread only.
@@ -41,6 +60,19 @@ class Host {
   }
   // This plugin's section of the daemon's configuration, as TOML text.
   std::string_view config() const { return api_->config(api_->host); }
+  // A process of the record being handled, with its ancestry; empty if none.
+  ProcessView process(uint32_t pid) const {
+    ProcessView v;
+    v.process = api_->process(api_->host, pid, &v.ancestry, &v.ancestry_len);
+    return v;
+  }
+  // This plugin's counters as the host keeps them.
+  raqib_plugin_counters counters() const {
+    raqib_plugin_counters c{};
+    c.struct_size = sizeof c;
+    api_->counters(api_->host, &c);
+    return c;
+  }
 
  private:
   const raqib_host_api *api_;
@@ -88,19 +120,22 @@ void destroy(void *state) noexcept {
   delete static_cast<State<T> *>(state);
 }
 
-// Runs call on the plugin; 0, or -1 with the exception's message kept.
+// Runs call on the plugin; RAQIB_OK, or an error with the message kept.
 template <class T, class Call>
 int guarded(void *state, Call &&call) noexcept {
   auto *s = static_cast<State<T> *>(state);
   try {
     call(s->plugin);
-    return 0;
+    return RAQIB_OK;
+  } catch (const PluginError &e) {
+    s->error = e.what();
+    return RAQIB_ERROR;
   } catch (const std::exception &e) {
     s->error = e.what();
   } catch (...) {
     s->error = "unknown exception";
   }
-  return -1;
+  return RAQIB_ERROR_EXCEPTION;
 }
 
 template <Detector T>
@@ -121,8 +156,11 @@ const char *lastError(void *state) noexcept {
 }  // namespace detail
 }  // namespace raqib
 
-#define RAQIB_DESCRIPTOR_(Class, KIND, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, ON_RECORD,       \
-                          ON_OUTPUT)                                                               \
+#define RAQIB_DESCRIPTOR_(Class, KIND, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, RESOURCES,       \
+                          ON_RECORD, ON_OUTPUT)                                                    \
+  static_assert(std::is_constructible_v<Class, ::raqib::Host>,                                     \
+                #Class " needs a constructor taking raqib::Host");                                 \
+  RAQIB_PLUGIN_EXPORT_API_VERSION;                                                                 \
   extern "C" __attribute__((visibility("default"))) const raqib_plugin_descriptor raqib_plugin = { \
       sizeof(raqib_plugin_descriptor),                                                             \
       RAQIB_PLUGIN_API_VERSION_MAJOR,                                                              \
@@ -133,6 +171,7 @@ const char *lastError(void *state) noexcept {
       VERSION,                                                                                     \
       DESCRIPTION,                                                                                 \
       SUBSCRIPTIONS,                                                                               \
+      RESOURCES,                                                                                   \
       &::raqib::detail::init<Class>,                                                               \
       &::raqib::detail::destroy<Class>,                                                            \
       ON_RECORD,                                                                                   \
@@ -140,16 +179,19 @@ const char *lastError(void *state) noexcept {
       &::raqib::detail::lastError<Class>,                                                          \
   }
 
-// Export Class as a detection plugin.
-#define RAQIB_DETECTOR(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS)                     \
-  static_assert(::raqib::Detector<Class>, #Class " needs onRecord(const raqib_record &)");   \
-  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_DETECTOR, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, \
+// Export Class as a detection plugin that receives the record kinds
+// SUBSCRIPTIONS (raqib_record_kind bits). Detectors need no resources.
+#define RAQIB_DETECTOR(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS)                        \
+  static_assert(::raqib::Detector<Class>, #Class " needs onRecord(const raqib_record &)");      \
+  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_DETECTOR, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, 0, \
                     &::raqib::detail::onRecord<Class>, nullptr)
 
-// Export Class as a printer; it receives every detection.
-#define RAQIB_PRINTER(Class, NAME, VERSION, DESCRIPTION)                                  \
-  static_assert(::raqib::Printer<Class>, #Class " needs onOutput(const raqib_output &)"); \
-  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_PRINTER, NAME, VERSION, DESCRIPTION,              \
-                    RAQIB_RECORD_DETECTION, nullptr, &::raqib::detail::onOutput<Class>)
+// Export Class as a printer of SUBSCRIPTIONS (RAQIB_RECORD_DETECTION,
+// RAQIB_RECORD_HEALTH and/or RAQIB_RECORD_INFO) that needs RESOURCES
+// (raqib_resource bits).
+#define RAQIB_PRINTER(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, RESOURCES)          \
+  static_assert(::raqib::Printer<Class>, #Class " needs onOutput(const raqib_output &)");   \
+  RAQIB_DESCRIPTOR_(Class, RAQIB_PLUGIN_PRINTER, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, \
+                    RESOURCES, nullptr, &::raqib::detail::onOutput<Class>)
 
 #endif  // RAQIB_PLUGIN_HPP

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The raqib plugin ABI: what a detection plugin or a printer exports, and what
- * the daemon (the host) hands it. Plain C so any compiler can build a plugin.
+/* The raqib plugin ABI, version 1.0.0: what a detection plugin or a printer
+ * exports, and what the daemon (the host) hands it. Plain C so any compiler
+ * can build a plugin. docs/sdk.md is the guide.
  *
  * Rules that hold for every struct here:
  *  - Append-only: members are never removed or reordered; new ones go at the
@@ -11,8 +12,18 @@
  *    the member says it may be.
  *
  * Compatibility: the host refuses a plugin whose required major differs from
- * its own, or whose required minor is newer than its own, before it calls any
- * function of the plugin. See docs/sdk.md.
+ * its own, or whose required minor is newer than its own. It reads
+ * RAQIB_PLUGIN_API_VERSION_SYMBOL from the ELF file before dlopen, so such a
+ * plugin runs no code at all (not even static constructors); the descriptor
+ * is checked after dlopen, before any of its functions is called. See
+ * docs/sdk.md, "Compatibility rules".
+ *
+ * Threads: the host calls every function of one plugin from one thread of
+ * its own, never concurrently. Before init, that thread drops every
+ * capability and installs a seccomp filter built from the descriptor's
+ * resources: a detector may not open files, exec, fork, connect, ptrace or
+ * call bpf(); a printer gets what it declares and no more. A forbidden
+ * syscall fails with EPERM and the plugin is then restarted.
  */
 #ifndef RAQIB_PLUGIN_API_H
 #define RAQIB_PLUGIN_API_H
@@ -24,16 +35,37 @@
 extern "C" {
 #endif
 
-#define RAQIB_PLUGIN_API_VERSION_MAJOR 0
-#define RAQIB_PLUGIN_API_VERSION_MINOR 1
+#define RAQIB_PLUGIN_API_VERSION_MAJOR 1
+#define RAQIB_PLUGIN_API_VERSION_MINOR 0
 #define RAQIB_PLUGIN_API_VERSION_PATCH 0
 
-/* The symbol every plugin exports: a const struct raqib_plugin_descriptor. */
+/* Required. A const struct raqib_plugin_descriptor. */
 #define RAQIB_PLUGIN_DESCRIPTOR_SYMBOL "raqib_plugin"
+/* Required. A const uint32_t[3] {major, minor, patch} in read-only data: the
+ * API version the plugin needs. The host reads it from the file before it
+ * loads the plugin; it must equal the descriptor's api_major/minor/patch.
+ * RAQIB_PLUGIN_EXPORT_API_VERSION defines it. */
+#define RAQIB_PLUGIN_API_VERSION_SYMBOL "raqib_plugin_api_version"
+
+#ifdef __cplusplus
+#define RAQIB_EXTERN_C_ extern "C"
+#else
+#define RAQIB_EXTERN_C_
+#endif
+#define RAQIB_PLUGIN_EXPORT_API_VERSION                                         \
+  RAQIB_EXTERN_C_ __attribute__((visibility("default")))                        \
+  const uint32_t raqib_plugin_api_version[3] = {RAQIB_PLUGIN_API_VERSION_MAJOR, \
+                                                RAQIB_PLUGIN_API_VERSION_MINOR, \
+                                                RAQIB_PLUGIN_API_VERSION_PATCH}
+
+/* Return values of on_record and on_output. */
+#define RAQIB_OK 0
+#define RAQIB_ERROR (-1)           /* the call failed; last_error says why */
+#define RAQIB_ERROR_EXCEPTION (-2) /* a C++ exception was caught at the boundary */
 
 typedef enum raqib_plugin_kind {
   RAQIB_PLUGIN_DETECTOR = 1, /* consumes behaviour records, emits detections */
-  RAQIB_PLUGIN_PRINTER = 2,  /* consumes outputs (detections), writes them somewhere */
+  RAQIB_PLUGIN_PRINTER = 2,  /* consumes outputs (detections, health), writes them somewhere */
 } raqib_plugin_kind;
 
 /* Record kinds, as bits of raqib_plugin_descriptor.subscriptions. */
@@ -42,8 +74,25 @@ typedef enum raqib_record_kind {
   RAQIB_RECORD_FILE = 1u << 1,
   RAQIB_RECORD_FLOW = 1u << 2,
   RAQIB_RECORD_DNS = 1u << 3,
-  RAQIB_RECORD_DETECTION = 1u << 4, /* printers */
+  RAQIB_RECORD_DETECTION = 1u << 4, /* printers: detections */
+  RAQIB_RECORD_HEALTH = 1u << 5,    /* printers: a plugin faulted (docs/events.md) */
+  RAQIB_RECORD_INFO = 1u << 6,      /* printers: every drained record, with --events all */
 } raqib_record_kind;
+
+/* What a plugin needs beyond computing, as bits of
+ * raqib_plugin_descriptor.resources. Its thread's seccomp filter allows these
+ * and nothing else. Every plugin may allocate memory, use futexes, read clocks
+ * and log through the host. */
+typedef enum raqib_resource {
+  RAQIB_RESOURCE_STDOUT = 1u << 0,      /* write(2) to fd 1, and isatty(1) */
+  RAQIB_RESOURCE_FILE_WRITE = 1u << 1,  /* open, write and close files (the path is not
+                                           enforced by seccomp; see docs/sdk.md) */
+  RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP */
+} raqib_resource;
+
+/* Every resource bit this API version knows; others make a descriptor malformed. */
+#define RAQIB_RESOURCE_ALL \
+  (RAQIB_RESOURCE_STDOUT | RAQIB_RESOURCE_FILE_WRITE | RAQIB_RESOURCE_NET_TCP_OUT)
 
 typedef enum raqib_importance {
   RAQIB_IMPORTANCE_LOW = 1,
@@ -110,7 +159,7 @@ typedef struct raqib_process {
 } raqib_process;
 
 /* Flags of raqib_file_record.path_flags. */
-#define RAQIB_PATH_TRUNCATED (1u << 0) /* only the last part of a long path */
+#define RAQIB_PATH_TRUNCATED (1u << 0)  /* only the last part of a long path */
 #define RAQIB_PATH_UNRESOLVED (1u << 1) /* as passed to a failed call, not canonical */
 #define RAQIB_PATH_LEXICAL (1u << 2) /* canonical directory + the name as passed, with . and ..
                                         folded; a symlink inside the name is not followed */
@@ -121,8 +170,8 @@ typedef struct raqib_file_record {
   uint32_t actions; /* raqib_file_action bits */
   const char *path; /* canonical absolute path */
   uint32_t path_flags;
-  int32_t error;    /* 0, or the negative errno of a failed call */
-  uint64_t count;   /* occurrences */
+  int32_t error;  /* 0, or the negative errno of a failed call */
+  uint64_t count; /* occurrences */
   int64_t first_unix_ns;
   int64_t last_unix_ns;
   const char *other_path; /* rename: the new name; link: the target; symlink: its text;
@@ -201,9 +250,9 @@ typedef struct raqib_dns_record {
  * owned by the host. */
 typedef struct raqib_record {
   uint32_t struct_size;
-  uint32_t kind;                   /* one raqib_record_kind */
-  const raqib_process *process;    /* the process the record is about */
-  const raqib_process *ancestry;   /* parent first, up to pid 1 */
+  uint32_t kind;                 /* one raqib_record_kind */
+  const raqib_process *process;  /* the process the record is about */
+  const raqib_process *ancestry; /* parent first, up to pid 1 */
   uint32_t ancestry_len;
   const raqib_file_record *file;   /* kind == RAQIB_RECORD_FILE, else NULL */
   const raqib_exec_record *exec;   /* kind == RAQIB_RECORD_EXEC, else NULL */
@@ -221,58 +270,94 @@ typedef struct raqib_detection {
   const raqib_record *record; /* the record the detection is about */
 } raqib_detection;
 
-/* An output handed to a printer: one detection, already serialised. Valid
- * only during the call; owned by the host. */
+/* An output handed to a printer: one detection or health record, already
+ * serialised. Valid only during the call; owned by the host. */
 typedef struct raqib_output {
   uint32_t struct_size;
-  uint32_t kind;    /* RAQIB_RECORD_DETECTION */
+  uint32_t kind;    /* RAQIB_RECORD_DETECTION, RAQIB_RECORD_HEALTH or RAQIB_RECORD_INFO */
   const char *json; /* one JSON object, no trailing newline (docs/events.md) */
   size_t json_len;
   const char *text; /* one human-readable line, no trailing newline */
   size_t text_len;
 } raqib_output;
 
+/* A plugin's counters, as the host keeps them (raqib_host_api.counters). */
+typedef struct raqib_plugin_counters {
+  uint32_t struct_size;
+  uint32_t restarts; /* times the host restarted the plugin after a fault */
+  uint64_t handled;  /* calls of on_record / on_output that returned */
+  uint64_t dropped;  /* records refused because the plugin's queue was full */
+  uint64_t failed;   /* calls that returned an error or threw */
+  uint64_t faults;   /* crashes, seccomp violations and hangs */
+  uint64_t emitted;  /* detections emitted (detectors) */
+} raqib_plugin_counters;
+
 /* What the host offers a plugin. Handed to init; valid until destroy returns.
- * Every function may be called from the plugin's own thread only. */
+ * Every function is called from the plugin's own thread only, and never from
+ * init for emit. All members are required: the host fills every one. */
 typedef struct raqib_host_api {
   uint32_t struct_size;
   void *host; /* opaque; pass it back as the first argument */
-  /* Emit a detection. The host copies what it needs before returning.
-   * Returns 0, or -1 when the detection is malformed (logged). Detectors only. */
+  /* Emit a detection about the record on_record is handling. The host copies
+   * what it needs before returning. Returns 0, or -1 when the detection is
+   * malformed or emitted outside on_record (logged). Detectors only. */
   int (*emit)(void *host, const raqib_detection *detection);
-  /* Log a line through the daemon's logger, tagged with the plugin's name. */
+  /* Log a line through the daemon's logger, tagged with the plugin's name.
+   * message is copied; NULL logs an empty line. */
   void (*log)(void *host, raqib_log_level level, const char *message);
-  /* The plugin's own section of the daemon's configuration, as TOML text
-   * (may be empty). Owned by the host. */
+  /* The plugin's own section of the daemon's configuration ([plugins.NAME] or
+   * [printers.NAME] without "enabled"), as TOML text; "" when there is none.
+   * Owned by the host, valid until destroy returns. */
   const char *(*config)(void *host);
+  /* The process pid and its ancestry (parent first, up to pid 1), as the
+   * record being handled knows them. Returns the process, owned by the host
+   * and valid until on_record returns, and sets *ancestry and *ancestry_len; NULL
+   * when pid is not part of the current record (or outside on_record).
+   * ancestry and ancestry_len may be NULL. */
+  const raqib_process *(*process)(void *host, uint32_t pid, const raqib_process **ancestry,
+                                  uint32_t *ancestry_len);
+  /* Copy this plugin's counters into out; out->struct_size must be set by the
+   * caller and bounds what is written. Returns 0, or -1 when out is NULL. */
+  int (*counters)(void *host, raqib_plugin_counters *out);
 } raqib_host_api;
 
-/* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static
- * data: the host reads it before calling anything. */
+/* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static,
+ * constant data owned by the plugin: the host reads it after loading and
+ * before calling anything, and refuses it, naming the member, when a
+ * required member is missing or out of range. */
 typedef struct raqib_plugin_descriptor {
-  uint32_t struct_size;
-  /* The API version the plugin was built against (the macros above). */
+  uint32_t struct_size; /* required: sizeof(raqib_plugin_descriptor) */
+  /* Required: the API version the plugin was built against (the macros
+   * above); equal to the RAQIB_PLUGIN_API_VERSION_SYMBOL export. */
   uint32_t api_major;
   uint32_t api_minor;
   uint32_t api_patch;
-  uint32_t kind;           /* raqib_plugin_kind */
-  const char *name;        /* short, unique: [a-z0-9_-]+ */
-  const char *version;     /* the plugin's own version */
-  const char *description; /* one line */
-  uint32_t subscriptions;  /* raqib_record_kind bits it wants */
-  /* Required. Called once on the plugin's thread before anything else.
-   * Returns the plugin's state (non-NULL), or NULL and a message in err
-   * (err_len bytes, NUL-terminated) when it cannot start. */
+  uint32_t kind;           /* required: one raqib_plugin_kind */
+  const char *name;        /* required: [a-z0-9_-]+, the NAME of raqib-NAME.so */
+  const char *version;     /* required: the plugin's own version, e.g. "1.2.0" */
+  const char *description; /* required: one line */
+  /* Required: raqib_record_kind bits it wants. A detector: EXEC, FILE, FLOW,
+   * DNS (and the kinds later minors add); a printer: DETECTION, HEALTH and/or
+   * INFO. */
+  uint32_t subscriptions;
+  /* raqib_resource bits it needs (0: none). Detectors may declare none. */
+  uint32_t resources;
+  /* Required. Called once on the plugin's thread, under its seccomp filter,
+   * before anything else, and again after each restart. Returns the plugin's
+   * state (non-NULL), or NULL and a message in err (err_len bytes,
+   * NUL-terminated) when it cannot start. host stays valid until destroy. */
   void *(*init)(const raqib_host_api *host, char *err, size_t err_len);
-  /* Required. Called once on the plugin's thread; frees the state. */
+  /* Required. Called once on the plugin's thread when it stops; frees the
+   * state. Not called for a state abandoned after a crash or hang. */
   void (*destroy)(void *state);
-  /* Detectors: required. One record; returns 0, or -1 on a failure whose
-   * reason last_error gives. */
+  /* Detectors: required (printers: NULL). One record, owned by the host and
+   * valid during the call. Returns RAQIB_OK, RAQIB_ERROR or
+   * RAQIB_ERROR_EXCEPTION; must not let an exception escape. */
   int (*on_record)(void *state, const raqib_record *record);
-  /* Printers: required. One output; returns 0 or -1 as on_record. */
+  /* Printers: required (detectors: NULL). One output; returns as on_record. */
   int (*on_output)(void *state, const raqib_output *output);
-  /* Required. The reason of the last -1, owned by the plugin, valid until its
-   * next call. */
+  /* Required. The reason of the last error, owned by the plugin, valid until
+   * its next call; may return NULL or "". */
   const char *(*last_error)(void *state);
 } raqib_plugin_descriptor;
 
