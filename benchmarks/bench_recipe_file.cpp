@@ -51,7 +51,9 @@ void matchPath(benchmark::State &state, const std::string &path, bool expect_det
 }
 
 // plugins/file/file_detector.cpp onRecord: /etc/shadow, detected.
-void BM_recipe_file_match(benchmark::State &state) { matchPath(state, "/etc/shadow", true); }
+void BM_recipe_file_match(benchmark::State &state) {
+  matchPath(state, "/etc/shadow", true);
+}
 BENCHMARK(BM_recipe_file_match);
 
 // plugins/file/file_detector.cpp onRecord: an ordinary library, every pattern tried.

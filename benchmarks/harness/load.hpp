@@ -11,13 +11,13 @@
 namespace raqib::bench {
 
 struct LoadConfig {
-  double rate = 0;             // events/s over all workers; 0: as fast as possible
-  double duration_s = 3;       // how long the load runs (ignored when ops_total > 0)
-  uint64_t ops_total = 0;      // exact number of operations, or 0 to run for duration_s
+  double rate = 0;         // events/s over all workers; 0: as fast as possible
+  double duration_s = 3;   // how long the load runs (ignored when ops_total > 0)
+  uint64_t ops_total = 0;  // exact number of operations, or 0 to run for duration_s
   unsigned workers = 2;
   unsigned needles = 3;        // planted evenly over the round
-  unsigned exec_every = 200;   // one op in exec_every is an exec of /bin/true
-  unsigned net_every = 40;     // one op in net_every is a loopback connect
+  unsigned exec_every = 5000;  // one op in exec_every is an exec of /bin/true
+  unsigned net_every = 50;     // one op in net_every is a loopback connect
   std::string needle_prefix;   // unique per cell: the needles' names start with it
 };
 

@@ -34,7 +34,7 @@ struct Options {
   uint64_t ops_per_round = 0;
   unsigned needles = 5;
   unsigned workers = 2;
-  unsigned exec_every = 200, net_every = 40;
+  unsigned exec_every = 5000, net_every = 50;
   std::string raqib, config, bpftrace = "/usr/bin/bpftrace";
   bool quick = false, no_plot = false;
 };
@@ -64,7 +64,7 @@ RunInfo runInfo(int argc, char **argv) {
   std::string cpu = commandOutput("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
   info.machine = fmt::format("{} ({} CPUs,{}, kernel {})", u.nodename,
                              sysconf(_SC_NPROCESSORS_ONLN), cpu, u.release);
-  fs::path src = fs::path(__FILE__).parent_path();
+  fs::path src = RAQIB_SOURCE_ROOT;
   info.commit = commandOutput("git -C '" + src.string() + "' rev-parse --short HEAD 2>/dev/null");
   if (!commandOutput("git -C '" + src.string() + "' status --porcelain 2>/dev/null").empty())
     info.commit += " (with uncommitted changes)";
@@ -98,7 +98,8 @@ std::string targets(const std::vector<Report::Cell> &cells) {
       }
       verdict(c.cpu_core_pct < 1.0,
               fmt::format("{}: user-space CPU {:.2f}% of a core, under 1%", where, c.cpu_core_pct));
-      verdict(c.rss_mib < 64, fmt::format("{}: peak RSS {:.1f} MiB, under 64 MiB", where, c.rss_mib));
+      verdict(c.rss_mib < 64,
+              fmt::format("{}: peak RSS {:.1f} MiB, under 64 MiB", where, c.rss_mib));
     }
     if (c.rate_label == "max" && c.mode == "query" && (c.quota == 0 || c.quota == 5)) {
       verdict(c.needles_detected == c.needles_planted && c.has_drops && c.drops == 0,
@@ -120,8 +121,9 @@ int main(int argc, char **argv) {
   if (argc >= 2 && std::string(argv[1]) == kNeedleFlag) return needleMain();
 
   Options o;
-  CLI::App app{"raqib-bench: loss, load cost and CPU of raqib against no monitor, the no-op BPF "
-               "floor and streaming monitors"};
+  CLI::App app{
+      "raqib-bench: loss, load cost and CPU of raqib against no monitor, the no-op BPF "
+      "floor and streaming monitors"};
   app.add_option("--out", o.out, "Results folder (table.md, summary.csv, rounds.csv, plot.png)");
   app.add_flag("--quick", o.quick,
                "Reduced matrix: 3 rounds x 3 s, rates 50000 and max, quotas none and 5%");
@@ -177,7 +179,8 @@ int main(int argc, char **argv) {
     else if (m == "query" || m == "ringbuf" || m == "bpftrace")
       addMonitor(m, "");
     else {
-      std::cerr << "raqib-bench: unknown mode " << m << " (baseline, floor, query, ringbuf, bpftrace)\n";
+      std::cerr << "raqib-bench: unknown mode " << m
+                << " (baseline, floor, query, ringbuf, bpftrace)\n";
       return 2;
     }
   }
@@ -224,12 +227,16 @@ int main(int argc, char **argv) {
           continue;
         }
         std::unique_ptr<Monitor> monitor;
-        if (spec.mode == "baseline") monitor = makeBaseline();
-        else if (spec.mode == "floor") monitor = makeFloor();
+        if (spec.mode == "baseline")
+          monitor = makeBaseline();
+        else if (spec.mode == "floor")
+          monitor = makeFloor();
         else if (spec.mode == "query" || spec.mode == "ringbuf")
           monitor = makeRaqib({o.raqib, o.config}, spec.mode);
-        else if (spec.mode == "bpftrace") monitor = makeBpftrace(o.bpftrace);
-        else monitor = makePeer(spec.mode, spec.peer_command);
+        else if (spec.mode == "bpftrace")
+          monitor = makeBpftrace(o.bpftrace);
+        else
+          monitor = makePeer(spec.mode, spec.peer_command);
 
         std::unique_ptr<CpuQuota> quota;
         if (spec.quota) {

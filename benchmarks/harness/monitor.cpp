@@ -68,8 +68,7 @@ int64_t parseRfc3339Ns(const std::string &t) {
 
 // ---- ChildProcess --------------------------------------------------------
 
-ChildProcess::ChildProcess(const std::vector<std::string> &argv, LineFn on_stdout,
-                           bool keep_stdout)
+ChildProcess::ChildProcess(const std::vector<std::string> &argv, LineFn on_stdout, bool keep_stdout)
     : on_stdout_(std::move(on_stdout)), keep_stdout_(keep_stdout) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return;
@@ -201,8 +200,8 @@ std::vector<std::string> ChildProcess::stderrLines() {
 // ---- CPU quota -----------------------------------------------------------
 
 std::unique_ptr<CpuQuota> CpuQuota::create(unsigned percent, std::string &reason) {
-  const std::string name = "raqib-bench-" + std::to_string(getpid()) + "-q" +
-                           std::to_string(percent);
+  const std::string name =
+      "raqib-bench-" + std::to_string(getpid()) + "-q" + std::to_string(percent);
   const long period_us = 100000, quota_us = long(percent) * 1000;
   auto q = std::unique_ptr<CpuQuota>(new CpuQuota());
   const std::string v2 = "/sys/fs/cgroup/unified";
@@ -331,8 +330,7 @@ class Floor : public Monitor {
     bpf_object__for_each_program(prog, skel_->obj) {
       bpf_prog_info info{};
       uint32_t len = sizeof info;
-      if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
-        ids_.push_back(info.id);
+      if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) ids_.push_back(info.id);
     }
     return "";
   }
@@ -454,7 +452,8 @@ class Raqib : public ProcessMonitor {
     r.has_drops = have_json || have_lines;
     r.drops = failed + dropped;
     if (!have_json && have_lines)
-      r.note += (r.note.empty() ? "" : "; ") + std::string("drops from map log lines (no stats line)");
+      r.note +=
+          (r.note.empty() ? "" : "; ") + std::string("drops from map log lines (no stats line)");
     if (evicted_paths)
       r.note += (r.note.empty() ? "" : "; ") + std::to_string(evicted_paths) + " paths evicted";
   }
@@ -473,6 +472,11 @@ class Streaming : public ProcessMonitor {
         argv,
         [this, file_dir](const std::string &line) {
           lines_++;
+          if (line.rfind("Lost ", 0) == 0) {  // bpftrace reports perf-buffer losses in-band
+            static const std::regex lost(R"(^Lost (\d+) events)");
+            std::smatch m;
+            if (std::regex_search(line, m, lost)) lost_events_ += std::stoull(m[1]);
+          }
           if (line.find(file_dir) != std::string::npos) load_lines_++;
           if (line.find(kNeedleMarker) != std::string::npos) {
             std::lock_guard lock(mutex_);
@@ -503,7 +507,7 @@ class Streaming : public ProcessMonitor {
     }
     return false;
   }
-  std::atomic<uint64_t> lines_{0}, load_lines_{0};
+  std::atomic<uint64_t> lines_{0}, load_lines_{0}, lost_events_{0};
   bool seenLocked(const std::string &token) const {
     for (const auto &[when, line] : needle_lines_)
       if (containsWord(line, token)) return true;
@@ -550,7 +554,7 @@ tracepoint:syscalls:sys_exit_creat { printf("R %d %d\n", pid, args->ret); }
   void finish(const LoadResult &load, MonitorReport &r) override {
     finishStream(load, r, SIGINT);
     static const std::regex lost(R"(Lost (\d+) events)");
-    uint64_t lost_events = 0;
+    uint64_t lost_events = lost_events_;
     for (const auto &line : child_->stderrLines()) {
       std::smatch m;
       if (std::regex_search(line, m, lost)) lost_events += std::stoull(m[1]);
@@ -579,8 +583,8 @@ class Peer : public Streaming {
     for (int i = 0; i < 30 && !ready; i++) {
       Needle n = fixture.plant(std::string(kNeedleMarker) + "warm" + std::to_string(i));
       std::unique_lock lock(mutex_);
-      ready = needle_seen_.wait_for(lock, std::chrono::seconds(1),
-                                    [&] { return seenLocked(n.token); });
+      ready =
+          needle_seen_.wait_for(lock, std::chrono::seconds(1), [&] { return seenLocked(n.token); });
     }
     if (!ready) {
       child_->stop(SIGKILL, 5);
@@ -602,8 +606,12 @@ class Peer : public Streaming {
 
 }  // namespace
 
-std::unique_ptr<Monitor> makeBaseline() { return std::make_unique<Baseline>(); }
-std::unique_ptr<Monitor> makeFloor() { return std::make_unique<Floor>(); }
+std::unique_ptr<Monitor> makeBaseline() {
+  return std::make_unique<Baseline>();
+}
+std::unique_ptr<Monitor> makeFloor() {
+  return std::make_unique<Floor>();
+}
 std::unique_ptr<Monitor> makeRaqib(const RaqibOptions &options, const std::string &transport) {
   return std::make_unique<Raqib>(options, transport);
 }

@@ -71,7 +71,7 @@ struct MonitorReport {
   std::string unavailable;  // non-empty: the mode could not run, and why
   std::string note;         // anything else the reader should know
   bool has_process = false;
-  double cpu_s = 0;         // user+system CPU during the load
+  double cpu_s = 0;  // user+system CPU during the load
   uint64_t rss_peak_kib = 0;
   bool has_bpf = false;
   uint64_t bpf_run_ns = 0, bpf_run_cnt = 0;  // during the load, all its programs
@@ -120,7 +120,7 @@ std::unique_ptr<Monitor> makeBpftrace(const std::string &binary);
 std::unique_ptr<Monitor> makePeer(const std::string &name, const std::string &command);
 
 // Process statistics read from /proc.
-double processCpuSeconds(pid_t pid);   // all live threads, ns precision (schedstat)
+double processCpuSeconds(pid_t pid);    // all live threads, ns precision (schedstat)
 uint64_t processPeakRssKib(pid_t pid);  // VmHWM
 
 }  // namespace raqib::bench

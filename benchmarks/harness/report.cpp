@@ -29,7 +29,9 @@ double percentile(std::vector<double> v, double p) {
   return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
 }
 
-std::string quotaName(unsigned q) { return q ? std::to_string(q) + "%" : "none"; }
+std::string quotaName(unsigned q) {
+  return q ? std::to_string(q) + "%" : "none";
+}
 
 std::string csvField(const std::string &s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -99,9 +101,9 @@ std::vector<Report::Cell> Report::cells() const {
     for (const auto &n : notes) c.notes += (c.notes.empty() ? "" : "; ") + n;
     c.events_s = median(rates);
     if (!rates.empty() && c.events_s > 0)
-      c.events_s_spread =
-          (*std::max_element(rates.begin(), rates.end()) -
-           *std::min_element(rates.begin(), rates.end())) / 2 / c.events_s;
+      c.events_s_spread = (*std::max_element(rates.begin(), rates.end()) -
+                           *std::min_element(rates.begin(), rates.end())) /
+                          2 / c.events_s;
     c.op_ns = median(op_ns);
     c.bpf_ns_per_run = median(bpf);
     c.cpu_core_pct = median(cpu_pct);
@@ -161,10 +163,10 @@ std::string Report::markdown(const RunInfo &info) const {
     std::string lat = c.detects_needles && c.needles_detected
                           ? fmt::format("{:.0f} / {:.0f}", c.latency_p50_ms, c.latency_p99_ms)
                           : "—";
-    out += fmt::format("| {} | {} | {} | {:.0f} (±{:.1f}%) | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                       c.rate_label, c.mode, quotaName(c.quota), c.events_s,
-                       100 * c.events_s_spread, slow, bpf, cpu, cpu_m, rss, needles, drops, lat,
-                       c.notes);
+    out += fmt::format(
+        "| {} | {} | {} | {:.0f} (±{:.1f}%) | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        c.rate_label, c.mode, quotaName(c.quota), c.events_s, 100 * c.events_s_spread, slow, bpf,
+        cpu, cpu_m, rss, needles, drops, lat, c.notes);
   }
   return out;
 }
@@ -181,14 +183,15 @@ std::string Report::roundsCsv() const {
     for (const auto &n : l.needles) planted += n.planted;
     std::string lat;
     for (double v : m.latencies_ms) lat += (lat.empty() ? "" : " ") + fmt::format("{:.1f}", v);
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},{},{},{:.4f},{},{},{},{},{},{},{},{}\n",
-                       r.rate_label, r.target_rate, r.mode, r.quota, r.round,
-                       csvField(m.unavailable), l.ops, l.file_ops, l.exec_ops, l.net_ops,
-                       l.failed_ops, l.wall_s, l.op_ns_mean, m.bpf_run_ns, m.bpf_run_cnt, m.cpu_s,
-                       m.rss_peak_kib, planted, m.detects_needles ? std::to_string(m.needles_detected) : "",
-                       lat, m.has_drops ? std::to_string(m.drops) : "",
-                       m.has_stream ? std::to_string(m.stream_expected) : "",
-                       m.has_stream ? std::to_string(m.stream_seen) : "", csvField(m.note));
+    out += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},{},{},{:.4f},{},{},{},{},{},{},{},{}\n",
+        r.rate_label, r.target_rate, r.mode, r.quota, r.round, csvField(m.unavailable), l.ops,
+        l.file_ops, l.exec_ops, l.net_ops, l.failed_ops, l.wall_s, l.op_ns_mean, m.bpf_run_ns,
+        m.bpf_run_cnt, m.cpu_s, m.rss_peak_kib, planted,
+        m.detects_needles ? std::to_string(m.needles_detected) : "", lat,
+        m.has_drops ? std::to_string(m.drops) : "",
+        m.has_stream ? std::to_string(m.stream_expected) : "",
+        m.has_stream ? std::to_string(m.stream_seen) : "", csvField(m.note));
   }
   return out;
 }
@@ -199,21 +202,21 @@ std::string Report::summaryCsv() const {
       "bpf_ns_per_run,bpf_vs_floor,cpu_core_pct,cpu_s_per_mevent,rss_peak_mib,needles_planted,"
       "needles_detected,latency_p50_ms,latency_p99_ms,drops,stream_expected,stream_seen,notes\n";
   for (const auto &c : cells())
-    out += fmt::format("{},{},{},{},{},{},{:.0f},{:.4f},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                       c.rate_label, c.mode, c.quota, c.rounds, csvField(c.unavailable), c.events,
-                       c.events_s, c.events_s_spread,
-                       c.has_slowdown ? fmt::format("{:.4f}", c.slowdown) : "",
-                       c.has_bpf ? fmt::format("{:.1f}", c.bpf_ns_per_run) : "",
-                       c.bpf_vs_floor > 0 ? fmt::format("{:.3f}", c.bpf_vs_floor) : "",
-                       c.has_process ? fmt::format("{:.3f}", c.cpu_core_pct) : "",
-                       c.has_process ? fmt::format("{:.4f}", c.cpu_s_per_mevent) : "",
-                       c.has_process ? fmt::format("{:.1f}", c.rss_mib) : "", c.needles_planted,
-                       c.detects_needles ? std::to_string(c.needles_detected) : "",
-                       c.detects_needles ? fmt::format("{:.1f}", c.latency_p50_ms) : "",
-                       c.detects_needles ? fmt::format("{:.1f}", c.latency_p99_ms) : "",
-                       c.has_drops ? std::to_string(c.drops) : "",
-                       c.has_stream ? std::to_string(c.stream_expected) : "",
-                       c.has_stream ? std::to_string(c.stream_seen) : "", csvField(c.notes));
+    out += fmt::format(
+        "{},{},{},{},{},{},{:.0f},{:.4f},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", c.rate_label,
+        c.mode, c.quota, c.rounds, csvField(c.unavailable), c.events, c.events_s, c.events_s_spread,
+        c.has_slowdown ? fmt::format("{:.4f}", c.slowdown) : "",
+        c.has_bpf ? fmt::format("{:.1f}", c.bpf_ns_per_run) : "",
+        c.bpf_vs_floor > 0 ? fmt::format("{:.3f}", c.bpf_vs_floor) : "",
+        c.has_process ? fmt::format("{:.3f}", c.cpu_core_pct) : "",
+        c.has_process ? fmt::format("{:.4f}", c.cpu_s_per_mevent) : "",
+        c.has_process ? fmt::format("{:.1f}", c.rss_mib) : "", c.needles_planted,
+        c.detects_needles ? std::to_string(c.needles_detected) : "",
+        c.detects_needles ? fmt::format("{:.1f}", c.latency_p50_ms) : "",
+        c.detects_needles ? fmt::format("{:.1f}", c.latency_p99_ms) : "",
+        c.has_drops ? std::to_string(c.drops) : "",
+        c.has_stream ? std::to_string(c.stream_expected) : "",
+        c.has_stream ? std::to_string(c.stream_seen) : "", csvField(c.notes));
   return out;
 }
 
@@ -239,10 +242,10 @@ std::string Report::plot(const std::string &dir) const {
       double caught = c->detects_needles && c->needles_planted
                           ? 100.0 * c->needles_detected / c->needles_planted
                           : NAN;
-      double printed = c->has_stream && c->stream_expected
-                           ? 100.0 * std::min(c->stream_seen, c->stream_expected) /
-                                 c->stream_expected
-                           : NAN;
+      double printed =
+          c->has_stream && c->stream_expected
+              ? 100.0 * std::min(c->stream_seen, c->stream_expected) / c->stream_expected
+              : NAN;
       double cpu = c->has_process ? c->cpu_core_pct : NAN;
       dat << fmt::format("{:.0f} {} {} {}\n", c->events_s, caught, printed, cpu);
     }
