@@ -153,7 +153,14 @@ namespace {
 struct WorkerStats {
   uint64_t ops = 0, file = 0, exec = 0, net = 0, failed = 0;
   int64_t op_ns = 0;
+  int64_t cpu_ns = 0;
 };
+
+int64_t threadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 }  // namespace
 
@@ -190,6 +197,7 @@ LoadResult LoadFixture::run(const LoadConfig &config) {
     const uint64_t batch = rate > 0 ? std::max<uint64_t>(1, uint64_t(rate / 2000)) : 1;
     size_t file_index = w;
     sleepUntilMonoNs(t0);
+    const int64_t cpu0 = threadCpuNs();
     for (uint64_t i = 0; s.ops < quota; i++) {
       int64_t now = monoNowNs();
       if (!config.ops_total && now >= t_end) break;
@@ -225,6 +233,7 @@ LoadResult LoadFixture::run(const LoadConfig &config) {
       s.ops++;
       s.op_ns += monoNowNs() - now;
     }
+    s.cpu_ns = threadCpuNs() - cpu0;
   };
 
   auto needles = [&] {
@@ -242,8 +251,9 @@ LoadResult LoadFixture::run(const LoadConfig &config) {
   int64_t t_done = monoNowNs();
   needle_thread.join();
 
-  int64_t op_ns = 0;
+  int64_t op_ns = 0, cpu_ns = 0;
   for (const auto &s : stats) {
+    cpu_ns += s.cpu_ns;
     result.ops += s.ops;
     result.file_ops += s.file;
     result.exec_ops += s.exec;
@@ -253,6 +263,7 @@ LoadResult LoadFixture::run(const LoadConfig &config) {
   }
   result.wall_s = double(t_done - t0) / 1e9;
   result.op_ns_mean = result.ops ? double(op_ns) / result.ops : 0;
+  result.op_cpu_ns_mean = result.ops ? double(cpu_ns) / result.ops : 0;
   return result;
 }
 

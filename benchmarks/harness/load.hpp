@@ -32,7 +32,8 @@ struct LoadResult {
   uint64_t ops = 0;  // every operation done (one event each)
   uint64_t file_ops = 0, exec_ops = 0, net_ops = 0, failed_ops = 0;
   double wall_s = 0;
-  double op_ns_mean = 0;  // mean wall time of one operation
+  double op_ns_mean = 0;      // mean wall time of one operation
+  double op_cpu_ns_mean = 0;  // mean CPU time (user+system) the workers spent per operation
   std::vector<Needle> needles;
 };
 

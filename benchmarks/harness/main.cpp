@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -291,6 +292,15 @@ int main(int argc, char **argv) {
           r.monitor.bpf_run_cnt = bpf1.run_cnt - bpf0.run_cnt;
         }
         monitor->finish(r.load, r.monitor);
+        // Work the monitor left for after the load (its final drain) is its cost too.
+        if (double exit_cpu = monitor->exitCpuSeconds(); r.monitor.has_process && exit_cpu >= 0)
+          r.monitor.cpu_s = exit_cpu - cpu0;
+        if (!r.monitor.log.empty()) {
+          fs::create_directories(o.out + "/logs");
+          std::ofstream(
+              fmt::format("{}/logs/{}-{}-q{}-r{}.log", o.out, rate, spec.mode, spec.quota, round))
+              << r.monitor.log;
+        }
         monitor.reset();
         quota.reset();  // the monitor has exited: the cgroup is empty
         results.push_back(std::move(r));

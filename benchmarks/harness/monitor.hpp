@@ -37,12 +37,15 @@ class ChildProcess {
   bool waitForLine(const std::function<bool(const std::string &)> &match, double timeout_s);
   // Send sig, wait up to timeout_s for the exit, then SIGKILL; the exit status.
   int stop(int sig, double timeout_s);
+  // User+system CPU of the whole life of the child, once stop() reaped it.
+  double exitCpuSeconds() const { return exit_cpu_s_; }
   std::vector<std::string> stdoutLines();
   std::vector<std::string> stderrLines();
 
  private:
   void readLoop(int fd, bool is_stdout);
   pid_t pid_ = -1;
+  double exit_cpu_s_ = -1;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<std::string> out_, err_;
@@ -70,6 +73,7 @@ class CpuQuota {
 struct MonitorReport {
   std::string unavailable;  // non-empty: the mode could not run, and why
   std::string note;         // anything else the reader should know
+  std::string log;          // the monitor's own output worth keeping (written to logs/)
   bool has_process = false;
   double cpu_s = 0;  // user+system CPU during the load
   uint64_t rss_peak_kib = 0;
@@ -77,6 +81,7 @@ struct MonitorReport {
   uint64_t bpf_run_ns = 0, bpf_run_cnt = 0;  // during the load, all its programs
   bool detects_needles = false;
   unsigned needles_detected = 0;
+  unsigned needles_misnamed = 0;     // detected by pid, but reported under another name
   std::vector<double> latencies_ms;  // per detected needle
   bool has_drops = false;
   uint64_t drops = 0;  // records dropped or overflowed, by the monitor's own account
@@ -104,7 +109,8 @@ class Monitor {
   virtual std::vector<uint32_t> progIds() const { return {}; }
   // Stop after the load and fill report from what the monitor said.
   virtual void finish(const LoadResult &load, MonitorReport &report) = 0;
-  virtual bool quotaApplies() const { return pid() > 0; }
+  // CPU seconds of the monitor's whole life, once finished; < 0 if unknown.
+  virtual double exitCpuSeconds() const { return -1; }
 };
 
 struct RaqibOptions {

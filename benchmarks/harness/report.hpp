@@ -49,7 +49,7 @@ struct Report::Cell {
   unsigned rounds = 0;
   std::string unavailable, notes;
   double events_s = 0, events_s_spread = 0;  // median, half the range as a fraction
-  double op_ns = 0;
+  double op_ns = 0, op_cpu_ns = 0;
   uint64_t events = 0;
   bool has_slowdown = false;
   double slowdown = 0;  // fraction against baseline at the same rate
