@@ -257,15 +257,41 @@ bool CpuQuota::add(pid_t pid, std::string &reason) {
 
 // ---- /proc and BPF statistics --------------------------------------------
 
+namespace {
+
+// utime + stime in clock ticks from a /proc stat file (fields 14 and 15).
+uint64_t statTicks(const std::string &path) {
+  std::string text = readFile(path);
+  auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream s(text.substr(close_paren + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && s >> field; i++) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return utime + stime;
+}
+
+}  // namespace
+
 double processCpuSeconds(pid_t pid) {
-  double total_ns = 0;
+  // Live threads to the nanosecond (schedstat); threads that already exited
+  // only as the process's tick counts keep them.
+  const std::string proc = "/proc/" + std::to_string(pid);
+  double live_ns = 0;
+  uint64_t live_ticks = 0;
   std::error_code ec;
-  for (const auto &task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+  for (const auto &task : fs::directory_iterator(proc + "/task", ec)) {
     std::istringstream s(readFile(task.path().string() + "/schedstat"));
     double on_cpu_ns = 0;
-    if (s >> on_cpu_ns) total_ns += on_cpu_ns;
+    if (s >> on_cpu_ns) live_ns += on_cpu_ns;
+    live_ticks += statTicks(task.path().string() + "/stat");
   }
-  return total_ns / 1e9;
+  const uint64_t all_ticks = statTicks(proc + "/stat");
+  const double tick_s = 1.0 / double(sysconf(_SC_CLK_TCK));
+  return live_ns / 1e9 + double(all_ticks > live_ticks ? all_ticks - live_ticks : 0) * tick_s;
 }
 
 uint64_t processPeakRssKib(pid_t pid) {
