@@ -281,6 +281,12 @@ int main(int argc, char **argv) {
         r.load = fixture.run(lc);
         const double cpu1 = pid > 0 ? processCpuSeconds(pid) : 0;
         const BpfTotals bpf1 = bpfTotals(ids);
+        // Something outside the harness stopped the monitor during the load
+        // (a neighbour's cleanup, the OOM killer): this round measured nothing.
+        if (monitor->diedEarly())
+          r.monitor.invalid = spec.mode + " exited during the load without being asked to";
+        else if (bpf1.run_cnt < bpf0.run_cnt)
+          r.monitor.invalid = spec.mode + "'s BPF programs went away during the load";
         if (pid > 0) {
           r.monitor.has_process = true;
           r.monitor.cpu_s = cpu1 - cpu0;

@@ -191,6 +191,12 @@ int ChildProcess::stop(int sig, double timeout_s) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
+bool ChildProcess::exited() const {
+  if (pid_ <= 0) return true;
+  siginfo_t info{};
+  return waitid(P_PID, id_t(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_;
+}
+
 std::vector<std::string> ChildProcess::stdoutLines() {
   std::lock_guard lock(mutex_);
   return out_;
@@ -380,6 +386,7 @@ class ProcessMonitor : public Monitor {
  public:
   pid_t pid() const override { return child_ ? child_->pid() : -1; }
   double exitCpuSeconds() const override { return child_ ? child_->exitCpuSeconds() : -1; }
+  bool diedEarly() const override { return child_ && child_->exited(); }
   std::vector<uint32_t> progIds() const override { return ids_; }
 
  protected:

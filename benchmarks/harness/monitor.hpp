@@ -37,6 +37,8 @@ class ChildProcess {
   bool waitForLine(const std::function<bool(const std::string &)> &match, double timeout_s);
   // Send sig, wait up to timeout_s for the exit, then SIGKILL; the exit status.
   int stop(int sig, double timeout_s);
+  // True once the child has exited (not yet reaped), whoever stopped it.
+  bool exited() const;
   // User+system CPU of the whole life of the child, once stop() reaped it.
   double exitCpuSeconds() const { return exit_cpu_s_; }
   std::vector<std::string> stdoutLines();
@@ -74,6 +76,7 @@ struct MonitorReport {
   std::string unavailable;  // non-empty: the mode could not run, and why
   std::string note;         // anything else the reader should know
   std::string log;          // the monitor's own output worth keeping (written to logs/)
+  std::string invalid;      // non-empty: the round is not a measurement (left out), and why
   bool has_process = false;
   double cpu_s = 0;  // user+system CPU during the load
   uint64_t rss_peak_kib = 0;
@@ -111,6 +114,8 @@ class Monitor {
   virtual void finish(const LoadResult &load, MonitorReport &report) = 0;
   // CPU seconds of the monitor's whole life, once finished; < 0 if unknown.
   virtual double exitCpuSeconds() const { return -1; }
+  // True when the monitor stopped on its own before the harness stopped it.
+  virtual bool diedEarly() const { return false; }
 };
 
 struct RaqibOptions {

@@ -64,6 +64,11 @@ std::vector<Report::Cell> Report::cells() const {
         c.unavailable = r->monitor.unavailable;
         continue;
       }
+      if (!r->monitor.invalid.empty()) {
+        c.discarded++;
+        notes.insert("round " + std::to_string(r->round) + " discarded: " + r->monitor.invalid);
+        continue;
+      }
       if (!r->monitor.note.empty()) notes.insert(r->monitor.note);
       c.rounds++;
       const LoadResult &l = r->load;
@@ -143,8 +148,9 @@ std::string Report::markdown(const RunInfo &info) const {
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto &c : cells()) {
     if (!c.rounds) {
-      out += fmt::format("| {} | {} | {} | unavailable: {} |||||||||\n", c.rate_label, c.mode,
-                         quotaName(c.quota), c.unavailable);
+      out += fmt::format(
+          "| {} | {} | {} | {} |||||||||\n", c.rate_label, c.mode, quotaName(c.quota),
+          c.unavailable.empty() ? "no valid round: " + c.notes : "unavailable: " + c.unavailable);
       continue;
     }
     std::string slow = c.has_slowdown ? fmt::format("{:+.1f}%", 100 * c.slowdown) : "—";
@@ -176,7 +182,7 @@ std::string Report::markdown(const RunInfo &info) const {
 
 std::string Report::roundsCsv() const {
   std::string out =
-      "rate,target_rate,mode,quota_pct,round,unavailable,events,file_ops,exec_ops,net_ops,"
+      "rate,target_rate,mode,quota_pct,round,unavailable,invalid,events,file_ops,exec_ops,net_ops,"
       "failed_ops,wall_s,op_ns_mean,op_cpu_ns_mean,bpf_run_ns,bpf_run_cnt,cpu_s,rss_peak_kib,"
       "needles_planted,"
       "needles_detected,latencies_ms,drops,stream_expected,stream_seen,note\n";
@@ -188,11 +194,13 @@ std::string Report::roundsCsv() const {
     std::string lat;
     for (double v : m.latencies_ms) lat += (lat.empty() ? "" : " ") + fmt::format("{:.1f}", v);
     out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},{},{},{:.4f},{},{},{},{},{},{},{},{}\n",
-        r.rate_label, r.target_rate, r.mode, r.quota, r.round, csvField(m.unavailable), l.ops,
-        l.file_ops, l.exec_ops, l.net_ops, l.failed_ops, l.wall_s, l.op_ns_mean, m.bpf_run_ns,
-        m.bpf_run_cnt, m.cpu_s, m.rss_peak_kib, planted,
-        m.detects_needles ? std::to_string(m.needles_detected) : "", lat,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},{:.0f},{},{},{:.4f},{},{},{},{},{},{},{}"
+        ","
+        "{}\n",
+        r.rate_label, r.target_rate, r.mode, r.quota, r.round, csvField(m.unavailable),
+        csvField(m.invalid), l.ops, l.file_ops, l.exec_ops, l.net_ops, l.failed_ops, l.wall_s,
+        l.op_ns_mean, l.op_cpu_ns_mean, m.bpf_run_ns, m.bpf_run_cnt, m.cpu_s, m.rss_peak_kib,
+        planted, m.detects_needles ? std::to_string(m.needles_detected) : "", lat,
         m.has_drops ? std::to_string(m.drops) : "",
         m.has_stream ? std::to_string(m.stream_expected) : "",
         m.has_stream ? std::to_string(m.stream_seen) : "", csvField(m.note));
@@ -202,14 +210,15 @@ std::string Report::roundsCsv() const {
 
 std::string Report::summaryCsv() const {
   std::string out =
-      "rate,mode,quota_pct,rounds,unavailable,events,events_per_s,events_per_s_spread,slowdown,"
+      "rate,mode,quota_pct,rounds,discarded_rounds,unavailable,events,events_per_s,events_per_s_"
+      "spread,slowdown,"
       "bpf_ns_per_run,bpf_vs_floor,cpu_core_pct,cpu_s_per_mevent,rss_peak_mib,needles_planted,"
       "needles_detected,latency_p50_ms,latency_p99_ms,drops,stream_expected,stream_seen,notes\n";
   for (const auto &c : cells())
     out += fmt::format(
-        "{},{},{},{},{},{},{:.0f},{:.4f},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", c.rate_label,
-        c.mode, c.quota, c.rounds, csvField(c.unavailable), c.events, c.events_s, c.events_s_spread,
-        c.has_slowdown ? fmt::format("{:.4f}", c.slowdown) : "",
+        "{},{},{},{},{},{},{},{:.0f},{:.4f},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        c.rate_label, c.mode, c.quota, c.rounds, c.discarded, csvField(c.unavailable), c.events,
+        c.events_s, c.events_s_spread, c.has_slowdown ? fmt::format("{:.4f}", c.slowdown) : "",
         c.has_bpf ? fmt::format("{:.1f}", c.bpf_ns_per_run) : "",
         c.bpf_vs_floor > 0 ? fmt::format("{:.3f}", c.bpf_vs_floor) : "",
         c.has_process ? fmt::format("{:.3f}", c.cpu_core_pct) : "",

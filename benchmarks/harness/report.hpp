@@ -47,6 +47,7 @@ struct Report::Cell {
   double target_rate = 0;
   unsigned quota = 0;
   unsigned rounds = 0;
+  unsigned discarded = 0;  // rounds left out: the monitor did not live through the load
   std::string unavailable, notes;
   double events_s = 0, events_s_spread = 0;  // median, half the range as a fraction
   double op_ns = 0, op_cpu_ns = 0;

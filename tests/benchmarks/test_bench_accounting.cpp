@@ -52,6 +52,7 @@ std::vector<Row> readCsv(const std::string &path) {
   auto header = splitCsvLine(lines[0]);
   for (size_t i = 1; i < lines.size(); i++) {
     auto fields = splitCsvLine(lines[i]);
+    EXPECT_EQ(fields.size(), header.size()) << path << " line " << i + 1 << ": " << lines[i];
     Row row;
     for (size_t f = 0; f < header.size() && f < fields.size(); f++) row[header[f]] = fields[f];
     rows.push_back(row);
@@ -115,6 +116,7 @@ TEST(BenchAccounting, KnownEventsAndNeedlesAreReportedExactly) {
   for (const Row &r : rounds) {
     SCOPED_TRACE(r.at("mode") + " round " + r.at("round"));
     EXPECT_EQ(r.at("unavailable"), "");
+    EXPECT_EQ(r.at("invalid"), "");
     EXPECT_EQ(r.at("events"), std::to_string(kOps));
     EXPECT_EQ(r.at("file_ops"), std::to_string(mix.file));
     EXPECT_EQ(r.at("exec_ops"), std::to_string(mix.exec));
