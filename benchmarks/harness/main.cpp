@@ -308,6 +308,7 @@ int main(int argc, char **argv) {
               << r.monitor.log;
         }
         monitor.reset();
+        if (quota) r.monitor.throttled_periods = quota->throttledPeriods();
         quota.reset();  // the monitor has exited: the cgroup is empty
         results.push_back(std::move(r));
       }

@@ -261,6 +261,15 @@ bool CpuQuota::add(pid_t pid, std::string &reason) {
   return writeFile(path_ + "/cgroup.procs", std::to_string(pid), reason);
 }
 
+uint64_t CpuQuota::throttledPeriods() const {
+  std::istringstream s(readFile(path_ + "/cpu.stat"));
+  std::string key;
+  uint64_t value = 0;
+  while (s >> key >> value)
+    if (key == "nr_throttled") return value;
+  return 0;
+}
+
 // ---- /proc and BPF statistics --------------------------------------------
 
 namespace {

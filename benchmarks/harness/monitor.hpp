@@ -65,6 +65,8 @@ class CpuQuota {
   static std::unique_ptr<CpuQuota> create(unsigned percent, std::string &reason);
   ~CpuQuota();
   bool add(pid_t pid, std::string &reason);
+  // Periods in which the cgroup was throttled (cpu.stat nr_throttled): proof the quota bit.
+  uint64_t throttledPeriods() const;
   const std::string &path() const { return path_; }
 
  private:
@@ -78,7 +80,8 @@ struct MonitorReport {
   std::string log;          // the monitor's own output worth keeping (written to logs/)
   std::string invalid;      // non-empty: the round is not a measurement (left out), and why
   bool has_process = false;
-  double cpu_s = 0;  // user+system CPU during the load
+  double cpu_s = 0;                // user+system CPU during the load
+  uint64_t throttled_periods = 0;  // quota periods in which the monitor was throttled
   uint64_t rss_peak_kib = 0;
   bool has_bpf = false;
   uint64_t bpf_run_ns = 0, bpf_run_cnt = 0;  // during the load, all its programs

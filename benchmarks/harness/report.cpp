@@ -183,7 +183,8 @@ std::string Report::markdown(const RunInfo &info) const {
 std::string Report::roundsCsv() const {
   std::string out =
       "rate,target_rate,mode,quota_pct,round,unavailable,invalid,events,file_ops,exec_ops,net_ops,"
-      "failed_ops,wall_s,op_ns_mean,op_cpu_ns_mean,bpf_run_ns,bpf_run_cnt,cpu_s,rss_peak_kib,"
+      "failed_ops,wall_s,op_ns_mean,op_cpu_ns_mean,bpf_run_ns,bpf_run_cnt,cpu_s,throttled_periods,"
+      "rss_peak_kib,"
       "needles_planted,"
       "needles_detected,latencies_ms,drops,stream_expected,stream_seen,note\n";
   for (const auto &r : rounds_) {
@@ -199,8 +200,8 @@ std::string Report::roundsCsv() const {
         "{}\n",
         r.rate_label, r.target_rate, r.mode, r.quota, r.round, csvField(m.unavailable),
         csvField(m.invalid), l.ops, l.file_ops, l.exec_ops, l.net_ops, l.failed_ops, l.wall_s,
-        l.op_ns_mean, l.op_cpu_ns_mean, m.bpf_run_ns, m.bpf_run_cnt, m.cpu_s, m.rss_peak_kib,
-        planted, m.detects_needles ? std::to_string(m.needles_detected) : "", lat,
+        l.op_ns_mean, l.op_cpu_ns_mean, m.bpf_run_ns, m.bpf_run_cnt, m.cpu_s, m.throttled_periods,
+        m.rss_peak_kib, planted, m.detects_needles ? std::to_string(m.needles_detected) : "", lat,
         m.has_drops ? std::to_string(m.drops) : "",
         m.has_stream ? std::to_string(m.stream_expected) : "",
         m.has_stream ? std::to_string(m.stream_seen) : "", csvField(m.note));
