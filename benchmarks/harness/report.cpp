@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace raqib::bench {
 
@@ -194,17 +195,36 @@ std::string Report::roundsCsv() const {
     for (const auto &n : l.needles) planted += n.planted;
     std::string lat;
     for (double v : m.latencies_ms) lat += (lat.empty() ? "" : " ") + fmt::format("{:.1f}", v);
-    out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},{:.0f},{},{},{:.4f},{},{},{},{},{},{},{}"
-        ","
-        "{}\n",
-        r.rate_label, r.target_rate, r.mode, r.quota, r.round, csvField(m.unavailable),
-        csvField(m.invalid), l.ops, l.file_ops, l.exec_ops, l.net_ops, l.failed_ops, l.wall_s,
-        l.op_ns_mean, l.op_cpu_ns_mean, m.bpf_run_ns, m.bpf_run_cnt, m.cpu_s, m.throttled_periods,
-        m.rss_peak_kib, planted, m.detects_needles ? std::to_string(m.needles_detected) : "", lat,
+    const std::vector<std::string> row{
+        r.rate_label,
+        fmt::format("{}", r.target_rate),
+        r.mode,
+        std::to_string(r.quota),
+        std::to_string(r.round),
+        csvField(m.unavailable),
+        csvField(m.invalid),
+        std::to_string(l.ops),
+        std::to_string(l.file_ops),
+        std::to_string(l.exec_ops),
+        std::to_string(l.net_ops),
+        std::to_string(l.failed_ops),
+        fmt::format("{:.3f}", l.wall_s),
+        fmt::format("{:.0f}", l.op_ns_mean),
+        fmt::format("{:.0f}", l.op_cpu_ns_mean),
+        std::to_string(m.bpf_run_ns),
+        std::to_string(m.bpf_run_cnt),
+        fmt::format("{:.4f}", m.cpu_s),
+        std::to_string(m.throttled_periods),
+        std::to_string(m.rss_peak_kib),
+        std::to_string(planted),
+        m.detects_needles ? std::to_string(m.needles_detected) : "",
+        lat,
         m.has_drops ? std::to_string(m.drops) : "",
         m.has_stream ? std::to_string(m.stream_expected) : "",
-        m.has_stream ? std::to_string(m.stream_seen) : "", csvField(m.note));
+        m.has_stream ? std::to_string(m.stream_seen) : "",
+        csvField(m.note),
+    };
+    out += fmt::format("{}\n", fmt::join(row, ","));
   }
   return out;
 }
