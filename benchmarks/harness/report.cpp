@@ -70,7 +70,12 @@ std::vector<Report::Cell> Report::cells() const {
         notes.insert("round " + std::to_string(r->round) + " discarded: " + r->monitor.invalid);
         continue;
       }
-      if (!r->monitor.note.empty()) notes.insert(r->monitor.note);
+      for (size_t at = 0; at < r->monitor.note.size();) {  // "; "-separated, each once
+        size_t end = r->monitor.note.find("; ", at);
+        if (end == std::string::npos) end = r->monitor.note.size();
+        notes.insert(r->monitor.note.substr(at, end - at));
+        at = end + 2;
+      }
       c.rounds++;
       const LoadResult &l = r->load;
       const MonitorReport &m = r->monitor;
