@@ -24,11 +24,15 @@ int BPF_PROG(floor_exit, struct task_struct *task) {
   return 0;
 }
 
-#define FLOOR_SYSCALL(name)                                                  \
-  SEC("tracepoint/syscalls/sys_enter_" #name)                                \
-  int floor_enter_##name(struct trace_event_raw_sys_enter *ctx) { return 0; } \
-  SEC("tracepoint/syscalls/sys_exit_" #name)                                 \
-  int floor_exit_##name(struct trace_event_raw_sys_exit *ctx) { return 0; }
+#define FLOOR_SYSCALL(name)                                       \
+  SEC("tracepoint/syscalls/sys_enter_" #name)                     \
+  int floor_enter_##name(struct trace_event_raw_sys_enter *ctx) { \
+    return 0;                                                     \
+  }                                                               \
+  SEC("tracepoint/syscalls/sys_exit_" #name)                      \
+  int floor_exit_##name(struct trace_event_raw_sys_exit *ctx) {   \
+    return 0;                                                     \
+  }
 
 FLOOR_SYSCALL(open)
 FLOOR_SYSCALL(openat)
