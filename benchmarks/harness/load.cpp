@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -284,9 +285,11 @@ Needle LoadFixture::plant(const std::string &token) {
   while ((got = read(fds[0], buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
     if (got > 0) out.append(buf, got);
   close(fds[0]);
-  if (pid > 0 && waitExit(pid) && !out.empty()) {
+  char *end = nullptr;
+  long long act = std::strtoll(out.c_str(), &end, 10);
+  if (pid > 0 && waitExit(pid) && end != out.c_str() && act > 0) {
     n.pid = pid;
-    n.act_unix_ns = std::stoll(out);
+    n.act_unix_ns = act;
     n.planted = true;
   }
   fs::remove(link, ec);

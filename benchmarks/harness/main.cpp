@@ -118,9 +118,21 @@ std::string targets(const std::vector<Report::Cell> &cells) {
 
 }  // namespace
 
+int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
   if (argc >= 2 && std::string(argv[1]) == kNeedleFlag) return needleMain();
+  // An error the harness did not foresee ends the run with its reason, after
+  // the destructors removed the temporary files and cgroups.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) {
+    std::cerr << "raqib-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
 
+int run(int argc, char **argv) {
   Options o;
   CLI::App app{
       "raqib-bench: loss, load cost and CPU of raqib against no monitor, the no-op BPF "

@@ -84,6 +84,13 @@ TEST(BenchAccounting, KnownEventsAndNeedlesAreReportedExactly) {
   char tmpl[] = "/tmp/raqib-bench-test-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string out = tmpl;
+  struct RemoveAfter {
+    std::string dir;
+    ~RemoveAfter() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } remove_after{out};
   ChildResult run = runChild({RAQIB_BENCH_BINARY,
                               "--out",
                               out,
@@ -149,7 +156,6 @@ TEST(BenchAccounting, KnownEventsAndNeedlesAreReportedExactly) {
   EXPECT_NE(text.str().find(std::to_string(kRounds * kNeedles) + "/" +
                             std::to_string(kRounds * kNeedles)),
             std::string::npos);
-  fs::remove_all(out);
 }
 
 }  // namespace
