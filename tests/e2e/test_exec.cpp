@@ -11,26 +11,15 @@
 #include <set>
 
 #include "records.hpp"
+#include "shared_daemon.hpp"
 
 namespace raqib::test {
 namespace {
 
 namespace fs = std::filesystem;
 
-class Exec : public ::testing::Test {
+class Exec : public SharedDaemonTest {
  protected:
-  static void SetUpTestSuite() {
-    config_ = new TempFile("raqib.toml",
-                           "[exec]\ncadence = \"50ms\"\n[file_access]\n"
-                           "cadence = \"50ms\"\n[printers.stdout]\nformat = \"json\"\n");
-    daemon_ = new DaemonProcess({"--config", config_->path(), "--events", "all"});
-    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(daemon_->stop(), 0) << daemon_->stderrText();
-    delete daemon_;
-    delete config_;
-  }
   void SetUp() override {
     dir_ = fs::canonical(fs::temp_directory_path()) / ("raqib-exec-" + std::to_string(getpid()));
     fs::create_directories(dir_);
@@ -66,13 +55,8 @@ class Exec : public ::testing::Test {
     return found;
   }
 
-  static TempFile *config_;
-  static DaemonProcess *daemon_;
   fs::path dir_;
 };
-
-TempFile *Exec::config_ = nullptr;
-DaemonProcess *Exec::daemon_ = nullptr;
 
 std::string selfExe() {
   return fs::read_symlink("/proc/self/exe").string();

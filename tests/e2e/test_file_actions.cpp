@@ -12,26 +12,15 @@
 #include <set>
 
 #include "records.hpp"
+#include "shared_daemon.hpp"
 
 namespace raqib::test {
 namespace {
 
 namespace fs = std::filesystem;
 
-class FileActions : public ::testing::Test {
+class FileActions : public SharedDaemonTest {
  protected:
-  static void SetUpTestSuite() {
-    config_ = new TempFile("raqib.toml",
-                           "[exec]\ncadence = \"50ms\"\n[file_access]\n"
-                           "cadence = \"50ms\"\n[printers.stdout]\nformat = \"json\"\n");
-    daemon_ = new DaemonProcess({"--config", config_->path(), "--events", "all"});
-    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(daemon_->stop(), 0) << daemon_->stderrText();
-    delete daemon_;
-    delete config_;
-  }
   void SetUp() override {
     // Resolve the temporary directory itself, so expectations are canonical.
     dir_ = fs::canonical(fs::temp_directory_path()) /
@@ -59,13 +48,8 @@ class FileActions : public ::testing::Test {
     return out;
   }
 
-  static TempFile *config_;
-  static DaemonProcess *daemon_;
   fs::path dir_;
 };
-
-TempFile *FileActions::config_ = nullptr;
-DaemonProcess *FileActions::daemon_ = nullptr;
 
 TEST_F(FileActions, EveryWayOfNamingAnOpenYieldsTheCanonicalPath) {
   fs::create_directory_symlink(dir_ / "real", dir_ / "link");

@@ -47,27 +47,17 @@ TEST(MapOverflow, IsCountedReportedAndSurvived) {
   bool detected = false;
   for (int attempt = 0; attempt < 20 && !detected; attempt++) {
     ChildResult reader = runChild({"/usr/bin/cat", "/etc/shadow"});
-    detected = daemon
-                   .waitForStdout(
-                       [&](const std::string &l) {
-                         json j = json::parse(l, nullptr, false);
-                         return j.is_object() && j["process"]["pid"] == reader.pid;
-                       },
-                       std::chrono::seconds(1))
-                   .has_value();
+    detected = waitForDetection(daemon, reader.pid, std::chrono::seconds(1)).has_value();
   }
   EXPECT_TRUE(detected) << daemon.stderrText();
 
   EXPECT_EQ(daemon.stop(), 0);
-  auto stats =
-      daemon.waitForStderr([](const std::string &l) { return l.find("raqib stats ") != l.npos; },
-                           std::chrono::seconds(5));
-  ASSERT_TRUE(stats);
-  json s = json::parse(stats->substr(stats->find("raqib stats ") + 12));
+  json s = statsOf(daemon);
+  ASSERT_FALSE(s.is_null()) << daemon.stderrText();
   // Fitting 10,000 paths 64 at a time would take 157 drains (15.7 s at
   // 100 ms); the burst lasts well under a second, so most were refused, and
   // every refusal was counted.
-  EXPECT_GE(s["maps"]["file_access"]["failed"].get<long>(), kPaths / 2) << *stats;
+  EXPECT_GE(s["maps"]["file_access"]["failed"].get<long>(), kPaths / 2) << s.dump();
   fs::remove_all(dir);
 }
 

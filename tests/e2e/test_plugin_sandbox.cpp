@@ -18,17 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::map<std::string, std::string> statusOf(const std::string &path) {
-  std::map<std::string, std::string> fields;
-  for (const auto &line : readLines(path)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    auto value = line.find_first_not_of(" \t", colon + 1);
-    fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
-  }
-  return fields;
-}
-
 std::string configWith(const std::string &core) {
   return fmt::format(R"([core]
 {}
@@ -47,7 +36,7 @@ format = "json"
 int checkThreads(pid_t pid, const std::string &core_cap_eff) {
   int plugin_threads = 0;
   for (const auto &task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid))) {
-    auto s = statusOf(task.path() / "status");
+    auto s = procStatus(task.path() / "status");
     SCOPED_TRACE(task.path().string() + " (" + s["Name"] + ")");
     EXPECT_EQ(s["NoNewPrivs"], "1");
     EXPECT_EQ(s["CapAmb"], "0000000000000000");
@@ -89,7 +78,7 @@ TEST(PluginSandbox, CoreRunsAsAnUnprivilegedUserWithOnlyTheKeptCapability) {
                   configWith("user = \"nobody\"\nkeep_capabilities = [\"cap_net_bind_service\"]"));
   DaemonProcess daemon({"--config", config.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  auto s = statusOf(fmt::format("/proc/{}/status", daemon.pid()));
+  auto s = procStatus(fmt::format("/proc/{}/status", daemon.pid()));
   EXPECT_EQ(s["Uid"], "65534\t65534\t65534\t65534");
   EXPECT_EQ(s["Gid"], "65534\t65534\t65534\t65534");
   EXPECT_EQ(s["CapBnd"], "0000000000000400");  // CAP_NET_BIND_SERVICE only

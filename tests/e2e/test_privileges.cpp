@@ -10,24 +10,13 @@
 namespace raqib::test {
 namespace {
 
-std::map<std::string, std::string> statusOf(const std::string &path) {
-  std::map<std::string, std::string> fields;
-  for (const auto &line : readLines(path)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    auto value = line.find_first_not_of(" \t", colon + 1);
-    fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
-  }
-  return fields;
-}
-
 TEST(Privileges, EveryThreadHasDroppedCapabilitiesAndNoNewPrivs) {
   DaemonProcess daemon({"--format", "json"});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
   std::string proc = "/proc/" + std::to_string(daemon.pid());
   int threads = 0;
   for (const auto &task : std::filesystem::directory_iterator(proc + "/task")) {
-    auto s = statusOf(task.path() / "status");
+    auto s = procStatus(task.path() / "status");
     SCOPED_TRACE(task.path().string() + " (" + s["Name"] + ")");
     EXPECT_EQ(s["CapEff"], "0000000000000000");
     EXPECT_EQ(s["CapPrm"], "0000000000000000");

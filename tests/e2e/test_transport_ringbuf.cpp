@@ -42,20 +42,12 @@ TEST(RingbufTransport, DeliversEveryEventOrCountsItsDrop) {
   }
 
   ChildResult reader = runChild({"/usr/bin/cat", "/etc/shadow"});
-  auto detection = daemon.waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["kind"] == "detection" && j["process"]["pid"] == reader.pid;
-      },
-      std::chrono::seconds(20));
-  EXPECT_TRUE(detection) << daemon.stderrText();
+  EXPECT_TRUE(waitForDetection(daemon, reader.pid, std::chrono::seconds(20)))
+      << daemon.stderrText();
 
   EXPECT_EQ(daemon.stop(), 0);
-  auto stats =
-      daemon.waitForStderr([](const std::string &l) { return l.find("raqib stats ") != l.npos; },
-                           std::chrono::seconds(5));
-  ASSERT_TRUE(stats);
-  json s = json::parse(stats->substr(stats->find("raqib stats ") + 12));
+  json s = statsOf(daemon);
+  ASSERT_FALSE(s.is_null()) << daemon.stderrText();
   // What did not arrive was counted: by the kernel when the ring buffer was
   // full, or by the host when the printer's queue was. Nothing went to the
   // activity maps.

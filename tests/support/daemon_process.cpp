@@ -166,4 +166,15 @@ std::vector<std::string> readLines(const std::string &path) {
   return lines;
 }
 
+std::map<std::string, std::string> procStatus(const std::string &path) {
+  std::map<std::string, std::string> fields;
+  for (const auto &line : readLines(path)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto value = line.find_first_not_of(" \t", colon + 1);
+    fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
+  }
+  return fields;
+}
+
 }  // namespace raqib::test

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,5 +83,8 @@ ChildResult runChild(const std::vector<std::string> &argv);
 
 // Every line of the file, or empty.
 std::vector<std::string> readLines(const std::string &path);
+
+// The "Key: value" fields of a /proc/PID[/task/TID]/status file.
+std::map<std::string, std::string> procStatus(const std::string &path);
 
 }  // namespace raqib::test

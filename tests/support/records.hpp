@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,29 @@ inline std::vector<json> recordsOfChild(
   waitpid(pid, nullptr, 0);
   if (!done) records.clear();
   return records;
+}
+
+// The detection about process pid, when one comes within timeout.
+inline std::optional<json> waitForDetection(DaemonProcess &daemon, pid_t pid,
+                                            std::chrono::milliseconds timeout) {
+  auto line = daemon.waitForStdout(
+      [&](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        return j.is_object() && j["kind"] == "detection" && j["process"]["pid"] == pid;
+      },
+      timeout);
+  if (!line) return std::nullopt;
+  return json::parse(*line);
+}
+
+// The counters the daemon logs as "raqib stats {JSON}" when it stops; call
+// after stop(). Null when the line did not come.
+inline json statsOf(DaemonProcess &daemon) {
+  constexpr std::string_view kTag = "raqib stats ";
+  auto line =
+      daemon.waitForStderr([&](const std::string &l) { return l.find(kTag) != std::string::npos; },
+                           std::chrono::seconds(5));
+  return line ? json::parse(line->substr(line->find(kTag) + kTag.size())) : json();
 }
 
 // The info records of type "file" for path among records.
