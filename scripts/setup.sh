@@ -3,7 +3,7 @@
 # and run raqib. Sourced, not run; the caller has `set -euo pipefail`.
 
 RAQIB_PACKAGES=(
-  g++ clang llvm pkg-config python3 meson ninja-build
+  g++ make clang llvm pkg-config python3 meson ninja-build
   libbpf-dev bpftool
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libseccomp-dev libcap-dev
