@@ -117,11 +117,15 @@ TEST_F(FileActions, UnlinkRenameLinkSymlink) {
   ASSERT_EQ(linked.size(), 2u);
   EXPECT_EQ(actionsOn(records, hard), (std::set<std::vector<std::string>>{{"link"}, {"unlink"}}));
   for (const auto &r : linked)
-    if (r["file"]["actions"][0] == "link") EXPECT_EQ(r["file"]["other_path"], b.string());
+    if (r["file"]["actions"][0] == "link") {
+      EXPECT_EQ(r["file"]["other_path"], b.string());
+    }
   EXPECT_EQ(actionsOn(records, soft),
             (std::set<std::vector<std::string>>{{"symlink"}, {"unlink"}}));
   for (const auto &r : fileRecords(records, soft.string()))
-    if (r["file"]["actions"][0] == "symlink") EXPECT_EQ(r["file"]["other_path"], "b");
+    if (r["file"]["actions"][0] == "symlink") {
+      EXPECT_EQ(r["file"]["other_path"], "b");
+    }
 }
 
 TEST_F(FileActions, ChmodChownSetcapMmapExec) {

@@ -65,7 +65,9 @@ class NetworkTest : public ::testing::Test {
     ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
   }
   void TearDown() override {
-    if (daemon_) EXPECT_EQ(daemon_->stop(60s), 0) << daemon_->stderrText();
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(60s), 0) << daemon_->stderrText();
+    }
   }
 
   // Every info record of type so far. Lines are parsed once each: other
@@ -516,7 +518,9 @@ TEST_F(NetworkTest, DnsQueryAnsweredOnLoopbackNamesTheFlow) {
     return connect && flow;
   })) << output();
   for (const json &f : records("flow"))
-    if (toService(f)) EXPECT_EQ(f["flow"]["names"], json::array({kName})) << f.dump();
+    if (toService(f)) {
+      EXPECT_EQ(f["flow"]["names"], json::array({kName})) << f.dump();
+    }
 }
 
 }  // namespace

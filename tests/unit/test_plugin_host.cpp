@@ -68,8 +68,9 @@ TEST(PluginHost, CrashingPluginIsRestartedThenDisabled) {
   for (uint32_t fault = 1; fault <= 3; fault++) {
     (*host)->dispatch(bad);
     ASSERT_TRUE(waitStats(**host, [&](auto &s) { return s.faults == fault; })) << fault;
-    if (fault <= 2)  // restarted: it handles records again
+    if (fault <= 2) {  // restarted: it handles records again
       ASSERT_TRUE(waitStats(**host, [&](auto &s) { return s.restarts == fault; }));
+    }
   }
   auto s = (*host)->stats()[0];
   EXPECT_TRUE(s.disabled);
