@@ -1,0 +1,57 @@
+// raqib --features: every hook type tried for real on this kernel, with what
+// raqib uses it for or the fallback it takes. On these machines tp_btf,
+// tracepoints and cgroup hooks load; fentry and lsm do not (EPERM).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "daemon_process.hpp"
+
+namespace raqib::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// hook -> "yes"/"no", from the table's rows.
+std::map<std::string, std::string> usable(const std::string &table) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(table);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string hook, yes_no;
+    row >> hook >> yes_no;
+    out[hook] = yes_no;
+  }
+  return out;
+}
+
+TEST(Features, TableSaysWhatThisKernelAllows) {
+  DaemonProcess d({"--features"});
+  ASSERT_EQ(d.wait(30s), 0) << d.stderrText();
+  auto hooks = usable(d.stdoutText());
+  EXPECT_EQ(hooks["tp_btf"], "yes") << d.stdoutText();
+  EXPECT_EQ(hooks["tracepoint"], "yes");
+  EXPECT_EQ(hooks["cgroup_skb"], "yes");
+  EXPECT_EQ(hooks["cgroup_sock_addr"], "yes");
+  // Refused here; each row names raqib's fallback and the kernel's error.
+  EXPECT_EQ(hooks["fentry"], "no");
+  EXPECT_EQ(hooks["lsm"], "no");
+  EXPECT_NE(d.stdoutText().find("Operation not permitted"), std::string::npos) << d.stdoutText();
+}
+
+TEST(Features, TheDaemonLogsEachFallbackItTakes) {
+  DaemonProcess d({"--format", "json"});
+  ASSERT_TRUE(d.waitReady()) << d.stderrText();
+  for (const char *hook : {"fentry", "lsm"})
+    EXPECT_NE(d.stderrText().find(std::string(hook) + " programs are not usable here"),
+              std::string::npos)
+        << hook << "\n"
+        << d.stderrText();
+  EXPECT_EQ(d.stop(), 0);
+}
+
+}  // namespace
+}  // namespace raqib::test
