@@ -51,6 +51,40 @@ struct {
   __uint(max_entries, 4096);
 } events SEC(".maps");
 
+/* path_cache: the path hash of a file by (dentry, mount), so repeated
+ * opens of one file skip the walk and the hash. An entry is used only while
+ * its generation is current (renames and mount changes start a new one)
+ * and the dentry still has the parent, inode and name it had (a freed
+ * dentry reused for another file fails that). Bound: 8192, LRU. */
+struct raqib_path_cache_key {
+  __u64 dentry;
+  __u64 mnt;
+};
+struct raqib_path_cache_val {
+  __u64 path_hash;
+  __u64 generation;
+  __u64 parent;    /* the dentry's d_parent when cached */
+  __u64 inode;     /* its d_inode */
+  __u64 name_hash; /* its d_name.hash_len */
+  __u32 path_flags;
+  __u32 _pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 8192);
+  __type(key, struct raqib_path_cache_key);
+  __type(value, struct raqib_path_cache_val);
+} path_cache SEC(".maps");
+
+/* path_generation: bumped by every successful rename and mount change,
+ * which can change the path of files already cached. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} path_generation SEC(".maps");
+
 /* map_counters: enum raqib_map_id -> inserts, updates, failed inserts. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -91,6 +125,7 @@ enum raqib_resolve {
   RAQIB_RESOLVE_AT = 3,      /* dfd + name */
   RAQIB_RESOLVE_AT_AT = 4,   /* dfd + name, and dfd2 + name2 as the other path */
   RAQIB_RESOLVE_AT_TEXT = 5, /* dfd + name, and the text name2 as the other path */
+  RAQIB_RESOLVE_NONE = 6,    /* no path: a mount change, which starts a new path generation */
 };
 
 /* syscall_args: per-task arguments of a file syscall in flight, from its

@@ -5,8 +5,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 other_hash,
-                                        __u32 actions, __s32 error);
+static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 path_hash,
+                                        __u64 other_hash, __u32 actions, __s32 error);
 
 /* ---- processes ------------------------------------------------------- */
 
@@ -75,7 +75,7 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 
   rec->exe_hash = hash;
   rec->exec_ns = bpf_ktime_get_boot_ns();
-  record_file(tgid, &sc->str, 0, RAQIB_FILE_EXEC, 0);
+  record_file(tgid, &sc->str, hash, 0, RAQIB_FILE_EXEC, 0);
   rec->uid = task->cred->uid.val;
   rec->euid = task->cred->euid.val;
   rec->gid = task->cred->gid.val;
@@ -165,14 +165,23 @@ static __always_inline void stream_file(const struct raqib_file_key *key, struct
     count_map(RAQIB_MAP_RINGBUF, RAQIB_CNT_FAILED);
 }
 
-/* Count one occurrence of (tgid, path in scratch.str, other, actions, error)
- * in the current epoch. */
-static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 other_hash,
-                                        __u32 actions, __s32 error) {
-  void *inner = current_epoch(&file_activity);
-  if (!inner) return;
+/* Add one occurrence to key's entry in the current epoch; false when the
+ * epoch has no such entry yet. */
+static __always_inline bool bump_file(void *inner, const struct raqib_file_key *key, __u64 now) {
+  struct raqib_file_value *v = bpf_map_lookup_elem(inner, key);
+  if (!v) return false;
+  __sync_fetch_and_add(&v->count, 1);
+  v->last_ns = now;
+  count_map(RAQIB_MAP_FILE, RAQIB_CNT_UPDATE);
+  return true;
+}
+
+/* Count one occurrence of (tgid, the path s whose hash is path_hash, other,
+ * actions, error) in the current epoch. */
+static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u64 path_hash,
+                                        __u64 other_hash, __u32 actions, __s32 error) {
   struct raqib_file_key key = {};
-  key.path_hash = hash_string(s);
+  key.path_hash = path_hash;
   key.other_hash = other_hash;
   key.tgid = tgid;
   key.actions = actions;
@@ -180,26 +189,73 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
   key.path_flags = s->flags;
   __u64 now = bpf_ktime_get_boot_ns();
   if (stream_files) return stream_file(&key, s, now);
+  void *inner = current_epoch(&file_activity);
+  if (!inner || bump_file(inner, &key, now)) return;
 
-  struct raqib_file_value *v = bpf_map_lookup_elem(inner, &key);
-  if (!v) {
-    struct raqib_file_value init = {.count = 1, .first_ns = now, .last_ns = now};
-    long err = bpf_map_update_elem(inner, &key, &init, BPF_NOEXIST);
-    if (err == 0) {
-      count_map(RAQIB_MAP_FILE, RAQIB_CNT_INSERT);
-      put_string(key.path_hash, s);
-      return;
-    }
-    if (err != -EEXIST) {
-      count_map(RAQIB_MAP_FILE, RAQIB_CNT_FAILED);
-      return;
-    }
-    v = bpf_map_lookup_elem(inner, &key); /* another CPU inserted it first */
-    if (!v) return;
+  struct raqib_file_value init = {.count = 1, .first_ns = now, .last_ns = now};
+  long err = bpf_map_update_elem(inner, &key, &init, BPF_NOEXIST);
+  if (err == 0) {
+    count_map(RAQIB_MAP_FILE, RAQIB_CNT_INSERT);
+    put_string(key.path_hash, s);
+  } else if (err != -EEXIST || !bump_file(inner, &key, now)) { /* EEXIST: another CPU won */
+    count_map(RAQIB_MAP_FILE, RAQIB_CNT_FAILED);
   }
-  __sync_fetch_and_add(&v->count, 1);
-  v->last_ns = now;
-  count_map(RAQIB_MAP_FILE, RAQIB_CNT_UPDATE);
+}
+
+static __always_inline __u64 path_generation_now(void) {
+  __u32 zero = 0;
+  __u64 *g = bpf_map_lookup_elem(&path_generation, &zero);
+  return g ? *g : 0;
+}
+
+static __always_inline void new_path_generation(void) {
+  __u32 zero = 0;
+  __u64 *g = bpf_map_lookup_elem(&path_generation, &zero);
+  if (g) __sync_fetch_and_add(g, 1);
+}
+
+/* The cache entry of a file's path, if it is still true. */
+static __always_inline struct raqib_path_cache_val *cached_path(
+    const struct raqib_path_cache_key *key) {
+  struct raqib_path_cache_val *v = bpf_map_lookup_elem(&path_cache, key);
+  if (!v || v->generation != path_generation_now()) return NULL;
+  struct dentry *dentry = (struct dentry *)key->dentry;
+  if ((__u64)BPF_CORE_READ(dentry, d_parent) != v->parent ||
+      (__u64)BPF_CORE_READ(dentry, d_inode) != v->inode ||
+      BPF_CORE_READ(dentry, d_name.hash_len) != v->name_hash)
+    return NULL;
+  return v;
+}
+
+static __always_inline void cache_path(const struct raqib_path_cache_key *ck, __u64 hash,
+                                       __u32 flags) {
+  struct dentry *dentry = (struct dentry *)ck->dentry;
+  struct raqib_path_cache_val v = {};
+  v.path_hash = hash;
+  v.generation = path_generation_now();
+  v.parent = (__u64)BPF_CORE_READ(dentry, d_parent);
+  v.inode = (__u64)BPF_CORE_READ(dentry, d_inode);
+  v.name_hash = BPF_CORE_READ(dentry, d_name.hash_len);
+  v.path_flags = flags;
+  bpf_map_update_elem(&path_cache, ck, &v, BPF_ANY);
+}
+
+/* The fast path of a file resolved before: when its path is cached and the
+ * epoch already has its record, count it without walking or hashing. */
+static __always_inline bool record_cached_file(__u32 tgid, const struct raqib_path_cache_key *ck,
+                                               __u64 other, __u32 actions, __s32 error) {
+  if (stream_files) return false; /* streaming sends the path with every event */
+  struct raqib_path_cache_val *cv = cached_path(ck);
+  void *inner = current_epoch(&file_activity);
+  if (!cv || !inner) return false;
+  struct raqib_file_key key = {};
+  key.path_hash = cv->path_hash;
+  key.other_hash = other;
+  key.tgid = tgid;
+  key.actions = actions;
+  key.error = error;
+  key.path_flags = cv->path_flags;
+  return bump_file(inner, &key, bpf_ktime_get_boot_ns());
 }
 
 /* Only the file capabilities attribute: it grants privileges on exec. Read
@@ -236,7 +292,11 @@ static __always_inline void syscall_exit(long ret) {
     other = hash_string(&sc->str);
     put_string(other, &sc->str);
   }
+  struct file *file = NULL;
   switch (a->resolve) {
+    case RAQIB_RESOLVE_NONE: /* a mount change: cached paths may be wrong now */
+      if (!error) new_path_generation();
+      return;
     case RAQIB_RESOLVE_OPENED: {
       __u32 flags = a->flags;
       if (a->name2) { /* openat2: its struct open_how, read at the exit too */
@@ -245,23 +305,30 @@ static __always_inline void syscall_exit(long ret) {
         flags = how.flags;
       }
       actions = open_actions(flags);
-      struct file *file = error ? NULL : fd_file(task, ret);
-      if (file)
-        resolve_path(&file->f_path, sc);
-      else /* the kernel opened nothing: keep the name as it was passed */
+      file = error ? NULL : fd_file(task, ret);
+      if (!file) { /* the kernel opened nothing: keep the name as it was passed */
         read_user_string((const char *)a->name, RAQIB_STR_UNRESOLVED, sc);
-      break;
-    }
+        break;
+      }
+    } /* fall through: the path of the file opened */
     case RAQIB_RESOLVE_FD: {
-      struct file *file = fd_file(task, a->dfd);
+      if (!file) file = fd_file(task, a->dfd);
       if (!file) return;
+      struct raqib_path_cache_key ck = {};
+      ck.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+      ck.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+      if (record_cached_file(tgid, &ck, other, actions, error)) return;
       resolve_path(&file->f_path, sc);
-      break;
+      __u64 hash = hash_string(&sc->str);
+      if (!stream_files) cache_path(&ck, hash, sc->str.flags);
+      return record_file(tgid, &sc->str, hash, other, actions, error);
     }
     default:
       resolve_at(task, a->dfd, (const char *)a->name, sc);
   }
-  record_file(tgid, &sc->str, other, actions, error);
+  /* A renamed directory changes the path of everything below it. */
+  if ((actions & RAQIB_FILE_RENAME) && !error) new_path_generation();
+  record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
 }
 
 /* One exit program for every file syscall: the core attaches it to the
@@ -337,6 +404,12 @@ RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP,
                                             0, ctx->args[1], 0))
 RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0,
                                              ctx->args[4], 0))
+
+/* Mount changes: every cached path may have changed. */
+RAQIB_FILE_SYSCALL(mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(umount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(move_mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(pivot_root, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
 
 /* A file mapped executable (not anonymous memory). */
 RAQIB_FILE_SYSCALL(mmap, if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)

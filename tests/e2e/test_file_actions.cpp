@@ -75,6 +75,23 @@ TEST_F(FileActions, EveryWayOfNamingAnOpenYieldsTheCanonicalPath) {
   EXPECT_FALSE(opens[0]["file"].contains("path_lexical"));
 }
 
+TEST_F(FileActions, OpensAfterADirectoryRenameCarryTheNewPath) {
+  // Repeated opens of a file are counted from a cache of its path; renaming
+  // a directory above it must not leave the old path in use.
+  fs::path before = dir_ / "real" / "f", after = dir_ / "moved" / "f";
+  auto records = run([&] {
+    for (int i = 0; i < 3; i++) close(open(before.c_str(), O_RDONLY));
+    if (rename((dir_ / "real").c_str(), (dir_ / "moved").c_str()) != 0) _exit(3);
+    for (int i = 0; i < 2; i++) close(open(after.c_str(), O_RDONLY));
+  });
+  auto old_path = fileRecords(records, before.string());
+  auto new_path = fileRecords(records, after.string());
+  ASSERT_EQ(old_path.size(), 1u);
+  ASSERT_EQ(new_path.size(), 1u);
+  EXPECT_EQ(old_path[0]["count"], 3);
+  EXPECT_EQ(new_path[0]["count"], 2);
+}
+
 TEST_F(FileActions, CreateWriteTruncateAndFailedOpen) {
   fs::path created = dir_ / "new";
   auto records = run([&] {
