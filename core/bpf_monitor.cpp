@@ -90,7 +90,6 @@ Result<int> EpochPair::flip() {
     return Error{fmt::format("swapping the epoch map: {}", std::strerror(-err))};
   int drained = inner_[current_];
   current_ = idle;
-  flips_++;
   return drained;
 }
 
@@ -105,10 +104,11 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     return Error{fmt::format("opening the embedded BPF object failed: {}", std::strerror(errno))};
   raqib_bpf *s = m->skel_;
 
-  if (getrandom(m->hash_key_.data(), sizeof m->hash_key_, 0) != sizeof m->hash_key_)
+  std::array<uint64_t, 2> key{};  // per boot: map contents name no path without it
+  if (getrandom(key.data(), sizeof key, 0) != sizeof key)
     return Error{fmt::format("getrandom for the path-hash key failed: {}", std::strerror(errno))};
-  s->rodata->hash_key0 = m->hash_key_[0];
-  s->rodata->hash_key1 = m->hash_key_[1];
+  s->rodata->hash_key0 = key[0];
+  s->rodata->hash_key1 = key[1];
   s->rodata->self_tgid = static_cast<uint32_t>(getpid());
   bool streaming = config.transport == Transport::Ringbuf;
   s->rodata->stream_files = streaming;

@@ -26,13 +26,11 @@ class EpochPair {
   EpochPair() = default;
   EpochPair(int outer_fd, int a_fd, int b_fd) : outer_(outer_fd), inner_{a_fd, b_fd} {}
   [[nodiscard]] Result<int> flip();
-  uint64_t flips() const { return flips_; }
 
  private:
   int outer_ = -1;
   std::array<int, 2> inner_{-1, -1};
   int current_ = 0;  // index of the inner map in the slot
-  uint64_t flips_ = 0;
 };
 
 struct MapCounters {
@@ -57,7 +55,6 @@ class BpfMonitor {
   EpochPair &dnsEpochs() { return dns_; }
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
-  std::array<uint64_t, 2> hashKey() const { return hash_key_; }
   // Totals over all CPUs, indexed by enum raqib_map_id.
   [[nodiscard]] Result<std::array<MapCounters, RAQIB_MAP_COUNT>> counters() const;
 
@@ -72,7 +69,6 @@ class BpfMonitor {
   std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
   EpochPair exec_;
   EpochPair file_;
-  std::array<uint64_t, 2> hash_key_{};
   EpochPair peers_;
   EpochPair flows_;
   EpochPair dns_;
