@@ -21,7 +21,12 @@ TEST(RingbufTransport, DeliversEveryEventOrCountsItsDrop) {
   fs::create_directories(dir);
   fs::path target = dir / "target";
   std::ofstream(target) << "x";
-  TempFile config("raqib.toml", "[plugins.file]\n[printers.stdout]\nformat = \"json\"\n");
+  // Every streamed event becomes an info record: the printer's queue holds
+  // them all, so the marker records this test waits for are not dropped
+  // while it reads (drops would be counted, but the wait would not end).
+  TempFile config(
+      "raqib.toml",
+      "[plugins.file]\n[printers.stdout]\nformat = \"json\"\nqueue_capacity = 262144\n");
   DaemonProcess daemon({"--config", config.path(), "--transport", "ringbuf", "--events", "all"});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
 
