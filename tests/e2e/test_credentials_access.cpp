@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_process.hpp"
+#include "records.hpp"
 
 namespace raqib::test {
 namespace {
@@ -83,14 +84,9 @@ TEST(CredentialsAccess, OrdinaryFilesAreNotDetected) {
   ChildResult reader = runChild({"/usr/bin/cat", "/etc/hostname"});
   ChildResult key = runChild({"/usr/bin/cat", "/etc/ssh/ssh_host_ed25519_key.pub"});
   ChildResult marker = runChild({"/usr/bin/cat", "/etc/gshadow"});
-  auto line = daemon.waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["process"]["pid"] == marker.pid;
-      },
-      10s);
-  ASSERT_TRUE(line) << daemon.stderrText();
-  // Drains are in order, so the earlier reads were already evaluated.
+  ASSERT_TRUE(waitForDetection(daemon, marker.pid, 10s)) << daemon.stderrText();
+  // Stopping drains everything: every read has been evaluated by then.
+  EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
   EXPECT_EQ(daemon.stdoutText().find("\"pid\":" + std::to_string(reader.pid) + ","),
             std::string::npos);
   EXPECT_EQ(daemon.stdoutText().find("\"pid\":" + std::to_string(key.pid) + ","),

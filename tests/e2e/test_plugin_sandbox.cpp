@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_process.hpp"
+#include "records.hpp"
 
 namespace raqib::test {
 namespace {
@@ -55,13 +56,7 @@ int checkThreads(pid_t pid, const std::string &core_cap_eff) {
 
 void expectDetection(DaemonProcess &daemon) {
   ChildResult reader = runChild({"/usr/bin/cat", "/etc/shadow"});
-  auto line = daemon.waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["process"]["pid"] == reader.pid;
-      },
-      10s);
-  EXPECT_TRUE(line) << daemon.stderrText();
+  EXPECT_TRUE(waitForDetection(daemon, reader.pid, 10s)) << daemon.stderrText();
 }
 
 TEST(PluginSandbox, EveryPluginThreadIsFilteredAndHoldsNoCapability) {
