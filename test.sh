@@ -7,6 +7,7 @@ source scripts/setup.sh
 raqib_need_root "$0" "$@"
 raqib_install_packages
 raqib_mount_filesystems
+raqib_create_user
 raqib_build
 say "running the tests"
 status=0

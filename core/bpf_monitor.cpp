@@ -3,13 +3,18 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fcntl.h>
 
 #include <cstdarg>
+#include <algorithm>
 #include <filesystem>
 
 #include "features.hpp"
@@ -82,6 +87,7 @@ void routeLibbpfLogs() {
 
 Result<int> EpochPair::flip() {
   int idle = 1 - current_;
+  if (undrained_) return inner_[idle];
   uint32_t slot = 0;
   int fd = inner_[idle];
   // Updating a map-of-maps from user space returns only after an RCU grace
@@ -90,6 +96,7 @@ Result<int> EpochPair::flip() {
     return Error{fmt::format("swapping the epoch map: {}", std::strerror(-err))};
   int drained = inner_[current_];
   current_ = idle;
+  undrained_ = true;
   return drained;
 }
 
@@ -136,6 +143,10 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                     "[core] log_level = \"trace\" for the verifier's log)",
                     std::strerror(-err))};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
+  if (auto held = m->startLinkHolder(); !held) return Error{held.error()};
+  // libbpf reads the possible CPUs once and keeps them: now, while files
+  // can still be opened.
+  if (libbpf_num_possible_cpus() <= 0) return Error{"cannot count the possible CPUs"};
 
   m->exec_ = EpochPair(bpf_map__fd(s->maps.exec_activity), bpf_map__fd(s->maps.exec_activity_a),
                        bpf_map__fd(s->maps.exec_activity_b));
@@ -212,9 +223,50 @@ Status BpfMonitor::attachAll() {
   return Ok{};
 }
 
+Status BpfMonitor::startLinkHolder() {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return Error{fmt::format("creating the link holder's pipe: {}", std::strerror(errno))};
+  std::vector<int> keep{pipe_fds[0]};
+  for (const auto &link : links_) keep.push_back(bpf_link__fd(link.get()));
+  std::sort(keep.begin(), keep.end());
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return Error{fmt::format("starting the link holder: {}", std::strerror(errno))};
+  }
+  if (pid == 0) {
+    // The child: only async-signal-safe calls. It keeps the links and the
+    // pipe and nothing else (not stdout: a reader waits for its EOF), holds
+    // no capability and may only read, then end.
+    int next = 0;
+    for (int fd : keep) {
+      if (fd > next) syscall(SYS_close_range, next, fd - 1, 0);
+      next = fd + 1;
+    }
+    syscall(SYS_close_range, next, ~0u, 0);
+    prctl(PR_SET_NAME, "raqib-links", 0, 0, 0);
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3]{};
+    syscall(SYS_capset, &header, caps);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0);  // read, write, exit, sigreturn
+    char byte;
+    while (read(pipe_fds[0], &byte, 1) != 0) {
+    }
+    syscall(SYS_exit, 0);  // strict mode has no exit_group; this is the only thread
+  }
+  close(pipe_fds[0]);
+  holder_pipe_ = pipe_fds[1];
+  return Ok{};
+}
+
 BpfMonitor::~BpfMonitor() {
+  // The link holder still references every link: these closes are cheap.
   links_.clear();
   raqib_bpf__destroy(skel_);
+  if (holder_pipe_ >= 0) close(holder_pipe_);
 }
 
 int BpfMonitor::stringsFd() const {

@@ -20,17 +20,23 @@ namespace raqib {
 // Two inner maps behind a one-slot map-of-maps (bpf/maps.bpf.h). flip() puts
 // the idle map in the slot and returns the fd of the one taken out: when it
 // returns, the kernel has waited for every program that could still hold the
-// old map, so the returned map has no writer and can be drained whole.
+// old map, so the returned map has no writer and can be drained whole. A map
+// taken out goes back into service only once drained() says it is empty:
+// until then flip() returns it again instead of swapping, so a drain that
+// failed part-way is retried and never puts a still-full map in the slot.
 class EpochPair {
  public:
   EpochPair() = default;
   EpochPair(int outer_fd, int a_fd, int b_fd) : outer_(outer_fd), inner_{a_fd, b_fd} {}
   [[nodiscard]] Result<int> flip();
+  // The map flip() returned was drained to empty.
+  void drained() { undrained_ = false; }
 
  private:
   int outer_ = -1;
   std::array<int, 2> inner_{-1, -1};
-  int current_ = 0;  // index of the inner map in the slot
+  int current_ = 0;         // index of the inner map in the slot
+  bool undrained_ = false;  // the idle map still holds entries
 };
 
 struct MapCounters {
@@ -64,9 +70,15 @@ class BpfMonitor {
   // syscall's entry program and the shared exit program where this kernel
   // has the syscall, the rest (tp_btf, tracepoints) as their section says.
   Status attachAll();
+  // Fork the link holder: a child that keeps its own references to every
+  // link until the daemon is gone, so that the slow detach (an RCU grace
+  // period per syscall tracepoint, serialised in the kernel: seconds for
+  // all of raqib's) happens after the daemon has exited, not in its stop.
+  Status startLinkHolder();
 
   raqib_bpf *skel_ = nullptr;
   std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
+  int holder_pipe_ = -1;  // the link holder reads EOF once the daemon is gone
   EpochPair exec_;
   EpochPair file_;
   EpochPair peers_;

@@ -211,6 +211,10 @@ Status readPlugins(const Reader &r, const toml::table &root, std::string_view gr
 // [core] user, keep_capabilities and the plugin supervision keys.
 Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) {
   RAQIB_TRY(r.string(c, "user", "core", config.user));
+  if (config.user.empty())
+    return r.error(*c.get("user"),
+                   "[core] user must name the unprivileged user raqib runs as (\"raqib\"), or "
+                   "be \"root\" to stay root");
   if (const toml::node *caps = c.get("keep_capabilities")) {
     const toml::array *a = caps->as_array();
     if (!a)
@@ -229,7 +233,8 @@ Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) 
   RAQIB_TRY(r.integer(c, "plugin_restart_limit", "core", 0, 100, config.plugin_restart_limit));
   for (auto [key, out, min, max] :
        {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 10, 600000},
-        std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000}}) {
+        std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000},
+        std::tuple{"plugin_restart_window", &config.plugin_restart_window, 1000, 86400000}}) {
     const toml::node *n = c.get(key);
     if (!n) continue;
     auto d = n->is_string() ? parseDuration(n->as_string()->get()) : std::nullopt;
@@ -263,10 +268,11 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   if (!core) return Error{core.error()};
   if (*core) {
     const toml::table &c = **core;
-    if (auto e = r.onlyKeys(c, "[core]",
-                            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
-                             "ringbuf_bytes", "user", "keep_capabilities", "plugin_restart_limit",
-                             "plugin_restart_backoff", "plugin_call_timeout"}))
+    if (auto e =
+            r.onlyKeys(c, "[core]",
+                       {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
+                        "ringbuf_bytes", "user", "keep_capabilities", "plugin_restart_limit",
+                        "plugin_restart_backoff", "plugin_call_timeout", "plugin_restart_window"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};

@@ -44,11 +44,12 @@ struct Config {
   uint32_t ringbuf_bytes = 16 << 20;           // ring-buffer transport: buffer size
   std::vector<std::string> plugin_dirs;        // searched before the built-in ones
   uint32_t queue_capacity = 4096;              // records waiting per plugin
-  std::string user;                            // switch to this user after start; "" stays root
+  std::string user = "raqib";                  // switch to this user after start; "root" stays root
   std::vector<std::string> keep_capabilities;  // e.g. "cap_net_bind_service"; default none
   uint32_t plugin_restart_limit = 3;           // restarts after faults before a plugin is disabled
-  std::chrono::milliseconds plugin_restart_backoff{1000};  // first wait; doubles each restart
-  std::chrono::milliseconds plugin_call_timeout{5000};     // a longer plugin call is a hang
+  std::chrono::milliseconds plugin_restart_backoff{1000};   // first wait; doubles each restart
+  std::chrono::milliseconds plugin_call_timeout{5000};      // a longer plugin call is a hang
+  std::chrono::milliseconds plugin_restart_window{600000};  // faults further apart do not add up
   MechanismConfig exec;
   MechanismConfig file_access;
   MechanismConfig network_peers;                                  // connects and accepts

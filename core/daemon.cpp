@@ -18,12 +18,15 @@
 #include "plugin_host.hpp"
 #include "privileges.hpp"
 #include "process_table.hpp"
+#include "sandbox.hpp"
 
 namespace raqib {
 
 namespace {
 
-// Re-arms itself every cadence; a failed drain is logged and retried.
+// Re-arms itself every cadence until stopped; a failed drain is logged and
+// retried. stop() holds even when the handler is already queued, which
+// cancel() alone does not: that handler would run and re-arm.
 class CadenceTimer {
  public:
   CadenceTimer(boost::asio::io_context &io, std::chrono::milliseconds cadence,
@@ -31,20 +34,24 @@ class CadenceTimer {
       : timer_(io), cadence_(cadence), tick_(std::move(tick)) {
     arm();
   }
-  void cancel() { timer_.cancel(); }
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+  }
 
  private:
   void arm() {
     timer_.expires_after(cadence_);
     timer_.async_wait([this](const boost::system::error_code &ec) {
-      if (ec) return;
+      if (ec || stopped_) return;
       tick_();
-      arm();
+      if (!stopped_) arm();
     });
   }
   boost::asio::steady_timer timer_;
   std::chrono::milliseconds cadence_;
   std::function<void()> tick_;
+  bool stopped_ = false;
 };
 
 void logFailure(const Status &s) {
@@ -160,7 +167,9 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
     return 1;
   }
   // Everything privileged is done: the BPF programs are attached, /proc is
-  // read and the plugins are mapped. From here on only held fds are used.
+  // read and the plugin files are checked. From here on only held fds are
+  // used. No plugin code has run yet: each plugin is loaded on its own
+  // thread, confined first.
   if (auto s = dropPrivileges({config.user, config.keep_capabilities}); !s) {
     spdlog::error("{}", s.error());
     return 1;
@@ -203,9 +212,12 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   stop_signals.async_wait([&](const boost::system::error_code &ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: draining once more and stopping", signal);
-    for (auto &timer : timers) timer->cancel();
+    for (auto &timer : timers) timer->stop();
     if (stream) stream->cancel();
     hup.cancel();
+    // Handlers already queued (a tick that came due during a long drain)
+    // are dropped: the final drain below covers what they would have done.
+    io.stop();
   });
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](const boost::system::error_code &ec, int) {
@@ -218,12 +230,20 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   };
   on_hup();
 
+  // The drain loop too runs confined: map operations on held fds, timers,
+  // signals and logging.
+  if (auto s = confineCoreThread(CoreThread::drain); !s) {
+    spdlog::error("{}", s.error());
+    return 1;
+  }
   spdlog::info("raqib ready: pid {}, {} processes known, config {}", getpid(), processes.size(),
                config.source);
   io.run();
 
   // What the kernel recorded since the last tick still reaches the printers.
   if (stream) stream->consume();
+  logFailure(drainer.drainExec());
+  logFailure(drainer.drainDns());
   logFailure(drainer.drainFile());
   logFailure(drainer.drainPeers());
   logFailure(drainer.drainFlows());

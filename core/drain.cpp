@@ -71,6 +71,7 @@ Status Drainer::drainExec() {
     deliver(RecordSnapshot::exec(processes_, rec.tgid, a, offset));
     stats_.exec_records++;
   });
+  if (status) bpf_.execEpochs().drained();
   processes_.expire(bootNowNs(), kKeepExited);
   return status;
 }
@@ -120,7 +121,9 @@ Status Drainer::drainWithContext(EpochPair &pair, bool names, Fn &&fn) {
   if (auto s = drainExec(); !s) return s;
   if (names)
     if (auto s = drainDns(); !s) return s;
-  return drainMap<K, V>(*drained, std::forward<Fn>(fn));
+  auto status = drainMap<K, V>(*drained, std::forward<Fn>(fn));
+  if (status) pair.drained();
+  return status;
 }
 
 Status Drainer::drainFile() {

@@ -1,6 +1,8 @@
 // raqib: the daemon's command line.
+#include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -68,6 +70,9 @@ int main(int argc, char **argv) {
                "List every plugin and printer found (with --config: its plugin_dirs too), with "
                "kind, version and API version, or why it would be refused, and exit");
   CLI11_PARSE(app, argc, argv);
+  // A closed stdout, a reset peer or a vanished log reader is an error for
+  // the printer (or logger) that owns the fd, never the end of the daemon.
+  signal(SIGPIPE, SIG_IGN);
 
   // Logs go to stderr; stdout carries detections only.
   auto logger = spdlog::stderr_color_mt("raqib");
@@ -106,5 +111,10 @@ int main(int argc, char **argv) {
   if (!transport.empty()) config->transport = *raqib::parseTransport(transport);
   if (!events.empty()) config->events = *raqib::parseEvents(events);
   spdlog::set_level(spdlog::level::from_str(config->log_level));
-  return raqib::runDaemon(*config, exeDir());
+  int status = raqib::runDaemon(*config, exeDir());
+  // Plugins are never unloaded and their static destructors and atexit
+  // handlers must not run on this thread: end without them.
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  _exit(status);
 }

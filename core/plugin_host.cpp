@@ -1,7 +1,9 @@
 #include "plugin_host.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -64,12 +66,17 @@ constexpr size_t kFaultKinds = size_t(Fault::queue_full) + 1;
 
 SupervisionOptions SupervisionOptions::from(const Config &config) {
   return {config.queue_capacity, config.plugin_restart_limit, config.plugin_restart_backoff,
-          config.plugin_call_timeout};
+          config.plugin_call_timeout, config.plugin_restart_window};
 }
 
 struct PluginHost::Worker {
-  Worker(PluginHost &host, PluginLibrary library, PluginConfig config, size_t capacity)
-      : host(host), library(std::move(library)), config(std::move(config)), queue(capacity) {
+  Worker(PluginHost &host, std::filesystem::path path, DescriptorFields fields, PluginConfig config,
+         size_t capacity)
+      : host(host),
+        path(std::move(path)),
+        fields(fields),
+        config(std::move(config)),
+        queue(capacity) {
     api.struct_size = sizeof api;
     api.host = this;
     api.emit = &Worker::emit;
@@ -79,9 +86,17 @@ struct PluginHost::Worker {
     api.counters = &Worker::counters;
   }
 
-  const raqib_plugin_descriptor &descriptor() const { return *library.descriptor; }
+  ~Worker() {
+    if (int fd = trap.notify_fd.load(); fd >= 0) close(fd);
+    // A plugin is never unloaded: dlclose would run its destructors on the
+    // thread that unloads it, outside its own. The daemon ends with _exit.
+    (void)library.release();
+  }
+
+  // Only on the plugin's own thread, once loaded.
+  const raqib_plugin_descriptor &descriptor() const { return *library->descriptor; }
   const std::string &name() const { return config.name; }
-  bool isDetector() const { return descriptor().kind == RAQIB_PLUGIN_DETECTOR; }
+  bool isDetector() const { return fields.kind == RAQIB_PLUGIN_DETECTOR; }
 
   // One item of a queue: a record for a detector, an output for a printer.
   struct Item {
@@ -94,46 +109,32 @@ struct PluginHost::Worker {
     if (!queue.tryPush(std::move(item))) dropped.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // The thread's body. started gets "" once init returned a state, or why not.
+  // The thread's body. started gets "" once init returned a state, or why
+  // not. No plugin code runs before the thread is confined: the library is
+  // loaded here, under the filter, with its constructors.
   void run() {
     std::string thread_name = ("raqib:" + name()).substr(0, 15);
     prctl(PR_SET_NAME, thread_name.c_str(), 0, 0, 0);
     native = pthread_self();  // published to the watchdog by the first call's call_seq
     trap.attach();
-    // Capabilities are per thread: a plugin keeps none of those the core kept.
-    if (auto s = dropThreadCapabilities(); !s) {
-      started->set_value(s.error());
-      started = nullptr;
-      return finish();
-    }
-    if (auto s = confineThread(descriptor().resources); !s) {
-      started->set_value(s.error());
-      started = nullptr;
-      return finish();
-    }
+    if (auto s = confine(); !s) return failStart(s.error());
     for (;;) {
       if (int sig = RAQIB_FAULT_TRAP(trap)) {
         // Back from a fault: whatever the plugin was doing is abandoned,
         // locks it held included; its state is not trusted (no destroy).
+        trap.loading.store(false);
         if (trap.inCall()) trap.enter();  // the call is over (without leave's check)
         current = nullptr;
         size_t abandoned = batch_next < batch.size() ? batch.size() - batch_next - 1 : 0;
         batch.clear();
         batch_next = 0;
         state = nullptr;
-        Fault fault = faultOfSignal(sig);
-        std::string detail =
-            fault == Fault::seccomp ? "forbidden syscall " + syscallName(trap.syscall)
-            : fault == Fault::hang
-                ? fmt::format("a call ran longer than {}ms", host.options_.call_timeout.count())
-                : fmt::format("{} at address {:#x}", signalName(sig), uintptr_t(trap.address));
+        Fault fault = sig == kExitCalled ? Fault::crash : faultOfSignal(sig);
+        std::string detail = faultDetail(sig);
         if (abandoned) detail += fmt::format("; {} queued records abandoned", abandoned);
-        if (started) {
-          started->set_value(fmt::format("{} in init: {}", faultName(fault), detail));
-          started = nullptr;
-          return finish();
-        }
-        bool give_up = restarts.load() >= host.options_.restart_limit;
+        if (started)
+          return failStart(fmt::format("{} while starting: {}", faultName(fault), detail));
+        bool give_up = restartBudgetSpent();
         if (give_up) disable();
         // The watchdog counted and reported the hang when it interrupted it.
         if (fault != Fault::hang) host.reportHealth(*this, fault, detail, 1, give_up);
@@ -143,14 +144,22 @@ struct PluginHost::Worker {
         if (queue.waitClosedFor(wait)) break;
         continue;  // re-arms the trap, then init again
       }
+      if (!library) {
+        trap.enter();  // the loader runs the plugin's constructors: watched like a call
+        auto loaded = openPlugin(path);
+        trap.loading.store(false);
+        trap.leave();  // a forbidden syscall while loading jumps back
+        if (!loaded) return failStart(loaded.error());
+        if (name() != loaded->descriptor->name)
+          return failStart(fmt::format("configured as \"{}\" but its descriptor name is \"{}\"",
+                                       name(), loaded->descriptor->name));
+        library = std::make_unique<PluginLibrary>(std::move(*loaded));
+      }
       char err[512] = "";
       state = call([&] { return descriptor().init(&api, err, sizeof err); }, nullptr);
       if (!state) {
         std::string why = err[0] ? err : "init returned no state and no reason";
-        if (started) {
-          started->set_value(why);
-          return finish();
-        }
+        if (started) return failStart(why);
         disable();
         host.reportHealth(*this, Fault::error, "init failed on restart: " + why, 1, true);
         break;
@@ -172,6 +181,46 @@ struct PluginHost::Worker {
       break;
     }
     finish();
+  }
+
+  // No capability, then the filter built from the resources the file
+  // declared; its listener goes to the watchdog, which answers it.
+  Status confine() {
+    if (auto s = dropThreadCapabilities(); !s) return s;
+    auto listener = confinePluginThread(fields.resources);
+    if (!listener) return Error{listener.error()};
+    trap.notify_fd.store(*listener);
+    host.wakeWatchdog();
+    return Ok{};
+  }
+
+  void failStart(const std::string &why) {
+    started->set_value(why);
+    started = nullptr;
+    finish();
+  }
+
+  std::string faultDetail(int sig) const {
+    if (sig == kExitCalled)
+      return fmt::format("the plugin called {}({}); refused, the daemon goes on", trap.exit_call,
+                         trap.exit_status);
+    switch (faultOfSignal(sig)) {
+      case Fault::seccomp:
+        return "forbidden syscall " + syscallName(trap.syscall.load()) + ", refused with EPERM";
+      case Fault::hang:
+        return fmt::format("a call ran longer than {}ms", host.options_.call_timeout.count());
+      default:
+        return fmt::format("{} at address {:#x}", signalName(sig), uintptr_t(trap.address));
+    }
+  }
+
+  // Faults further apart than the restart window do not add up: a plugin
+  // that faults once a day is never disabled for it.
+  bool restartBudgetSpent() {
+    auto now = Clock::now();
+    if (now - last_fault >= host.options_.restart_window) restarts.store(0);
+    last_fault = now;
+    return restarts.load() >= host.options_.restart_limit;
   }
 
   // Calls into the plugin, marked for the watchdog; an exception a plugin
@@ -237,6 +286,7 @@ struct PluginHost::Worker {
   }
 
   static int emit(void *self, const raqib_detection *d) {
+    FaultTrap::HostCall in_host;
     auto *w = static_cast<Worker *>(self);
     if (!w->isDetector() || !w->current) {
       spdlog::warn("plugin {}: emit outside on_record is refused", w->name());
@@ -267,16 +317,19 @@ struct PluginHost::Worker {
   }
 
   static void log(void *self, raqib_log_level level, const char *message) {
+    FaultTrap::HostCall in_host;
     auto *w = static_cast<Worker *>(self);
     spdlog::log(spdlogLevel(level), "plugin {}: {}", w->name(), message ? message : "");
   }
 
   static const char *configText(void *self) {
+    FaultTrap::HostCall in_host;
     return static_cast<Worker *>(self)->config.section_toml.c_str();
   }
 
   static const raqib_process *process(void *self, uint32_t pid, const raqib_process **ancestry,
                                       uint32_t *ancestry_len) {
+    FaultTrap::HostCall in_host;
     auto *w = static_cast<Worker *>(self);
     const raqib_process *found = nullptr, *rest = nullptr;
     uint32_t rest_len = 0;
@@ -300,6 +353,7 @@ struct PluginHost::Worker {
   }
 
   static int counters(void *self, raqib_plugin_counters *out) {
+    FaultTrap::HostCall in_host;
     if (!out) return -1;
     auto *w = static_cast<Worker *>(self);
     raqib_plugin_counters c{};
@@ -318,7 +372,9 @@ struct PluginHost::Worker {
 
   PluginHost &host;
   std::promise<std::string> *started = nullptr;  // until init has returned
-  PluginLibrary library;
+  std::filesystem::path path;
+  DescriptorFields fields;                 // from the file, before loading
+  std::unique_ptr<PluginLibrary> library;  // loaded on the plugin's thread
   PluginConfig config;
   raqib_host_api api{};
   void *state = nullptr;
@@ -336,6 +392,7 @@ struct PluginHost::Worker {
   bool finished = false;              // guarded by host.mutex_
   std::atomic<uint64_t> handled{0}, dropped{0}, failed{0}, faults{0}, emitted{0};
   std::atomic<uint32_t> restarts{0};
+  Clock::time_point last_fault{};  // the plugin thread's own
   std::array<std::atomic<uint64_t>, kFaultKinds> by_fault{};
   std::mutex error_mutex;
   std::string last_error;  // of the last failed call
@@ -344,8 +401,11 @@ struct PluginHost::Worker {
   struct {
     uint64_t seq = 0;
     Clock::time_point since{};
+    std::chrono::nanoseconds cpu_since{};  // the thread's CPU time when the call began
     bool signalled = false;
+    bool stalled = false;  // a printer waiting on its output, reported once
     bool abandoned = false;
+    bool listener_gone = false;
     std::array<uint64_t, kFaultKinds> reported{};
     std::array<Clock::time_point, kFaultKinds> reported_at{};
     uint64_t reported_dropped = 0;
@@ -380,12 +440,12 @@ Result<std::unique_ptr<PluginHost>> PluginHost::load(const Config &config,
     for (auto &w : (*host)->printers_)
       if (w->name() == pc.name)
         return Error{fmt::format("plugin {}: configured as detector \"{}\" but it is a printer",
-                                 w->library.path.string(), pc.name)};
+                                 w->path.string(), pc.name)};
   for (const auto &pc : config.printers)
     for (auto &w : (*host)->detectors_)
       if (w->name() == pc.name)
         return Error{fmt::format("plugin {}: configured as printer \"{}\" but it is a detector",
-                                 w->library.path.string(), pc.name)};
+                                 w->path.string(), pc.name)};
   if ((*host)->printers_.empty())
     spdlog::warn("{}: no printer is enabled: detections will not be shown", config.source);
   return host;
@@ -399,23 +459,16 @@ Result<std::unique_ptr<PluginHost>> PluginHost::loadFiles(
   gethostname(name, sizeof name - 1);
   host->hostname_ = name;
   for (const auto &[path, pc] : files) {
-    auto lib = openPlugin(path);
-    if (!lib) return Error{lib.error()};
-    if (pc.name != lib->descriptor->name)
-      return Error{fmt::format("plugin {}: configured as \"{}\" but its descriptor name is \"{}\"",
-                               path.string(), pc.name, lib->descriptor->name)};
-    if (auto s = host->add(std::move(*lib), pc); !s) return Error{s.error()};
+    // Only the file is read here; the plugin is loaded on its own thread.
+    auto fields = checkBeforeLoad(path);
+    if (!fields) return Error{fields.error()};
+    bool detector = fields->kind == RAQIB_PLUGIN_DETECTOR;
+    (detector ? host->detectors_ : host->printers_)
+        .push_back(std::make_unique<Worker>(
+            *host, path, *fields, pc,
+            pc.queue_capacity ? pc.queue_capacity : options.queue_capacity));
   }
   return host;
-}
-
-Status PluginHost::add(PluginLibrary library, const PluginConfig &config) {
-  bool detector = library.descriptor->kind == RAQIB_PLUGIN_DETECTOR;
-  (detector ? detectors_ : printers_)
-      .push_back(std::make_unique<Worker>(
-          *this, std::move(library), config,
-          config.queue_capacity ? config.queue_capacity : options_.queue_capacity));
-  return Ok{};
 }
 
 PluginHost::PluginHost(const SupervisionOptions &options) : options_(options) {}
@@ -429,9 +482,15 @@ Status PluginHost::start() {
   // The logger formats local time on the plugin threads: read the time zone
   // now, before their filters forbid opening /etc/localtime.
   tzset();
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return Error{fmt::format("eventfd for the watchdog: {}", std::strerror(errno))};
   started_ = true;
-  // The watchdog first: an init that hangs is interrupted too.
-  watchdog_ = std::thread([this] { watchdog(); });
+  // The watchdog first: it answers the plugin threads' seccomp
+  // notifications, and an init that hangs is interrupted too.
+  std::promise<std::string> confined;
+  auto watchdog_ready = confined.get_future();
+  watchdog_ = std::thread([this, &confined] { watchdog(confined); });
+  if (std::string why = watchdog_ready.get(); !why.empty()) return Error{why};
   // Printers first, so the first detection has somewhere to go.
   for (auto *list : {&printers_, &detectors_}) {
     for (auto &w : *list) {
@@ -441,17 +500,22 @@ Status PluginHost::start() {
       worker->started = &started;
       w->thread = std::thread([worker] { worker->run(); });
       if (std::string why = result.get(); !why.empty())
-        return Error{fmt::format("plugin {} ({}) failed to start: {}", w->name(),
-                                 w->library.path.string(), why)};
+        return Error{
+            fmt::format("plugin {} ({}) failed to start: {}", w->name(), w->path.string(), why)};
     }
   }
   return Ok{};
 }
 
+void PluginHost::wakeWatchdog() {
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+}
+
 void PluginHost::dispatch(const std::shared_ptr<const RecordSnapshot> &record) {
   uint32_t kind = record->view().kind;
   for (auto &w : detectors_)
-    if (w->descriptor().subscriptions & kind) w->offer({record, nullptr});
+    if (w->fields.subscriptions & kind) w->offer({record, nullptr});
 }
 
 void PluginHost::publishInfo(const RecordSnapshot &record) {
@@ -462,7 +526,7 @@ void PluginHost::publishInfo(const RecordSnapshot &record) {
 
 void PluginHost::publish(std::shared_ptr<const Output> output) {
   for (auto &w : printers_)
-    if (w->descriptor().subscriptions & output->kind) w->offer({nullptr, output});
+    if (w->fields.subscriptions & output->kind) w->offer({nullptr, output});
 }
 
 void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
@@ -486,91 +550,157 @@ void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail,
       std::make_shared<Output>(Output{RAQIB_RECORD_HEALTH, healthJson(event), healthText(event)}));
 }
 
-// Notices calls that overrun call_timeout (and interrupts them), full queues,
-// and errors; reports each kind at most once a second per plugin.
-void PluginHost::watchdog() {
+// Answers the plugin threads' seccomp notifications as they come; every
+// tick, notices calls that overrun call_timeout (and interrupts them), full
+// queues and errors, and reports each kind at most once a second per plugin.
+void PluginHost::watchdog(std::promise<std::string> &confined) {
   prctl(PR_SET_NAME, "raqib-watchdog", 0, 0, 0);
+  if (auto s = confineCoreThread(CoreThread::watchdog); !s) return confined.set_value(s.error());
+  confined.set_value({});
   auto tick = std::clamp(options_.call_timeout / 4, std::chrono::milliseconds(10),
                          std::chrono::milliseconds(250));
-  std::unique_lock lock(mutex_);
+  auto next_check = Clock::now() + tick;
+  std::vector<pollfd> fds;
+  std::vector<Worker *> owners;
   for (;;) {
-    // stop() sets stopping_ once every worker finished or was left behind.
-    if (changed_.wait_for(lock, tick, [this] { return stopping_; })) break;
-    lock.unlock();
-    auto now = Clock::now();
-    for (auto *list : {&detectors_, &printers_}) {
-      for (auto &wp : *list) {
-        Worker &w = *wp;
-        auto &s = w.watch;
-        uint64_t seq = w.trap.call_seq.load(std::memory_order_acquire);
-        if (!(seq & 1) || seq != s.seq) {
-          s.seq = seq;
-          s.since = now;
-          s.signalled = false;
-        } else if (!s.abandoned && now - s.since >= options_.call_timeout) {
-          if (!s.signalled) {
-            s.signalled = true;
-            s.since = now;
-            bool give_up = w.restarts.load() >= options_.restart_limit;
-            reportHealth(w, Fault::hang,
-                         fmt::format("a call ran longer than {}ms; interrupting it",
-                                     options_.call_timeout.count()),
-                         1, give_up);
-            w.trap.hang_seq.store(seq);
-            pthread_kill(w.native, hangSignal());
-          } else {
-            // It ignored the signal (blocked it): stop feeding it, leave it.
-            s.abandoned = true;
-            w.disable();
-            reportHealth(w, Fault::hang,
-                         "the call did not return when interrupted; thread abandoned", 0, true);
-          }
+    fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
+    owners.assign(1, nullptr);
+    for (auto *list : {&detectors_, &printers_})
+      for (auto &w : *list)
+        if (int fd = w->trap.notify_fd.load(); fd >= 0 && !w->watch.listener_gone) {
+          fds.push_back({fd, POLLIN, 0});
+          owners.push_back(w.get());
         }
-        // Counted faults, reported at most once a second each.
-        auto report = [&](Fault f, uint64_t total, uint64_t &reported, const std::string &detail) {
-          auto &at = s.reported_at[size_t(f)];
-          if (total == reported || now - at < std::chrono::seconds(1)) return;
-          reportHealth(w, f, detail, total - reported, false);
-          reported = total;
-          at = now;
-        };
-        std::string last_error;
-        {
-          std::lock_guard el(w.error_mutex);
-          last_error = w.last_error;
-        }
-        report(Fault::exception, w.by_fault[size_t(Fault::exception)].load(),
-               s.reported[size_t(Fault::exception)], last_error);
-        report(Fault::error, w.by_fault[size_t(Fault::error)].load(),
-               s.reported[size_t(Fault::error)], last_error);
-        report(Fault::queue_full, w.dropped.load(), s.reported_dropped,
-               fmt::format("queue of {} records full: records dropped for this plugin only",
-                           w.queue.capacity()));
-      }
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_check - Clock::now());
+    poll(fds.data(), fds.size(), int(std::max<int64_t>(0, wait.count())));
+    if (fds[0].revents & POLLIN) {
+      uint64_t count;
+      (void)!read(wake_fd_, &count, sizeof count);
     }
-    lock.lock();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    for (size_t i = 1; i < fds.size(); i++) {
+      // POLLHUP: the thread under the filter has ended.
+      if ((fds[i].revents & POLLIN) && answerNotification(fds[i].fd, owners[i]->trap)) continue;
+      if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) owners[i]->watch.listener_gone = true;
+    }
+    auto now = Clock::now();
+    if (now < next_check) continue;
+    next_check = now + tick;
+    for (auto *list : {&detectors_, &printers_})
+      for (auto &w : *list) checkWorker(*w, now);
   }
+}
+
+void PluginHost::checkWorker(Worker &w, Clock::time_point now) {
+  auto &s = w.watch;
+  uint64_t seq = w.trap.call_seq.load(std::memory_order_acquire);
+  if (!(seq & 1) || seq != s.seq) {
+    s.seq = seq;
+    s.since = now;
+    s.cpu_since = threadCpuTime(w);
+    s.signalled = false;
+    s.stalled = false;
+  } else if (!s.abandoned && now - s.since >= options_.call_timeout) {
+    auto cpu = threadCpuTime(w) - s.cpu_since;
+    if (!s.signalled && !w.isDetector() && cpu < (now - s.since) / 2) {
+      // A printer that waits (on a slow reader or peer) is back-pressure,
+      // not a fault: its queue absorbs it and counts what does not fit.
+      if (!s.stalled)
+        spdlog::warn("plugin {}: output blocked for over {}ms; its records queue meanwhile",
+                     w.name(), options_.call_timeout.count());
+      s.stalled = true;
+    } else if (!s.signalled) {
+      s.signalled = true;
+      s.since = now;
+      bool give_up = w.restarts.load() >= options_.restart_limit;
+      reportHealth(w, Fault::hang,
+                   fmt::format("a call ran longer than {}ms; interrupting it",
+                               options_.call_timeout.count()),
+                   1, give_up);
+      interrupt(w, seq);
+    } else {
+      // The interrupt did not bring it back: stop feeding it, leave it.
+      s.abandoned = true;
+      w.disable();
+      reportHealth(w, Fault::hang, "the call did not return when interrupted; thread abandoned", 0,
+                   true);
+    }
+  }
+  // Counted faults, reported at most once a second each.
+  auto report = [&](Fault f, uint64_t total, uint64_t &reported, const std::string &detail) {
+    auto &at = s.reported_at[size_t(f)];
+    if (total == reported || now - at < std::chrono::seconds(1)) return;
+    reportHealth(w, f, detail, total - reported, false);
+    reported = total;
+    at = now;
+  };
+  std::string last_error;
+  {
+    std::lock_guard el(w.error_mutex);
+    last_error = w.last_error;
+  }
+  report(Fault::exception, w.by_fault[size_t(Fault::exception)].load(),
+         s.reported[size_t(Fault::exception)], last_error);
+  report(Fault::error, w.by_fault[size_t(Fault::error)].load(), s.reported[size_t(Fault::error)],
+         last_error);
+  report(Fault::queue_full, w.dropped.load(), s.reported_dropped,
+         fmt::format("queue of {} records full: records dropped for this plugin only",
+                     w.queue.capacity()));
+}
+
+std::chrono::nanoseconds PluginHost::threadCpuTime(Worker &w) {
+  clockid_t clock;
+  timespec ts{};
+  if (pthread_getcpuclockid(w.native, &clock) != 0 || clock_gettime(clock, &ts) != 0) return {};
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+void PluginHost::interrupt(Worker &w, uint64_t seq) {
+  w.trap.hang_seq.store(seq);
+  pthread_kill(w.native, hangSignal());
 }
 
 void PluginHost::stop() {
   if (!started_) return;
   started_ = false;
-  auto deadline = Clock::now() + 2 * options_.call_timeout + std::chrono::seconds(1);
+  // What is queued is delivered within the flush bound; a worker still in a
+  // call after it (a printer blocked on a reader that went away) is
+  // interrupted, and what it had left is counted as dropped.
+  auto flush = std::min<std::chrono::milliseconds>(options_.call_timeout, kStopFlush);
   for (auto *list : {&detectors_, &printers_}) {
     for (auto &w : *list) w->queue.close();
-    std::unique_lock lock(mutex_);
-    // The watchdog still runs meanwhile, so a hung call is interrupted.
-    changed_.wait_until(lock, deadline, [&] {
+    auto all_finished = [&] {
       return std::all_of(list->begin(), list->end(),
                          [](auto &w) { return w->finished || !w->thread.joinable(); });
-    });
+    };
+    std::unique_lock lock(mutex_);
+    if (changed_.wait_for(lock, flush, all_finished)) continue;
+    for (auto &w : *list) {
+      if (w->finished || !w->thread.joinable()) continue;
+      if (size_t left = w->queue.clear()) {
+        w->dropped.fetch_add(left);
+        spdlog::warn("plugin {}: {} records not delivered within the {}ms stop bound", w->name(),
+                     left, flush.count());
+      }
+      uint64_t seq = w->trap.call_seq.load();
+      if (seq & 1) interrupt(*w, seq);
+    }
+    changed_.wait_for(lock, kStopInterrupted, all_finished);
   }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  changed_.notify_all();
+  wakeWatchdog();
   if (watchdog_.joinable()) watchdog_.join();
+  // With nobody left to answer, a thread's notified syscalls now fail with
+  // ENOSYS: the C library's own thread exit (which blocks signals) among them.
+  for (auto *list : {&detectors_, &printers_})
+    for (auto &w : *list)
+      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
   for (auto *list : {&detectors_, &printers_}) {
     for (auto &w : *list) {
       if (!w->thread.joinable()) continue;
@@ -591,6 +721,8 @@ void PluginHost::stop() {
     }
     std::erase(*list, nullptr);
   }
+  close(wake_fd_);
+  wake_fd_ = -1;
 }
 
 std::vector<PluginHost::PluginStats> PluginHost::stats() const {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,6 +41,7 @@ struct SupervisionOptions {
   uint32_t restart_limit = 3;
   std::chrono::milliseconds restart_backoff{1000};
   std::chrono::milliseconds call_timeout{5000};
+  std::chrono::milliseconds restart_window{600000};  // faults further apart do not add up
   static SupervisionOptions from(const Config &config);
 };
 
@@ -66,8 +68,10 @@ class PluginHost {
   // Queue a record to every printer as an informational output (--events all).
   void publishInfo(const RecordSnapshot &record);
 
-  // Let every queue run empty, then stop the threads (printers last). A
-  // thread stuck in a plugin that ignores the watchdog is left behind.
+  // Let every queue run empty, then stop the threads (printers last),
+  // within a bound: a call still running after kStopFlush is interrupted and
+  // what its plugin had queued is counted as dropped. A thread that does not
+  // come back from the interrupt is left behind.
   void stop();
 
   struct PluginStats {
@@ -87,12 +91,19 @@ class PluginHost {
   struct Worker;
 
  private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kStopFlush{1000};
+  static constexpr std::chrono::milliseconds kStopInterrupted{250};
+
   explicit PluginHost(const SupervisionOptions &options);
-  Status add(PluginLibrary library, const PluginConfig &config);
   void publish(std::shared_ptr<const Output> output);
   void reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                     bool disabled);
-  void watchdog();
+  void watchdog(std::promise<std::string> &confined);
+  void checkWorker(Worker &w, Clock::time_point now);
+  static std::chrono::nanoseconds threadCpuTime(Worker &w);
+  static void interrupt(Worker &w, uint64_t seq);
+  void wakeWatchdog();
   friend struct Worker;
 
   SupervisionOptions options_;
@@ -105,6 +116,7 @@ class PluginHost {
   std::condition_variable changed_;
   bool stopping_ = false;
   std::thread watchdog_;
+  int wake_fd_ = -1;  // an eventfd: the watchdog re-reads its listeners, or stops
 };
 
 }  // namespace raqib

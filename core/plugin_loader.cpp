@@ -112,46 +112,33 @@ Result<PluginElfInfo> readPluginElf(const fs::path &path) {
                           path.string(), name, sym.st_size, sizeof v)};
         info.api_version = v;
       }
+      if (name == RAQIB_PLUGIN_DESCRIPTOR_SYMBOL) {
+        const Elf64_Shdr &data = sections[sym.st_shndx];
+        raqib_plugin_descriptor d{};
+        constexpr size_t kIntegers =
+            offsetof(raqib_plugin_descriptor, resources) + sizeof d.resources;
+        uint64_t at = sym.st_value - data.sh_addr + data.sh_offset;
+        if (sym.st_size < kIntegers || data.sh_type == SHT_NOBITS || sym.st_value < data.sh_addr ||
+            at > file.size() || file.size() - at < kIntegers)
+          return Error{fmt::format(
+              "plugin {} refused: {} is not a const raqib_plugin_descriptor in initialised "
+              "data (size {}, expected at least {})",
+              path.string(), name, sym.st_size, kIntegers)};
+        std::memcpy(&d, file.data() + at, kIntegers);
+        info.descriptor = DescriptorFields{d.kind, d.subscriptions, d.resources};
+      }
       info.exports.insert(std::move(name));
     }
   }
   return info;
 }
 
-Status checkBeforeLoad(const fs::path &path) {
-  auto elf = readPluginElf(path);
-  if (!elf) return Error{elf.error()};
-  if (!elf->exports.count(RAQIB_PLUGIN_DESCRIPTOR_SYMBOL))
-    return Error{
-        fmt::format("plugin {}: it exports no \"{}\" descriptor; build it with the "
-                    "raqib SDK (RAQIB_DETECTOR or RAQIB_PRINTER)",
-                    path.string(), RAQIB_PLUGIN_DESCRIPTOR_SYMBOL)};
-  if (!elf->api_version)
-    return Error{
-        fmt::format("plugin {} refused: the required symbol \"{}\" is missing; expected "
-                    "a const uint32_t[3] {{major, minor, patch}} "
-                    "(RAQIB_PLUGIN_EXPORT_API_VERSION in plugin_api.h)",
-                    path.string(), RAQIB_PLUGIN_API_VERSION_SYMBOL)};
-  auto [major, minor, patch] = *elf->api_version;
-  if (auto why = apiIncompatibility(major, minor, patch); !why.empty())
-    return Error{fmt::format("plugin {} refused: {}", path.string(), why)};
-  return Ok{};
-}
+namespace {
 
-std::string descriptorProblem(const raqib_plugin_descriptor &d) {
-  if (d.struct_size < sizeof d)
-    return fmt::format("descriptor struct_size is {}; expected at least {} (API {}.{})",
-                       d.struct_size, sizeof d, RAQIB_PLUGIN_API_VERSION_MAJOR,
-                       RAQIB_PLUGIN_API_VERSION_MINOR);
+std::string fieldsProblem(const DescriptorFields &d) {
   if (d.kind != RAQIB_PLUGIN_DETECTOR && d.kind != RAQIB_PLUGIN_PRINTER)
     return fmt::format("descriptor kind is {}; expected {} (detector) or {} (printer)", d.kind,
                        int(RAQIB_PLUGIN_DETECTOR), int(RAQIB_PLUGIN_PRINTER));
-  if (!d.name || !*d.name) return "descriptor name is empty; expected [a-z0-9_-]+";
-  for (const char *c = d.name; *c; c++)
-    if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
-      return fmt::format("descriptor name \"{}\" has '{}'; expected [a-z0-9_-]+", d.name, *c);
-  if (!d.version || !*d.version) return "descriptor version is empty; expected e.g. \"1.0.0\"";
-  if (!d.description) return "descriptor description is NULL; expected one line";
   constexpr uint32_t kPrinterKinds =
       RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO;
   constexpr uint32_t kDetectorKinds =
@@ -168,6 +155,45 @@ std::string descriptorProblem(const raqib_plugin_descriptor &d) {
   if (d.kind == RAQIB_PLUGIN_DETECTOR && d.resources)
     return fmt::format("descriptor resources is {:#x}; expected 0: a detector gets no resources",
                        d.resources);
+  return {};
+}
+
+}  // namespace
+
+Result<DescriptorFields> checkBeforeLoad(const fs::path &path) {
+  auto elf = readPluginElf(path);
+  if (!elf) return Error{elf.error()};
+  if (!elf->descriptor)
+    return Error{
+        fmt::format("plugin {}: it exports no \"{}\" descriptor; build it with the "
+                    "raqib SDK (RAQIB_DETECTOR or RAQIB_PRINTER)",
+                    path.string(), RAQIB_PLUGIN_DESCRIPTOR_SYMBOL)};
+  if (!elf->api_version)
+    return Error{
+        fmt::format("plugin {} refused: the required symbol \"{}\" is missing; expected "
+                    "a const uint32_t[3] {{major, minor, patch}} "
+                    "(RAQIB_PLUGIN_EXPORT_API_VERSION in plugin_api.h)",
+                    path.string(), RAQIB_PLUGIN_API_VERSION_SYMBOL)};
+  auto [major, minor, patch] = *elf->api_version;
+  if (auto why = apiIncompatibility(major, minor, patch); !why.empty())
+    return Error{fmt::format("plugin {} refused: {}", path.string(), why)};
+  if (auto why = fieldsProblem(*elf->descriptor); !why.empty())
+    return Error{fmt::format("plugin {} refused: {}", path.string(), why)};
+  return *elf->descriptor;
+}
+
+std::string descriptorProblem(const raqib_plugin_descriptor &d) {
+  if (d.struct_size < sizeof d)
+    return fmt::format("descriptor struct_size is {}; expected at least {} (API {}.{})",
+                       d.struct_size, sizeof d, RAQIB_PLUGIN_API_VERSION_MAJOR,
+                       RAQIB_PLUGIN_API_VERSION_MINOR);
+  if (auto why = fieldsProblem({d.kind, d.subscriptions, d.resources}); !why.empty()) return why;
+  if (!d.name || !*d.name) return "descriptor name is empty; expected [a-z0-9_-]+";
+  for (const char *c = d.name; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+      return fmt::format("descriptor name \"{}\" has '{}'; expected [a-z0-9_-]+", d.name, *c);
+  if (!d.version || !*d.version) return "descriptor version is empty; expected e.g. \"1.0.0\"";
+  if (!d.description) return "descriptor description is NULL; expected one line";
   if (!d.init) return "descriptor init is NULL; it is required";
   if (!d.destroy) return "descriptor destroy is NULL; it is required";
   if (!d.last_error) return "descriptor last_error is NULL; it is required";
@@ -179,7 +205,8 @@ std::string descriptorProblem(const raqib_plugin_descriptor &d) {
 }
 
 Result<PluginLibrary> openPlugin(const fs::path &path) {
-  if (auto s = checkBeforeLoad(path); !s) return Error{s.error()};
+  auto fields = checkBeforeLoad(path);
+  if (!fields) return Error{fields.error()};
   PluginLibrary plugin;
   plugin.path = path;
   try {
@@ -197,6 +224,12 @@ Result<PluginLibrary> openPlugin(const fs::path &path) {
                     RAQIB_PLUGIN_API_VERSION_SYMBOL)};
   if (auto why = descriptorProblem(d); !why.empty())
     return Error{fmt::format("plugin {} refused: {}", path.string(), why)};
+  if (DescriptorFields{d.kind, d.subscriptions, d.resources} != *fields)
+    return Error{fmt::format(
+        "plugin {} refused: its descriptor's kind, subscriptions or resources changed while "
+        "it loaded (from {}, {:#x}, {:#x} in the file to {}, {:#x}, {:#x})",
+        path.string(), fields->kind, fields->subscriptions, fields->resources, d.kind,
+        d.subscriptions, d.resources)};
   plugin.descriptor = &d;
   return plugin;
 }

@@ -29,10 +29,21 @@ struct PluginLibrary {
   const raqib_plugin_descriptor *descriptor = nullptr;
 };
 
+// The descriptor's integer members, as the file holds them (its pointers
+// need relocating, these do not): what the host must know before it lets
+// any of the plugin's code run, to build the plugin thread's filter.
+struct DescriptorFields {
+  uint32_t kind = 0;
+  uint32_t subscriptions = 0;
+  uint32_t resources = 0;
+  bool operator==(const DescriptorFields &) const = default;
+};
+
 // What the ELF file says without loading it.
 struct PluginElfInfo {
   std::set<std::string> exports;  // defined, default-visibility dynamic symbols
   std::optional<std::array<uint32_t, 3>> api_version;  // RAQIB_PLUGIN_API_VERSION_SYMBOL
+  std::optional<DescriptorFields> descriptor;          // RAQIB_PLUGIN_DESCRIPTOR_SYMBOL
 };
 
 // The file name of the plugin called name: "raqib-<name>.so".
@@ -48,11 +59,14 @@ Result<PluginElfInfo> readPluginElf(const std::filesystem::path &path);
 
 // Everything that can be checked without running the plugin's code: the
 // file is an ELF shared object, exports the descriptor and the API version,
-// and that version is compatible.
-Status checkBeforeLoad(const std::filesystem::path &path);
+// that version is compatible, and the descriptor's kind, subscriptions and
+// resources are valid. Returns those.
+Result<DescriptorFields> checkBeforeLoad(const std::filesystem::path &path);
 
-// checkBeforeLoad, then load path and check its descriptor: API version,
-// kind, name, subscriptions, resources, required members.
+// checkBeforeLoad, then load path (running the plugin's constructors: call
+// it only where they may run) and check its descriptor: API version, kind,
+// name, subscriptions, resources, required members, and that its integer
+// members are those the file said before loading.
 Result<PluginLibrary> openPlugin(const std::filesystem::path &path);
 
 // The reason a plugin built for API major.minor cannot run here, or "".

@@ -25,12 +25,14 @@ Status dropPrivileges(const PrivilegeOptions &options) {
   }
   uid_t uid = 0;
   gid_t gid = 0;
-  if (!options.user.empty()) {
+  bool switch_user = options.user != "root";
+  if (switch_user) {
     passwd *pw = getpwnam(options.user.c_str());
     if (!pw)
       return Error{
           fmt::format("[core] user: no user \"{}\" on this system; create it (e.g. "
-                      "useradd --system {}) or leave user empty",
+                      "useradd --system --no-create-home --shell /usr/sbin/nologin {}) or set "
+                      "user = \"root\" to stay root",
                       options.user, options.user)};
     uid = pw->pw_uid;
     gid = pw->pw_gid;
@@ -43,7 +45,7 @@ Status dropPrivileges(const PrivilegeOptions &options) {
                                std::strerror(errno))};
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     return Error{fmt::format("clearing ambient capabilities: {}", std::strerror(errno))};
-  if (!options.user.empty()) {
+  if (switch_user) {
     // Keep the permitted set across setuid so the kept capabilities survive.
     if (!keep.empty() && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
       return Error{fmt::format("keeping capabilities across setuid: {}", std::strerror(errno))};

@@ -1,9 +1,16 @@
 #include "sandbox.hpp"
 
-#include <sys/ioctl.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/bpf.h>
+#include <linux/filter.h>
+#include <linux/perf_event.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <signal.h>
-#include <ucontext.h>
 #include <sys/mman.h>
 #include <linux/capability.h>
 #include <sys/socket.h>
@@ -15,13 +22,10 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 #include <raqib/plugin_api.h>
-
-#ifndef SYS_SECCOMP
-#define SYS_SECCOMP 1  // si_code of a SIGSYS raised by a seccomp filter
-#endif
 
 namespace raqib {
 
@@ -49,7 +53,7 @@ int hangSignal() {
 }
 
 Fault faultOfSignal(int signal) {
-  if (signal == SIGSYS) return Fault::seccomp;
+  if (signal == SIGSYS) return Fault::seccomp;  // leave() after a recorded violation
   if (signal == hangSignal()) return Fault::hang;
   return Fault::crash;
 }
@@ -64,51 +68,60 @@ namespace {
 
 thread_local FaultTrap *t_trap = nullptr;  // the trap of this plugin thread, if it is one
 
-void onFault(int sig, siginfo_t *info, void *context) {
+[[noreturn]] void jumpBack(FaultTrap &trap, int sig) {
+  trap.armed = 0;
+  trap.signal = sig;
+  siglongjmp(trap.env, 1);
+}
+
+// On an armed plugin thread: jump back to its worker instead of ending the
+// process (atexit handlers and static destructors would otherwise run on
+// the plugin's thread and leave the daemon on destroyed globals). Elsewhere
+// return, and the caller does what was asked.
+void trapExitCall(const char *call, int status) {
+  FaultTrap *trap = t_trap;
+  if (!trap || !trap->armed) return;
+  trap->exit_call = call;
+  trap->exit_status = status;
+  jumpBack(*trap, kExitCalled);
+}
+
+template <class Fn>
+Fn nextDefinition(const char *name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+}  // namespace
+
+void onFault(int sig, siginfo_t *info, void *) {
   FaultTrap *trap = t_trap;  // set for a plugin thread's whole life
-  if (trap && sig == SIGSYS && info->si_code == SYS_SECCOMP) {
-    // Make the forbidden call fail with EPERM and let the caller go on: the
-    // C library then releases whatever locks it took around the call (fork
-    // holds every malloc arena). The worker reports the violation when the
-    // plugin's call returns, and restarts the plugin.
-    auto *uc = static_cast<ucontext_t *>(context);
-#if defined(__x86_64__)
-    uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
-#elif defined(__aarch64__)
-    uc->uc_mcontext.regs[0] = uint64_t(-EPERM);
-#else
-#error "set the syscall return register for this architecture"
-#endif
-    if (!trap->violation) trap->syscall = info->si_syscall;
-    trap->violation = 1;
-    return;
+  if (trap && sig == hangSignal()) {
+    if (!trap->armed || trap->call_seq.load(std::memory_order_relaxed) != trap->hang_seq.load())
+      return;  // the stuck call returned meanwhile: leave the thread alone
+    if (trap->in_host_) {
+      trap->hang_pending_ = 1;  // taken when the host callback returns
+      return;
+    }
   }
-  if (trap && sig == hangSignal() &&
-      (!trap->armed || trap->call_seq.load(std::memory_order_relaxed) != trap->hang_seq.load()))
-    return;  // the stuck call returned meanwhile: leave the thread alone
   if (trap && trap->armed) {
-    trap->armed = 0;
-    trap->signal = sig;
     trap->address = reinterpret_cast<uintptr_t>(info->si_addr);
-    siglongjmp(trap->env, 1);
+    jumpBack(*trap, sig);
   }
   if (sig == hangSignal()) return;  // not a plugin thread
   // Not in a plugin: the fault is the daemon's own; die of it as without us.
   signal(sig, SIG_DFL);
-  if (sig == SIGSYS) raise(sig);
 }
-
-}  // namespace
 
 void installFaultHandlers() {
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction sa {};
     sa.sa_sigaction = onFault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    // SA_NODEFER and no sa_mask: the handler runs with the thread's own mask,
+    // so jumping out of it leaves that mask as it was (see RAQIB_FAULT_TRAP).
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGSYS, hangSignal()})
-      sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, hangSignal()}) sigaction(sig, &sa, nullptr);
   });
 }
 
@@ -129,38 +142,43 @@ void FaultTrap::attach() {
 void FaultTrap::detach() {
   disarm();
   t_trap = nullptr;
-  if (!stack_) return;
-  stack_t ss{};
-  ss.ss_flags = SS_DISABLE;
-  sigaltstack(&ss, nullptr);
-  munmap(stack_, stack_size_);
-  stack_ = nullptr;
 }
 
 FaultTrap::~FaultTrap() {
-  // A thread left stuck keeps its stack; only the owning thread may free it.
+  // Only once the thread has ended (its alternate stack goes with it); a
+  // thread left stuck is never destroyed.
+  if (stack_) munmap(stack_, stack_size_);
 }
 
 void FaultTrap::arm() {
   signal = 0;
-  syscall = -1;
   address = 0;
-  violation = 0;
+  exit_call = "";
+  exit_status = 0;
+  violation.store(false);
+  syscall.store(-1);
+  in_host_ = 0;
+  hang_pending_ = 0;
   armed = 1;
 }
 
 void FaultTrap::leave() {
   enter();
-  if (violation && armed) {
-    // Back in the worker, outside any lock: take the fault path.
-    armed = 0;
-    signal = SIGSYS;
-    siglongjmp(env, 1);
-  }
+  // Back in the worker, outside any lock: take the fault path.
+  if (violation.load() && armed) jumpBack(*this, SIGSYS);
 }
 
-void FaultTrap::disarm() {
-  armed = 0;
+FaultTrap::HostCall::HostCall() : trap_(t_trap) {
+  if (trap_) trap_->in_host_ = trap_->in_host_ + 1;
+}
+
+FaultTrap::HostCall::~HostCall() {
+  if (!trap_) return;
+  trap_->in_host_ = trap_->in_host_ - 1;
+  if (trap_->in_host_ || !trap_->hang_pending_) return;
+  trap_->hang_pending_ = 0;
+  if (trap_->armed && trap_->call_seq.load() == trap_->hang_seq.load())
+    jumpBack(*trap_, hangSignal());
 }
 
 Status dropThreadCapabilities() {
@@ -174,77 +192,249 @@ Status dropThreadCapabilities() {
   return Ok{};
 }
 
-Status confineThread(uint32_t resources) {
-  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_TRAP),
-                                                       seccomp_release);
-  if (!ctx) return Error{"seccomp_init failed"};
-  int rc = 0;
-  auto allow = [&](int nr) {
-    if (rc == 0) rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0);
-  };
-  auto allowFd = [&](int nr, int fd) {
-    if (rc == 0)
-      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, uint64_t(fd)));
-  };
-  // The C++ runtime: allocation, locks and condition variables, clocks,
-  // randomness (detection uuids), signal return and mask (the fault trap),
-  // and ending this thread (exit, not exit_group: that would end the daemon).
-  for (int nr : {SCMP_SYS(brk),
-                 SCMP_SYS(mmap),
-                 SCMP_SYS(munmap),
-                 SCMP_SYS(mremap),
-                 SCMP_SYS(mprotect),
-                 SCMP_SYS(madvise),
-                 SCMP_SYS(futex),
-                 SCMP_SYS(sched_yield),
-                 SCMP_SYS(clock_gettime),
-                 SCMP_SYS(clock_getres),
-                 SCMP_SYS(gettimeofday),
-                 SCMP_SYS(nanosleep),
-                 SCMP_SYS(clock_nanosleep),
-                 SCMP_SYS(getrandom),
-                 SCMP_SYS(rt_sigreturn),
-                 SCMP_SYS(rt_sigprocmask),
-                 SCMP_SYS(sigaltstack),
-                 SCMP_SYS(gettid),
-                 SCMP_SYS(getpid),
-                 SCMP_SYS(exit),
-                 SCMP_SYS(rseq)})
-    allow(nr);
-  // The daemon's logger writes to stderr from the calling thread.
-  allowFd(SCMP_SYS(write), 2);
-  allowFd(SCMP_SYS(writev), 2);
+namespace {
+
+using FilterCtx = std::unique_ptr<void, void (*)(scmp_filter_ctx)>;
+
+// Adds rules to one filter; the first failure sticks and is reported once.
+class Rules {
+ public:
+  explicit Rules(uint32_t default_action) : ctx_(seccomp_init(default_action), seccomp_release) {
+    if (!ctx_) rc_ = -ENOMEM;
+  }
+  scmp_filter_ctx ctx() const { return ctx_.get(); }
+  void add(uint32_t action, int nr, std::initializer_list<scmp_arg_cmp> args = {}) {
+    if (rc_ == 0)
+      rc_ = seccomp_rule_add_array(ctx_.get(), action, nr, unsigned(args.size()), args.begin());
+  }
+  void allow(int nr, std::initializer_list<scmp_arg_cmp> args = {}) {
+    add(SCMP_ACT_ALLOW, nr, args);
+  }
+  void allowAll(std::initializer_list<int> nrs) {
+    for (int nr : nrs) allow(nr);
+  }
+  Status status(const char *what) const {
+    if (rc_ == 0) return Ok{};
+    return Error{fmt::format("building the seccomp filter of {}: {}", what, std::strerror(-rc_))};
+  }
+
+ private:
+  FilterCtx ctx_;
+  int rc_ = 0;
+};
+
+// What every thread of the daemon needs to live: memory that is never
+// executable, futexes, clocks, randomness, signal return, its own ids, and
+// ending itself.
+void allowRuntime(Rules &r) {
+  r.allowAll({SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex),
+              SCMP_SYS(sched_yield), SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
+              SCMP_SYS(gettimeofday), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+              SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
+              SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(exit), SCMP_SYS(rseq)});
+  for (int nr : {SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(pkey_mprotect)})
+    r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+}
+
+// The resources a plugin declared (raqib_resource bits).
+void allowResources(Rules &r, uint32_t resources) {
   if (resources & RAQIB_RESOURCE_STDOUT) {
-    allowFd(SCMP_SYS(write), 1);
-    allowFd(SCMP_SYS(writev), 1);
-    if (rc == 0)  // isatty(1)
-      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ, 1),
-                            SCMP_A1(SCMP_CMP_EQ, uint64_t(TCGETS)));
+    for (int nr : {SCMP_SYS(write), SCMP_SYS(writev)}) r.allow(nr, {SCMP_A0(SCMP_CMP_EQ, 1)});
+    r.allow(SCMP_SYS(ioctl), {SCMP_A0(SCMP_CMP_EQ, 1), SCMP_A1(SCMP_CMP_EQ, TCGETS)});  // isatty
+    r.allow(SCMP_SYS(poll));
+    r.allow(SCMP_SYS(ppoll));
   }
   if (resources & RAQIB_RESOURCE_FILE_WRITE)
-    for (int nr : {SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(close), SCMP_SYS(write),
-                   SCMP_SYS(writev), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(lseek),
-                   SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(rename),
-                   SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat), SCMP_SYS(unlink)})
-      allow(nr);
+    r.allowAll({SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(close), SCMP_SYS(write),
+                SCMP_SYS(writev), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(lseek),
+                SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(rename),
+                SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat), SCMP_SYS(unlink)});
   if (resources & RAQIB_RESOURCE_NET_TCP_OUT) {
     for (int domain : {AF_INET, AF_INET6})
-      if (rc == 0)
-        rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-                              SCMP_A0(SCMP_CMP_EQ, uint64_t(domain)),
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, uint64_t(SOCK_STREAM)));
-    for (int nr :
-         {SCMP_SYS(connect), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
-          SCMP_SYS(recvmsg), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),
-          SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-          SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(fcntl)})
-      allow(nr);
+      r.allow(SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, uint64_t(domain)),
+                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, uint64_t(SOCK_STREAM))});
+    r.allowAll({SCMP_SYS(connect), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
+                SCMP_SYS(recvmsg), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev),
+                SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(getsockopt),
+                SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+                SCMP_SYS(shutdown), SCMP_SYS(fcntl)});
   }
-  if (rc != 0) return Error{fmt::format("building the seccomp filter: {}", std::strerror(-rc))};
-  // No SCMP_FLTATR_CTL_TSYNC: the filter applies to this thread only.
-  if ((rc = seccomp_load(ctx.get())) != 0)
-    return Error{fmt::format("loading the seccomp filter: {}", std::strerror(-rc))};
+}
+
+// Syscalls loading a shared object makes (the dynamic loader and the
+// object's constructors), let through while a plugin thread is loading.
+bool allowedWhileLoading(const seccomp_data &d) {
+  auto readOnly = [](uint64_t flags) {
+    return (flags & O_ACCMODE) == O_RDONLY && !(flags & (O_CREAT | O_TRUNC | __O_TMPFILE));
+  };
+  switch (d.nr) {
+    case SYS_openat:
+      return readOnly(d.args[2]);
+    case SYS_open:
+      return readOnly(d.args[1]);
+    case SYS_read:
+    case SYS_pread64:
+    case SYS_fstat:
+    case SYS_newfstatat:
+    case SYS_statx:
+    case SYS_lseek:
+    case SYS_close:
+    case SYS_mmap:
+    case SYS_mprotect:
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_readlink:
+    case SYS_readlinkat:
+    case SYS_getcwd:
+    case SYS_uname:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Result<int> confinePluginThread(uint32_t resources) {
+  Rules r(SCMP_ACT_NOTIFY);
+  allowRuntime(r);
+  // Signals may be unblocked and the mask read, never blocked: a blocked
+  // SIGSEGV would make the kernel kill the whole process on a fault.
+  r.allow(SCMP_SYS(rt_sigprocmask), {SCMP_A0(SCMP_CMP_EQ, SIG_UNBLOCK)});
+  r.allow(SCMP_SYS(rt_sigprocmask), {SCMP_A1(SCMP_CMP_EQ, 0)});
+  // The daemon's logger writes to stderr from the calling thread.
+  for (int nr : {SCMP_SYS(write), SCMP_SYS(writev)}) r.allow(nr, {SCMP_A0(SCMP_CMP_EQ, 2)});
+  allowResources(r, resources);
+  if (auto s = r.status("a plugin thread"); !s) return Error{s.error()};
+  // Syscalls of other ABIs (int $0x80) go to the listener too.
+  if (int rc = seccomp_attr_set(r.ctx(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_NOTIFY); rc != 0)
+    return Error{fmt::format("seccomp: other syscall ABIs: {}", std::strerror(-rc))};
+  // Loaded by hand rather than with seccomp_load, whose listener fd is one
+  // process-wide slot: each plugin thread has its own listener.
+  int memfd = memfd_create("raqib-seccomp", MFD_CLOEXEC);
+  if (memfd < 0) return Error{fmt::format("seccomp: memfd_create: {}", std::strerror(errno))};
+  std::vector<sock_filter> program;
+  int rc = seccomp_export_bpf(r.ctx(), memfd);
+  off_t size = rc == 0 ? lseek(memfd, 0, SEEK_END) : -1;
+  if (size > 0) {
+    program.resize(size_t(size) / sizeof(sock_filter));
+    if (pread(memfd, program.data(), size_t(size), 0) != size) program.clear();
+  }
+  close(memfd);
+  if (program.empty())
+    return Error{fmt::format("seccomp: exporting the plugin filter failed ({})", rc)};
+  sock_fprog prog{static_cast<unsigned short>(program.size()), program.data()};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)  // this thread's; required without privilege
+    return Error{fmt::format("setting no_new_privs: {}", std::strerror(errno))};
+  long listener =
+      ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (listener < 0)
+    return Error{fmt::format("loading the plugin's seccomp filter: {}", std::strerror(errno))};
+  return int(listener);
+}
+
+bool answerNotification(int listener_fd, FaultTrap &trap) {
+  seccomp_notif req{};
+  if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
+    return errno == EINTR || errno == ENOENT;  // ENOENT: the caller was interrupted meanwhile
+  seccomp_notif_resp resp{};
+  resp.id = req.id;
+  if (trap.loading.load() && req.data.arch == AUDIT_ARCH_X86_64 && allowedWhileLoading(req.data)) {
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  } else {
+    long none = -1;
+    trap.syscall.compare_exchange_strong(none, long(req.data.nr));
+    trap.violation.store(true);  // before the answer wakes the plugin
+    resp.error = -EPERM;
+  }
+  if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT) return false;
+  return true;
+}
+
+Status confineCoreThread(CoreThread role) {
+  // A core thread that strays gets EPERM rather than killing the daemon.
+  Rules r(SCMP_ACT_ERRNO(EPERM));
+  allowRuntime(r);
+  r.allowAll({SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(exit_group),
+              SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(poll),
+              SCMP_SYS(ppoll)});
+  const char *what = "the drain thread";
+  // The hang signal to the daemon's own plugin threads, nothing else.
+  auto allowHangSignal = [&] {
+    r.allow(SCMP_SYS(tgkill), {SCMP_A0(SCMP_CMP_EQ, uint64_t(getpid())),
+                               SCMP_A2(SCMP_CMP_EQ, uint64_t(hangSignal()))});
+  };
+  switch (role) {
+    case CoreThread::drain:
+      // Map operations on the fds it holds; never a load, attach or create.
+      for (int cmd : {BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM,
+                      BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+                      BPF_ITER_CREATE, BPF_OBJ_GET_INFO_BY_FD})
+        r.allow(SCMP_SYS(bpf), {SCMP_A0(SCMP_CMP_EQ, uint64_t(cmd))});
+      // Boost.Asio's reactor, timers and signals.
+      r.allowAll({SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+                  SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime), SCMP_SYS(fcntl)});
+      r.allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, FIONBIO)});
+      // libbpf disables a tracepoint's perf event when its link is closed.
+      r.allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, PERF_EVENT_IOC_DISABLE)});
+      allowHangSignal();  // stop() interrupts printers still blocked on output
+      break;
+    case CoreThread::watchdog:
+      what = "the watchdog thread";
+      for (unsigned long cmd :
+           {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID})
+        r.allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, cmd)});
+      allowHangSignal();
+      break;
+  }
+  if (auto s = r.status(what); !s) return s;
+  if (int rc = seccomp_load(r.ctx()); rc != 0)
+    return Error{fmt::format("loading the seccomp filter of {}: {}", what, std::strerror(-rc))};
   return Ok{};
 }
 
 }  // namespace raqib
+
+// The calls that end the process, as a plugin reaches them through its PLT:
+// the daemon exports these definitions (core/meson.build), so they come
+// before the C library's. On a plugin thread they end the plugin's call.
+extern "C" {
+
+void exit(int status) noexcept {
+  raqib::trapExitCall("exit", status);
+  raqib::nextDefinition<void (*)(int)>("exit")(status);
+  __builtin_unreachable();
+}
+
+void quick_exit(int status) noexcept {
+  raqib::trapExitCall("quick_exit", status);
+  raqib::nextDefinition<void (*)(int)>("quick_exit")(status);
+  __builtin_unreachable();
+}
+
+void _exit(int status) {
+  raqib::trapExitCall("_exit", status);
+  raqib::nextDefinition<void (*)(int)>("_exit")(status);
+  __builtin_unreachable();
+}
+
+void _Exit(int status) noexcept {
+  raqib::trapExitCall("_Exit", status);
+  raqib::nextDefinition<void (*)(int)>("_Exit")(status);
+  __builtin_unreachable();
+}
+
+void abort() noexcept {
+  raqib::trapExitCall("abort", 0);
+  raqib::nextDefinition<void (*)()>("abort")();
+  __builtin_unreachable();
+}
+
+void pthread_exit(void *value) {
+  raqib::trapExitCall("pthread_exit", 0);
+  raqib::nextDefinition<void (*)(void *)>("pthread_exit")(value);
+  __builtin_unreachable();
+}
+
+}  // extern "C"

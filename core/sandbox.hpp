@@ -1,8 +1,17 @@
-// What confines a plugin to its own thread: a seccomp filter for that thread
-// only, built from the plugin's declared resources, and fault trapping that
-// turns a crash, a forbidden syscall or the watchdog's signal on a plugin
-// thread into a jump back to that thread's worker loop instead of the end of
-// the daemon. Best effort, by nature: docs/architecture.md says what is lost.
+// What confines the daemon's threads after start-up. Every thread runs under
+// a seccomp filter of its own (no TSYNC): the drain loop and the watchdog
+// under filters of what they need, each plugin thread under one built from
+// the resources its ELF file declares, installed before any of the plugin's
+// code (constructors included) runs on it.
+//
+// A plugin thread's forbidden syscalls are not signalled: they go to the
+// watchdog as seccomp user notifications, which it answers (EPERM, recorded
+// as the plugin's violation), so a plugin that blocks or ignores signals
+// cannot turn its own violation into the end of the daemon. Faults (SIGSEGV
+// and friends, the watchdog's hang signal) and calls that would end the
+// process (exit, _exit, quick_exit, abort, pthread_exit) on a plugin thread
+// jump back to that thread's worker loop. Best effort, by nature:
+// docs/architecture.md says what a hostile plugin can still do.
 #pragma once
 
 #include <atomic>
@@ -19,38 +28,42 @@ namespace raqib {
 enum class Fault : uint8_t { none, exception, error, crash, seccomp, hang, queue_full };
 const char *faultName(Fault fault);
 
-// Install the process-wide handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-// SIGSYS and hangSignal(). Idempotent. On a thread without an armed
-// FaultTrap they restore the default action, so a fault outside plugins
-// still ends the process as it would have.
+// Install the process-wide handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
+// hangSignal(). Idempotent. On a thread without an armed FaultTrap a fault
+// ends the process as it would have without them.
 void installFaultHandlers();
 
 // The signal the watchdog sends a plugin thread stuck in a call.
 int hangSignal();
 
+// RAQIB_FAULT_TRAP's value when the plugin called exit() and friends.
+inline constexpr int kExitCalled = -1;
+
 // One per plugin thread: the alternate signal stack, where to jump back,
-// and which plugin call is running (read by the watchdog on another thread).
+// which plugin call is running, and what the watchdog recorded for it.
 class FaultTrap {
  public:
   FaultTrap() = default;
   ~FaultTrap();
 
-  // On the plugin thread: allocate and install the alternate signal stack.
+  // On the plugin thread: install the alternate signal stack (owned here,
+  // freed with the trap after the thread ended) and mark the thread.
   void attach();
-  // On the plugin thread, before it ends: disarm and remove the stack.
+  // On the plugin thread, before it ends: disarm and unmark the thread.
   void detach();
 
   // Arm for this thread: RAQIB_FAULT_TRAP(trap) is 0 when armed, or the
-  // signal that jumped back. The calling frame must stay live while armed:
+  // signal (or kExitCalled) that jumped back. The calling frame must stay
+  // live while armed:
   //   if (int sig = RAQIB_FAULT_TRAP(trap)) { ...a fault happened... }
   sigjmp_buf env;
   volatile int signal = 0;
-  volatile long syscall = -1;           // SIGSYS: the forbidden syscall's number
   volatile uintptr_t address = 0;       // SIGSEGV/SIGBUS: the faulting address
-  volatile sig_atomic_t violation = 0;  // a forbidden syscall failed with EPERM
-  volatile sig_atomic_t armed = 0;      // env is a valid place to jump back to
+  const char *volatile exit_call = "";  // kExitCalled: "exit", "abort", ...
+  volatile int exit_status = 0;
+  volatile sig_atomic_t armed = 0;  // env is a valid place to jump back to
   void arm();
-  void disarm();
+  void disarm() { armed = 0; }
 
   // Around every plugin call: call_seq is odd while one runs. leave() takes
   // the fault path (jumps back) when the call made a forbidden syscall.
@@ -64,17 +77,40 @@ class FaultTrap {
   // that very call still runs.
   std::atomic<uint64_t> hang_seq{~0ull};
 
+  // Around host callbacks the plugin calls (log, emit, ...): the hang signal
+  // does not jump out of them, which could leave a host lock (the logger's)
+  // held; it is taken when the callback returns.
+  class HostCall {
+   public:
+    HostCall();
+    ~HostCall();
+
+   private:
+    FaultTrap *trap_;
+  };
+
+  // Written by the watchdog answering this thread's seccomp notifications.
+  std::atomic<int> notify_fd{-1};   // the thread's listener, once confined
+  std::atomic<bool> loading{true};  // the plugin's file is being loaded
+  std::atomic<bool> violation{false};
+  std::atomic<long> syscall{-1};  // the first forbidden syscall's number
+
   FaultTrap(const FaultTrap &) = delete;
   FaultTrap &operator=(const FaultTrap &) = delete;
 
  private:
+  volatile sig_atomic_t in_host_ = 0;
+  volatile sig_atomic_t hang_pending_ = 0;
   void *stack_ = nullptr;
   size_t stack_size_ = 0;
+  friend void onFault(int, siginfo_t *, void *);
 };
 
 // sigsetjmp must be called in the frame that later jumps back; a macro keeps
-// it there. Saves the signal mask, so the jump unblocks the signal.
-#define RAQIB_FAULT_TRAP(trap) (sigsetjmp((trap).env, 1) ? (trap).signal : ((trap).arm(), 0))
+// it there. The mask is not saved: the handlers run with SA_NODEFER and an
+// empty sa_mask, so the jump leaves the thread's mask as it was, and plugin
+// threads may not call rt_sigprocmask to set it.
+#define RAQIB_FAULT_TRAP(trap) (sigsetjmp((trap).env, 0) ? (trap).signal : ((trap).arm(), 0))
 
 Fault faultOfSignal(int signal);
 // "openat" for a syscall number of this architecture.
@@ -83,10 +119,24 @@ std::string syscallName(long nr);
 // Empty the calling thread's effective, permitted and inheritable sets.
 Status dropThreadCapabilities();
 
-// Load a seccomp filter on the calling thread only (no TSYNC): the syscalls
-// every plugin needs (memory, futex, clocks, getrandom, logging to fd 2,
-// thread exit) plus those of its resources (raqib_resource bits). Anything
-// else raises SIGSYS on the thread. Detectors get no resources.
-Status confineThread(uint32_t resources);
+// Load a seccomp filter on the calling plugin thread only: the syscalls
+// every plugin needs (memory without PROT_EXEC, futex, clocks, getrandom,
+// logging to fd 2, unblocking signals, thread exit) plus those of its
+// resources (raqib_resource bits). Everything else is sent to the listener
+// whose fd is returned, for answerNotification.
+Result<int> confinePluginThread(uint32_t resources);
+
+// Answer one pending notification of a plugin thread's listener. While
+// trap.loading, what loading a shared object needs (read-only opens, reads,
+// executable mappings) goes through; anything else fails with EPERM and is
+// recorded in trap (violation, syscall). False when the listener is gone.
+bool answerNotification(int listener_fd, FaultTrap &trap);
+
+// The daemon's own threads, each confined to what it needs.
+enum class CoreThread {
+  drain,     // the event loop: BPF map operations, timers, signals, logging
+  watchdog,  // plugin supervision: notifications, clocks, the hang signal
+};
+Status confineCoreThread(CoreThread role);
 
 }  // namespace raqib

@@ -48,6 +48,14 @@ raqib_mount_filesystems() {
   fi
 }
 
+# The unprivileged system user the daemon runs as after start-up ([core] user).
+raqib_create_user() {
+  if ! getent passwd raqib >/dev/null; then
+    say "creating the system user raqib"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin raqib
+  fi
+}
+
 # Configure (once) and build into build/.
 raqib_build() {
   if [ ! -f build/build.ninja ]; then

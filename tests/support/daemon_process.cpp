@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ std::string raqibBinary() {
 TempFile::TempFile(const std::string &name, const std::string &content) {
   char tmpl[] = "/tmp/raqib-test-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  // The daemon reads plugins built here after it has become its own user.
+  chmod(tmpl, 0755);
   dir_ = tmpl;
   path_ = dir_ + "/" + name;
   std::ofstream(path_) << content;

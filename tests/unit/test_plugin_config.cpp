@@ -37,13 +37,21 @@ recipe_dir = "/etc/raqib"
   EXPECT_NE(c->detectors[0].section_toml.find("recipe_dir"), std::string::npos);
 }
 
-TEST(PluginConfig, DefaultsKeepNoCapabilityAndStayRoot) {
+TEST(PluginConfig, DefaultsKeepNoCapabilityAndLeaveRoot) {
   auto c = parse("");
   ASSERT_TRUE(c) << c.error();
-  EXPECT_EQ(c->user, "");
+  EXPECT_EQ(c->user, "raqib");
   EXPECT_TRUE(c->keep_capabilities.empty());
   EXPECT_EQ(c->plugin_restart_limit, 3u);
   EXPECT_EQ(c->plugin_call_timeout, 5s);
+  EXPECT_EQ(c->plugin_restart_window, 10min);
+}
+
+TEST(PluginConfig, EmptyUserIsRefusedWithTheWayToStayRoot) {
+  auto c = parse("[core]\nuser = \"\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("test.toml:2:8"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("\"root\" to stay root"), std::string::npos) << c.error();
 }
 
 TEST(PluginConfig, UnknownCapabilityIsRefusedWithPlace) {
