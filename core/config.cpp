@@ -232,7 +232,7 @@ Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) 
   }
   RAQIB_TRY(r.integer(c, "plugin_restart_limit", "core", 0, 100, config.plugin_restart_limit));
   for (auto [key, out, min, max] :
-       {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 10, 600000},
+       {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 1, 600000},
         std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000},
         std::tuple{"plugin_restart_window", &config.plugin_restart_window, 1000, 86400000}}) {
     const toml::node *n = c.get(key);

@@ -60,7 +60,9 @@ const char *signalName(int sig) {
   }
 }
 
-constexpr size_t kFaultKinds = size_t(Fault::queue_full) + 1;
+constexpr size_t kFaultKinds = size_t(Fault::log_flood) + 1;
+// Log lines a plugin may write per second; the rest are counted, not written.
+constexpr uint32_t kLogLinesPerSecond = 100;
 
 }  // namespace
 
@@ -125,17 +127,18 @@ struct PluginHost::Worker {
         trap.loading.store(false);
         if (trap.inCall()) trap.enter();  // the call is over (without leave's check)
         current = nullptr;
-        size_t abandoned = batch_next < batch.size() ? batch.size() - batch_next - 1 : 0;
-        batch.clear();
-        batch_next = 0;
+        batch_next++;  // the record it faulted on is not offered again; the rest are, after restart
         state = nullptr;
         Fault fault = sig == kExitCalled ? Fault::crash : faultOfSignal(sig);
         std::string detail = faultDetail(sig);
-        if (abandoned) detail += fmt::format("; {} queued records abandoned", abandoned);
         if (started)
           return failStart(fmt::format("{} while starting: {}", faultName(fault), detail));
         bool give_up = restartBudgetSpent();
-        if (give_up) disable();
+        if (give_up) {
+          disable();
+          size_t left = batch.size() - std::min(batch_next, batch.size());
+          dropped.fetch_add(left + queue.clear());
+        }
         // The watchdog counted and reported the hang when it interrupted it.
         if (fault != Fault::hang) host.reportHealth(*this, fault, detail, 1, give_up);
         if (give_up) break;
@@ -168,10 +171,12 @@ struct PluginHost::Worker {
         started->set_value({});
         started = nullptr;
       }
-      while (queue.popAll(batch)) {
-        for (batch_next = 0; batch_next < batch.size(); batch_next++) handle(batch[batch_next]);
+      // What was left of the batch a fault interrupted comes first.
+      do {
+        for (; batch_next < batch.size(); batch_next++) handle(batch[batch_next]);
         batch.clear();
-      }
+        batch_next = 0;
+      } while (queue.popAll(batch));
       call(
           [&] {
             descriptor().destroy(state);
@@ -203,10 +208,12 @@ struct PluginHost::Worker {
   std::string faultDetail(int sig) const {
     if (sig == kExitCalled)
       return fmt::format("the plugin called {}({}); refused, the daemon goes on", trap.exit_call,
-                         trap.exit_status);
+                         std::string_view(trap.exit_call) == "abort"
+                             ? std::string()
+                             : std::to_string(trap.exit_status));
     switch (faultOfSignal(sig)) {
       case Fault::seccomp:
-        return "forbidden syscall " + syscallName(trap.syscall.load()) + ", refused with EPERM";
+        return "forbidden syscall " + trap.forbiddenSyscalls() + ", refused with EPERM";
       case Fault::hang:
         return fmt::format("a call ran longer than {}ms", host.options_.call_timeout.count());
       default:
@@ -319,6 +326,15 @@ struct PluginHost::Worker {
   static void log(void *self, raqib_log_level level, const char *message) {
     FaultTrap::HostCall in_host;
     auto *w = static_cast<Worker *>(self);
+    auto now = Clock::now();
+    if (now - w->log_window >= std::chrono::seconds(1)) {
+      w->log_window = now;
+      w->log_lines = 0;
+    }
+    if (++w->log_lines > kLogLinesPerSecond) {
+      w->by_fault[size_t(Fault::log_flood)].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     spdlog::log(spdlogLevel(level), "plugin {}: {}", w->name(), message ? message : "");
   }
 
@@ -393,6 +409,8 @@ struct PluginHost::Worker {
   std::atomic<uint64_t> handled{0}, dropped{0}, failed{0}, faults{0}, emitted{0};
   std::atomic<uint32_t> restarts{0};
   Clock::time_point last_fault{};  // the plugin thread's own
+  Clock::time_point log_window{};  // log rate limit (the plugin thread's own)
+  uint32_t log_lines = 0;
   std::array<std::atomic<uint64_t>, kFaultKinds> by_fault{};
   std::mutex error_mutex;
   std::string last_error;  // of the last failed call
@@ -646,6 +664,9 @@ void PluginHost::checkWorker(Worker &w, Clock::time_point now) {
          s.reported[size_t(Fault::exception)], last_error);
   report(Fault::error, w.by_fault[size_t(Fault::error)].load(), s.reported[size_t(Fault::error)],
          last_error);
+  report(Fault::log_flood, w.by_fault[size_t(Fault::log_flood)].load(),
+         s.reported[size_t(Fault::log_flood)],
+         fmt::format("log lines over {} a second suppressed", kLogLinesPerSecond));
   report(Fault::queue_full, w.dropped.load(), s.reported_dropped,
          fmt::format("queue of {} records full: records dropped for this plugin only",
                      w.queue.capacity()));

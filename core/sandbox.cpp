@@ -43,6 +43,8 @@ const char *faultName(Fault fault) {
       return "hang";
     case Fault::queue_full:
       return "queue_full";
+    case Fault::log_flood:
+      return "log_flood";
     default:
       return "none";
   }
@@ -156,7 +158,7 @@ void FaultTrap::arm() {
   exit_call = "";
   exit_status = 0;
   violation.store(false);
-  syscall.store(-1);
+  for (auto &nr : syscalls) nr.store(-1);
   in_host_ = 0;
   hang_pending_ = 0;
   armed = 1;
@@ -166,6 +168,13 @@ void FaultTrap::leave() {
   enter();
   // Back in the worker, outside any lock: take the fault path.
   if (violation.load() && armed) jumpBack(*this, SIGSYS);
+}
+
+std::string FaultTrap::forbiddenSyscalls() const {
+  std::string names;
+  for (const auto &nr : syscalls)
+    if (long n = nr.load(); n >= 0) names += (names.empty() ? "" : ", ") + syscallName(n);
+  return names;
 }
 
 FaultTrap::HostCall::HostCall() : trap_(t_trap) {
@@ -343,8 +352,10 @@ bool answerNotification(int listener_fd, FaultTrap &trap) {
   if (trap.loading.load() && req.data.arch == AUDIT_ARCH_X86_64 && allowedWhileLoading(req.data)) {
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   } else {
-    long none = -1;
-    trap.syscall.compare_exchange_strong(none, long(req.data.nr));
+    for (auto &slot : trap.syscalls) {
+      long none = -1;
+      if (slot.compare_exchange_strong(none, long(req.data.nr)) || none == long(req.data.nr)) break;
+    }
     trap.violation.store(true);  // before the answer wakes the plugin
     resp.error = -EPERM;
   }

@@ -14,6 +14,7 @@
 // docs/architecture.md says what a hostile plugin can still do.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <csetjmp>
 #include <csignal>
@@ -25,7 +26,7 @@
 namespace raqib {
 
 // Why a plugin call did not return.
-enum class Fault : uint8_t { none, exception, error, crash, seccomp, hang, queue_full };
+enum class Fault : uint8_t { none, exception, error, crash, seccomp, hang, queue_full, log_flood };
 const char *faultName(Fault fault);
 
 // Install the process-wide handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
@@ -93,7 +94,9 @@ class FaultTrap {
   std::atomic<int> notify_fd{-1};   // the thread's listener, once confined
   std::atomic<bool> loading{true};  // the plugin's file is being loaded
   std::atomic<bool> violation{false};
-  std::atomic<long> syscall{-1};  // the first forbidden syscall's number
+  std::array<std::atomic<long>, 4> syscalls{-1, -1, -1, -1};  // the first distinct forbidden ones
+  // "openat, clone3": the forbidden syscalls recorded since arm().
+  std::string forbiddenSyscalls() const;
 
   FaultTrap(const FaultTrap &) = delete;
   FaultTrap &operator=(const FaultTrap &) = delete;
@@ -129,7 +132,7 @@ Result<int> confinePluginThread(uint32_t resources);
 // Answer one pending notification of a plugin thread's listener. While
 // trap.loading, what loading a shared object needs (read-only opens, reads,
 // executable mappings) goes through; anything else fails with EPERM and is
-// recorded in trap (violation, syscall). False when the listener is gone.
+// recorded in trap (violation, syscalls). False when the listener is gone.
 bool answerNotification(int listener_fd, FaultTrap &trap);
 
 // The daemon's own threads, each confined to what it needs.

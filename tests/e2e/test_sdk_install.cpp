@@ -21,39 +21,18 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-// Runs a shell command; its exit status, output appended to log.
-int shell(const std::string &command, std::string &log) {
-  std::string full = command + " 2>&1";
-  FILE *p = popen(full.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) log.append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST(SdkInstall, ExampleBuildsOutOfTreeFromTheInstalledSdkAndLoads) {
   TempFile scratch("README", "");
   fs::path root = fs::path(scratch.path()).parent_path() / "root";
   fs::path out = fs::path(scratch.path()).parent_path() / "plugins";
   fs::create_directories(out);
-  std::string log;
-  ASSERT_EQ(shell(fmt::format("meson install -C '{}' --no-rebuild --quiet --tags devel "
-                              "--destdir '{}'",
-                              RAQIB_BUILD_ROOT, root.string()),
-                  log),
-            0)
-      << log;
-  fs::path prefix = root / fs::path(RAQIB_INSTALL_PREFIX).relative_path();
+  InstalledSdk sdk = installSdk(root.string());
+  ASSERT_TRUE(sdk.ok) << sdk.log;
+  fs::path prefix = sdk.prefix;
   fs::path examples = prefix / "share/doc/raqib-sdk/examples";
   ASSERT_TRUE(fs::exists(prefix / "include/raqib/plugin_api.h"));
   ASSERT_TRUE(fs::exists(examples / "canary_detector.cpp"));
-
-  // The installed .pc, relocated into the temporary root by the sysroot.
-  std::string env =
-      fmt::format("PKG_CONFIG_PATH='{}' PKG_CONFIG_SYSROOT_DIR='{}' PKG_CONFIG_LIBDIR=",
-                  (prefix / "share/pkgconfig").string(), root.string());
+  std::string env = sdk.pkg_config, log;
   std::string cflags;
   ASSERT_EQ(shell(env + " pkg-config --cflags raqib-sdk", cflags), 0) << cflags;
   EXPECT_NE(cflags.find("-I" + (prefix / "include").string()), std::string::npos) << cflags;

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 namespace raqib::test {
 
 using Clock = std::chrono::steady_clock;
@@ -141,6 +143,11 @@ std::optional<int> DaemonProcess::wait(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
+void DaemonProcess::closeStdout() {
+  close(out_.fd);
+  out_.fd = -1;  // poll ignores it from now on
+}
+
 std::optional<int> DaemonProcess::stop(std::chrono::milliseconds timeout) {
   if (!exit_code_) kill(pid_, SIGTERM);
   return wait(timeout);
@@ -178,6 +185,34 @@ std::map<std::string, std::string> procStatus(const std::string &path) {
     fields[line.substr(0, colon)] = value == std::string::npos ? "" : line.substr(value);
   }
   return fields;
+}
+
+int shell(const std::string &command, std::string &log) {
+  std::string full = command + " 2>&1";
+  FILE *p = popen(full.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) log.append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+InstalledSdk installSdk(const std::string &root) {
+  InstalledSdk sdk;
+  sdk.ok = shell(fmt::format("meson install -C '{}' --no-rebuild --quiet --tags devel "
+                             "--destdir '{}'",
+                             RAQIB_BUILD_ROOT, root),
+                 sdk.log) == 0;
+  sdk.prefix =
+      (std::filesystem::path(root) / std::filesystem::path(RAQIB_INSTALL_PREFIX).relative_path())
+          .string();
+  // The installed .pc, relocated into the temporary root by the sysroot.
+  sdk.pkg_config = fmt::format(
+      "PKG_CONFIG_PATH='{}/share/pkgconfig' PKG_CONFIG_SYSROOT_DIR='{}' "
+      "PKG_CONFIG_LIBDIR= ",
+      sdk.prefix, root);
+  return sdk;
 }
 
 }  // namespace raqib::test

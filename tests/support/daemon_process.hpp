@@ -51,6 +51,9 @@ class DaemonProcess {
   // Wait for the daemon to exit on its own.
   std::optional<int> wait(std::chrono::milliseconds timeout);
 
+  // Close the read end of the daemon's stdout, as a reader that went away.
+  void closeStdout();
+
   // Everything read so far.
   const std::string &stderrText() const { return err_.all; }
   const std::string &stdoutText() const { return out_.all; }
@@ -80,6 +83,21 @@ struct ChildResult {
   int status;
 };
 ChildResult runChild(const std::vector<std::string> &argv);
+
+// Run a shell command; its exit status (-1 when it did not exit), with its
+// output appended to log.
+int shell(const std::string &command, std::string &log);
+
+// The SDK as a third party has it: `meson install --tags devel` of this
+// build into root, and the environment under which `pkg-config raqib-sdk`
+// finds it there (and nothing of the source tree).
+struct InstalledSdk {
+  std::string prefix;      // root + the configured prefix
+  std::string pkg_config;  // "PKG_CONFIG_PATH=... " to put before a command
+  std::string log;         // what the install printed, or why it failed
+  bool ok = false;
+};
+InstalledSdk installSdk(const std::string &root);
 
 // Every line of the file, or empty.
 std::vector<std::string> readLines(const std::string &path);
