@@ -86,6 +86,7 @@ Result<PluginElfInfo> readPluginElf(const fs::path &path) {
       return bad("truncated section headers");
 
   PluginElfInfo info;
+  uint64_t descriptor_at = 0;  // the descriptor's address, once found
   for (const Elf64_Shdr &symtab : sections) {
     if (symtab.sh_type != SHT_DYNSYM || symtab.sh_link >= sections.size()) continue;
     const Elf64_Shdr &strtab = sections[symtab.sh_link];
@@ -126,9 +127,36 @@ Result<PluginElfInfo> readPluginElf(const fs::path &path) {
               path.string(), name, sym.st_size, kIntegers)};
         std::memcpy(&d, file.data() + at, kIntegers);
         info.descriptor = DescriptorFields{d.kind, d.subscriptions, d.resources};
+        descriptor_at = sym.st_value;
       }
       info.exports.insert(std::move(name));
     }
+  }
+  if (descriptor_at) {
+    // The string a pointer member at address `at` points to once relocated.
+    auto stringAt = [&](uint64_t at) -> std::string {
+      for (const Elf64_Shdr &rela : sections) {
+        if (rela.sh_type != SHT_RELA) continue;
+        for (uint64_t off = 0; off + sizeof(Elf64_Rela) <= rela.sh_size; off += sizeof(Elf64_Rela)) {
+          Elf64_Rela r;
+          if (!readAt(file, rela.sh_offset + off, r)) return {};
+          if (r.r_offset != at || ELF64_R_TYPE(r.r_info) != R_X86_64_RELATIVE) continue;
+          for (const Elf64_Shdr &sec : sections) {
+            uint64_t target = uint64_t(r.r_addend);
+            if (sec.sh_type == SHT_NOBITS || target < sec.sh_addr ||
+                target >= sec.sh_addr + sec.sh_size)
+              continue;
+            uint64_t from = target - sec.sh_addr + sec.sh_offset;
+            if (from >= file.size()) return {};
+            return std::string(file.data() + from, strnlen(file.data() + from, file.size() - from));
+          }
+        }
+      }
+      return {};
+    };
+    info.name = stringAt(descriptor_at + offsetof(raqib_plugin_descriptor, name));
+    info.version = stringAt(descriptor_at + offsetof(raqib_plugin_descriptor, version));
+    info.description = stringAt(descriptor_at + offsetof(raqib_plugin_descriptor, description));
   }
   return info;
 }
@@ -253,21 +281,20 @@ std::vector<FoundPlugin> findPlugins(const std::vector<fs::path> &dirs) {
       FoundPlugin p;
       p.path = path;
       p.name = name;
-      if (auto elf = readPluginElf(path); elf && elf->api_version)
+      auto elf = readPluginElf(path);
+      if (elf && elf->api_version)
         p.api_version = fmt::format("{}", fmt::join(*elf->api_version, "."));
-      auto lib = openPlugin(path);
-      if (!lib) {
-        p.refused = lib.error();
+      if (auto fields = checkBeforeLoad(path); !fields) {
+        p.refused = fields.error();
       } else {
-        const raqib_plugin_descriptor &d = *lib->descriptor;
-        p.kind = d.kind == RAQIB_PLUGIN_DETECTOR ? "detector" : "printer";
-        p.version = d.version;
-        p.description = d.description;
-        if (name != d.name)
+        p.kind = fields->kind == RAQIB_PLUGIN_DETECTOR ? "detector" : "printer";
+        p.version = elf->version;
+        p.description = elf->description;
+        if (name != elf->name)
           p.refused = fmt::format(
               "plugin {} refused: descriptor name is \"{}\"; expected \"{}\" "
               "as the file name says",
-              path.string(), d.name, name);
+              path.string(), elf->name, name);
       }
       found.push_back(std::move(p));
     }

@@ -44,6 +44,10 @@ struct PluginElfInfo {
   std::set<std::string> exports;  // defined, default-visibility dynamic symbols
   std::optional<std::array<uint32_t, 3>> api_version;  // RAQIB_PLUGIN_API_VERSION_SYMBOL
   std::optional<DescriptorFields> descriptor;          // RAQIB_PLUGIN_DESCRIPTOR_SYMBOL
+  // The descriptor's name, version and description, read through the file's
+  // relative relocations (as the loader would fill them in); "" where the
+  // file does not say.
+  std::string name, version, description;
 };
 
 // The file name of the plugin called name: "raqib-<name>.so".
@@ -76,7 +80,8 @@ std::string apiIncompatibility(uint32_t major, uint32_t minor, uint32_t patch);
 // value, or "".
 std::string descriptorProblem(const raqib_plugin_descriptor &d);
 
-// One raqib-*.so found in the search path, for `raqib --list-plugins`.
+// One raqib-*.so found in the search path, for `raqib --list-plugins`. It is
+// described from its file alone: listing runs none of a plugin's code.
 struct FoundPlugin {
   std::filesystem::path path;
   std::string name, kind, version, api_version, description;

@@ -5,6 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "plugin_loader.hpp"
@@ -117,6 +121,27 @@ TEST(PluginLoader, AcceptsTheSameVersion) {
   EXPECT_EQ(apiIncompatibility(RAQIB_PLUGIN_API_VERSION_MAJOR, RAQIB_PLUGIN_API_VERSION_MINOR, 0),
             "");
   EXPECT_NE(apiIncompatibility(RAQIB_PLUGIN_API_VERSION_MAJOR + 1, 0, 0), "");
+}
+
+// Listing describes plugins from their files: none of their code runs (their
+// constructors would run with the lister's privileges).
+TEST(PluginLoader, ListingRunsNoPluginCode) {
+  std::string marker = std::filesystem::temp_directory_path() /
+                       ("raqib-ctor-marker-" + std::to_string(getpid()));
+  std::filesystem::remove(marker);
+  setenv("RAQIB_TEST_CTOR_MARKER", marker.c_str(), 1);
+  auto found = findPlugins({RAQIB_TEST_PLUGIN_DIR});
+  auto it = std::find_if(found.begin(), found.end(),
+                         [](const FoundPlugin &p) { return p.name == "ctor-marker"; });
+  ASSERT_NE(it, found.end());
+  EXPECT_EQ(it->refused, "");
+  EXPECT_EQ(it->kind, "detector");
+  EXPECT_EQ(it->version, "1.0.0");
+  EXPECT_EQ(it->description, "marks when its constructors run (tests only)");
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "listing ran the plugin's constructors";
+  ASSERT_TRUE(openPlugin(testPlugin("ctor-marker")));  // loading does run them
+  EXPECT_TRUE(std::filesystem::exists(marker));
+  std::filesystem::remove(marker);
 }
 
 }  // namespace
