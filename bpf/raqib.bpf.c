@@ -109,6 +109,18 @@ int BPF_PROG(raqib_exit, struct task_struct *task) {
   return 0;
 }
 
+/* Every live process, for the core to reconcile its table with: read
+ * through an iterator link, no /proc needed (the core has dropped its
+ * privileges by then). */
+SEC("iter/task")
+int raqib_live_tasks(struct bpf_iter__task *ctx) {
+  struct task_struct *task = ctx->task;
+  if (!task || task->pid != task->tgid) return 0; /* group leaders only */
+  struct raqib_live_task live = {.tgid = task->tgid, .start_ns = task->start_boottime};
+  bpf_seq_write(ctx->meta->seq, &live, sizeof live);
+  return 0;
+}
+
 /* ---- files ----------------------------------------------------------- */
 
 /* Remember a file syscall's arguments at its entry, for its exit. */
@@ -132,11 +144,17 @@ static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd
 static __always_inline __u32 open_actions(__u32 flags) {
   __u32 actions = RAQIB_FILE_OPEN;
   switch (flags & 3) { /* O_ACCMODE */
-    case 0: actions |= RAQIB_FILE_READ; break;
-    case 1: actions |= RAQIB_FILE_WRITE; break;
-    case 2: actions |= RAQIB_FILE_READ | RAQIB_FILE_WRITE; break;
+    case 0:
+      actions |= RAQIB_FILE_READ;
+      break;
+    case 1:
+      actions |= RAQIB_FILE_WRITE;
+      break;
+    case 2:
+      actions |= RAQIB_FILE_READ | RAQIB_FILE_WRITE;
+      break;
   }
-  if (flags & 0100) actions |= RAQIB_FILE_CREATE;   /* O_CREAT */
+  if (flags & 0100) actions |= RAQIB_FILE_CREATE;    /* O_CREAT */
   if (flags & 01000) actions |= RAQIB_FILE_TRUNCATE; /* O_TRUNC */
   return actions;
 }
@@ -344,27 +362,30 @@ int raqib_sys_exit(struct trace_event_raw_sys_exit *ctx) {
  * the syscall's arguments (ctx->args[i], read directly: the verifier refuses
  * a ctx pointer that was moved). The core attaches it, and raqib_sys_exit,
  * when this kernel has the syscall. */
-#define RAQIB_FILE_SYSCALL(syscall, ...)                                \
-  SEC("tracepoint")                                                     \
-  int raqib_enter_##syscall(struct trace_event_raw_sys_enter *ctx) {    \
-    __VA_ARGS__;                                                        \
-    return 0;                                                           \
+#define RAQIB_FILE_SYSCALL(syscall, ...)                             \
+  SEC("tracepoint")                                                  \
+  int raqib_enter_##syscall(struct trace_event_raw_sys_enter *ctx) { \
+    __VA_ARGS__;                                                     \
+    return 0;                                                        \
   }
 
 #define AT RAQIB_RESOLVE_AT
 #define CWD RAQIB_AT_FDCWD
 
 /* Opens: the path is that of the fd returned. */
-RAQIB_FILE_SYSCALL(open, syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0], 0, 0, ctx->args[1]))
-RAQIB_FILE_SYSCALL(openat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0, 0, ctx->args[2]))
+RAQIB_FILE_SYSCALL(open,
+                   syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0], 0, 0, ctx->args[1]))
+RAQIB_FILE_SYSCALL(openat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0, 0,
+                                         ctx->args[2]))
 RAQIB_FILE_SYSCALL(creat, syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, ctx->args[0], 0, 0,
                                         01 | 0100 | 01000)) /* O_WRONLY|O_CREAT|O_TRUNC */
 RAQIB_FILE_SYSCALL(openat2, syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], ctx->args[1], 0,
-                                           ctx->args[2], 0)) /* struct open_how * */
+                                          ctx->args[2], 0)) /* struct open_how * */
 
 /* Removal, renames and links. */
 RAQIB_FILE_SYSCALL(unlink, syscall_enter(AT, RAQIB_FILE_UNLINK, CWD, ctx->args[0], 0, 0, 0))
-RAQIB_FILE_SYSCALL(unlinkat, syscall_enter(AT, RAQIB_FILE_UNLINK, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(unlinkat,
+                   syscall_enter(AT, RAQIB_FILE_UNLINK, ctx->args[0], ctx->args[1], 0, 0, 0))
 RAQIB_FILE_SYSCALL(rmdir, syscall_enter(AT, RAQIB_FILE_UNLINK, CWD, ctx->args[0], 0, 0, 0))
 RAQIB_FILE_SYSCALL(rename, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENAME, CWD, ctx->args[0],
                                          CWD, ctx->args[1], 0))
@@ -375,8 +396,8 @@ RAQIB_FILE_SYSCALL(renameat2, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENA
 /* A link's path is the new name; the other path is the file it links to. */
 RAQIB_FILE_SYSCALL(link, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, CWD, ctx->args[1], CWD,
                                        ctx->args[0], 0))
-RAQIB_FILE_SYSCALL(linkat, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, ctx->args[2], ctx->args[3],
-                                         ctx->args[0], ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(linkat, syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, ctx->args[2],
+                                         ctx->args[3], ctx->args[0], ctx->args[1], 0))
 RAQIB_FILE_SYSCALL(symlink, syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SYMLINK, CWD,
                                           ctx->args[1], 0, ctx->args[0], 0))
 RAQIB_FILE_SYSCALL(symlinkat, syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SYMLINK, ctx->args[1],
@@ -384,13 +405,18 @@ RAQIB_FILE_SYSCALL(symlinkat, syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SY
 
 /* Attributes. */
 RAQIB_FILE_SYSCALL(chmod, syscall_enter(AT, RAQIB_FILE_CHMOD, CWD, ctx->args[0], 0, 0, 0))
-RAQIB_FILE_SYSCALL(fchmod, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHMOD, ctx->args[0], 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(fchmodat, syscall_enter(AT, RAQIB_FILE_CHMOD, ctx->args[0], ctx->args[1], 0, 0, 0))
-RAQIB_FILE_SYSCALL(fchmodat2, syscall_enter(AT, RAQIB_FILE_CHMOD, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchmod,
+                   syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHMOD, ctx->args[0], 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchmodat,
+                   syscall_enter(AT, RAQIB_FILE_CHMOD, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchmodat2,
+                   syscall_enter(AT, RAQIB_FILE_CHMOD, ctx->args[0], ctx->args[1], 0, 0, 0))
 RAQIB_FILE_SYSCALL(chown, syscall_enter(AT, RAQIB_FILE_CHOWN, CWD, ctx->args[0], 0, 0, 0))
 RAQIB_FILE_SYSCALL(lchown, syscall_enter(AT, RAQIB_FILE_CHOWN, CWD, ctx->args[0], 0, 0, 0))
-RAQIB_FILE_SYSCALL(fchown, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHOWN, ctx->args[0], 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(fchownat, syscall_enter(AT, RAQIB_FILE_CHOWN, ctx->args[0], ctx->args[1], 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchown,
+                   syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHOWN, ctx->args[0], 0, 0, 0, 0))
+RAQIB_FILE_SYSCALL(fchownat,
+                   syscall_enter(AT, RAQIB_FILE_CHOWN, ctx->args[0], ctx->args[1], 0, 0, 0))
 RAQIB_FILE_SYSCALL(truncate, syscall_enter(AT, RAQIB_FILE_TRUNCATE, CWD, ctx->args[0], 0, 0, 0))
 RAQIB_FILE_SYSCALL(ftruncate,
                    syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_TRUNCATE, ctx->args[0], 0, 0, 0, 0))
@@ -400,8 +426,8 @@ RAQIB_FILE_SYSCALL(setxattr,
                    syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, ctx->args[1], 0))
 RAQIB_FILE_SYSCALL(lsetxattr,
                    syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, ctx->args[1], 0))
-RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0,
-                                            0, ctx->args[1], 0))
+RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0, 0,
+                                            ctx->args[1], 0))
 RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0,
                                              ctx->args[4], 0))
 
@@ -412,9 +438,10 @@ RAQIB_FILE_SYSCALL(move_mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 
 RAQIB_FILE_SYSCALL(pivot_root, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
 
 /* A file mapped executable (not anonymous memory). */
-RAQIB_FILE_SYSCALL(mmap, if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)
-                             syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, ctx->args[4], 0, 0,
-                                           0, 0)) /* PROT_EXEC, MAP_ANONYMOUS */
+RAQIB_FILE_SYSCALL(mmap,
+                   if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)
+                       syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, ctx->args[4], 0, 0, 0,
+                                     0)) /* PROT_EXEC, MAP_ANONYMOUS */
 
 /* ---- network (net.bpf.h) --------------------------------------------- */
 #include "net.bpf.h"

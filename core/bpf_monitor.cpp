@@ -204,6 +204,7 @@ Status BpfMonitor::attachAll() {
     }
     if (!name.starts_with(kEnter)) {
       if (auto s = keep(bpf_program__attach(prog), std::string(name)); !s) return s;
+      if (prog == skel_->progs.raqib_live_tasks) tasks_iter_ = links_.back().get();
       continue;
     }
     std::string syscall(name.substr(kEnter.size()));
@@ -275,6 +276,23 @@ int BpfMonitor::stringsFd() const {
 
 int BpfMonitor::eventsFd() const {
   return bpf_map__fd(skel_->maps.events);
+}
+
+Result<std::vector<raqib_live_task>> BpfMonitor::liveTasks() const {
+  int fd = bpf_iter_create(bpf_link__fd(tasks_iter_));
+  if (fd < 0) return Error{fmt::format("listing processes: {}", std::strerror(-fd))};
+  std::vector<raqib_live_task> live;
+  std::vector<char> bytes;
+  char buf[16384];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) bytes.insert(bytes.end(), buf, buf + n);
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  if (err) return Error{fmt::format("listing processes: {}", std::strerror(err))};
+  live.resize(bytes.size() / sizeof(raqib_live_task));
+  std::memcpy(live.data(), bytes.data(), live.size() * sizeof(raqib_live_task));
+  return live;
 }
 
 Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {

@@ -61,6 +61,8 @@ class BpfMonitor {
   EpochPair &dnsEpochs() { return dns_; }
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
+  // Every live process, from the kernel's task iterator (no /proc).
+  [[nodiscard]] Result<std::vector<raqib_live_task>> liveTasks() const;
   // Totals over all CPUs, indexed by enum raqib_map_id.
   [[nodiscard]] Result<std::array<MapCounters, RAQIB_MAP_COUNT>> counters() const;
 
@@ -78,7 +80,9 @@ class BpfMonitor {
 
   raqib_bpf *skel_ = nullptr;
   std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
-  int holder_pipe_ = -1;  // the link holder reads EOF once the daemon is gone
+  int holder_pipe_ = -1;
+  bpf_link *tasks_iter_ = nullptr;  // raqib_live_tasks, one of links_  // the link holder reads EOF
+                                    // once the daemon is gone
   EpochPair exec_;
   EpochPair file_;
   EpochPair peers_;

@@ -101,7 +101,8 @@ constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
     "exec", "file_access", "strings", "network_peers", "network_flows", "dns", "ringbuf"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
-std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const PluginHost &plugins) {
+std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
+                      const PluginHost &plugins) {
   nlohmann::ordered_json j;
   if (auto counters = bpf.counters()) {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
@@ -121,6 +122,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Plugi
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};
   j["strings_evicted"] = drainer.strings().lost();
+  j["processes"] = {{"known", processes.size()},
+                    {"reconciled", drainer.stats().processes_reconciled}};
   for (const auto &p : plugins.stats())
     j["plugins"][p.name] = {{"handled", p.handled}, {"dropped", p.dropped}, {"failed", p.failed}};
   return j.dump();
@@ -250,7 +253,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   (*plugins)->stop();
   (*plugins)->logMetrics();
   overflow.check(**bpf);
-  spdlog::info("raqib stats {}", statsJson(**bpf, drainer, **plugins));
+  spdlog::info("raqib stats {}", statsJson(**bpf, drainer, processes, **plugins));
   return 0;
 }
 

@@ -13,6 +13,12 @@ namespace raqib {
 namespace {
 // How long an exited process stays in the table for its children's ancestry.
 constexpr std::chrono::seconds kKeepExited{30};
+// How often the table is reconciled with the kernel's list of processes.
+constexpr std::chrono::seconds kReconcileEvery{5};
+// Past this many entries the table is reconciled at once and exited
+// processes leave it without waiting kKeepExited: a fork storm cannot grow it
+// without bound.
+constexpr size_t kMaxProcesses = 65536;
 // The path of a record whose string the kernel's LRU evicted before the drain.
 constexpr const char *kEvicted = "<evicted>";
 }  // namespace
@@ -72,8 +78,25 @@ Status Drainer::drainExec() {
     stats_.exec_records++;
   });
   if (status) bpf_.execEpochs().drained();
-  processes_.expire(bootNowNs(), kKeepExited);
+  if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;
+}
+
+Status Drainer::trimProcesses() {
+  uint64_t now = bootNowNs();
+  auto steady = std::chrono::steady_clock::now();
+  bool crowded = processes_.size() > kMaxProcesses;
+  if (crowded || steady - last_reconcile_ >= kReconcileEvery) {
+    last_reconcile_ = steady;
+    auto live = bpf_.liveTasks();
+    if (!live) return Error{live.error()};
+    if (size_t gone = processes_.reconcile(*live, now)) {
+      stats_.processes_reconciled += gone;
+      spdlog::info("process table: {} processes whose exit was not recorded are gone", gone);
+    }
+  }
+  processes_.expire(now, crowded ? std::chrono::seconds(0) : kKeepExited);
+  return Ok{};
 }
 
 FileActivity Drainer::fileActivity(const raqib_file_key &key, const std::string *path) {

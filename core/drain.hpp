@@ -2,6 +2,8 @@
 // entry of the map taken out into records for the plugins.
 #pragma once
 
+#include <chrono>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -64,6 +66,7 @@ struct DrainStats {
   uint64_t peer_records = 0;
   uint64_t flow_records = 0;
   uint64_t dns_records = 0;
+  uint64_t processes_reconciled = 0;  // table entries the task iterator showed gone
 };
 
 class Drainer {
@@ -104,6 +107,11 @@ class Drainer {
   // Hand a record to the detectors, and to the printers with --events all.
   void deliver(const std::shared_ptr<const RecordSnapshot> &record);
 
+  // Forget exited processes; every kReconcileEvery, or when the table
+  // passes kMaxProcesses, also those the kernel's task iterator no longer
+  // lists (their exit was never recorded: the exec map was full).
+  Status trimProcesses();
+
   BpfMonitor &bpf_;
   ProcessTable &processes_;
   PluginHost &plugins_;
@@ -111,6 +119,7 @@ class Drainer {
   Events events_;
   DrainStats stats_;
   ResolvedNames resolved_;
+  std::chrono::steady_clock::time_point last_reconcile_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace raqib

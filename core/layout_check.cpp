@@ -8,6 +8,8 @@
 #include "raqib/records.h"
 
 static_assert(sizeof(raqib_rec_header) == 8);
+static_assert(sizeof(raqib_live_task) == 16);
+static_assert(offsetof(raqib_live_task, start_ns) == 8);
 static_assert(sizeof(raqib_proc) == 96 + RAQIB_COMM_LEN + RAQIB_ARGS_MAX);
 static_assert(offsetof(raqib_proc, tgid) == 8);
 static_assert(offsetof(raqib_proc, start_ns) == 32);

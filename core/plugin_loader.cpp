@@ -137,7 +137,8 @@ Result<PluginElfInfo> readPluginElf(const fs::path &path) {
     auto stringAt = [&](uint64_t at) -> std::string {
       for (const Elf64_Shdr &rela : sections) {
         if (rela.sh_type != SHT_RELA) continue;
-        for (uint64_t off = 0; off + sizeof(Elf64_Rela) <= rela.sh_size; off += sizeof(Elf64_Rela)) {
+        for (uint64_t off = 0; off + sizeof(Elf64_Rela) <= rela.sh_size;
+             off += sizeof(Elf64_Rela)) {
           Elf64_Rela r;
           if (!readAt(file, rela.sh_offset + off, r)) return {};
           if (r.r_offset != at || ELF64_R_TYPE(r.r_info) != R_X86_64_RELATIVE) continue;

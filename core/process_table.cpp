@@ -220,6 +220,22 @@ std::vector<const ProcessInfo *> ProcessTable::ancestry(uint32_t pid) const {
   return chain;
 }
 
+size_t ProcessTable::reconcile(const std::vector<raqib_live_task> &live, uint64_t now_boot_ns) {
+  std::unordered_map<uint32_t, uint64_t> started;
+  started.reserve(live.size());
+  for (const auto &t : live) started.emplace(t.tgid, t.start_ns);
+  size_t gone = 0;
+  for (auto &[pid, p] : procs_) {
+    if (p.exit_boot_ns) continue;
+    auto it = started.find(pid);
+    if (it != started.end() && (!p.start_boot_ns || sameStart(p.start_boot_ns, it->second)))
+      continue;
+    p.exit_boot_ns = now_boot_ns;
+    gone++;
+  }
+  return gone;
+}
+
 void ProcessTable::expire(uint64_t now_boot_ns, std::chrono::nanoseconds keep) {
   std::erase_if(procs_, [&](const auto &entry) {
     const auto &exit = entry.second.exit_boot_ns;

@@ -58,6 +58,10 @@ class ProcessTable {
   // Parent first, up to pid 1; stops at an unknown pid or a loop.
   std::vector<const ProcessInfo *> ancestry(uint32_t pid) const;
 
+  // Mark exited (at now) every process not in live, the kernel's list of
+  // processes, or whose pid now belongs to a later process. Returns how many.
+  size_t reconcile(const std::vector<raqib_live_task> &live, uint64_t now_boot_ns);
+
   // Forget processes that exited more than keep before now.
   void expire(uint64_t now_boot_ns, std::chrono::nanoseconds keep);
 

@@ -126,8 +126,8 @@ TEST(PluginLoader, AcceptsTheSameVersion) {
 // Listing describes plugins from their files: none of their code runs (their
 // constructors would run with the lister's privileges).
 TEST(PluginLoader, ListingRunsNoPluginCode) {
-  std::string marker = std::filesystem::temp_directory_path() /
-                       ("raqib-ctor-marker-" + std::to_string(getpid()));
+  std::string marker =
+      std::filesystem::temp_directory_path() / ("raqib-ctor-marker-" + std::to_string(getpid()));
   std::filesystem::remove(marker);
   setenv("RAQIB_TEST_CTOR_MARKER", marker.c_str(), 1);
   auto found = findPlugins({RAQIB_TEST_PLUGIN_DIR});

@@ -50,6 +50,15 @@ enum raqib_proc_flags {
   RAQIB_PROC_EXE_DELETED = 1u << 4, /* the exe had no links left when it ran */
 };
 
+/* One live process as the task iterator (raqib_live_tasks) writes it: the
+ * core reconciles its process table with these, so entries whose exit was
+ * never recorded (a full exec map) do not stay forever. */
+struct raqib_live_task {
+  __u32 tgid;
+  __u32 pad;
+  __u64 start_ns; /* CLOCK_BOOTTIME, as raqib_proc.start_ns */
+};
+
 struct raqib_proc {
   struct raqib_rec_header hdr;
   __u32 tgid;
