@@ -19,11 +19,14 @@
  * docs/sdk.md, "Compatibility rules".
  *
  * Threads: the host calls every function of one plugin from one thread of
- * its own, never concurrently. Before init, that thread drops every
- * capability and installs a seccomp filter built from the descriptor's
- * resources: a detector may not open files, exec, fork, connect, ptrace or
- * call bpf(); a printer gets what it declares and no more. A forbidden
- * syscall fails with EPERM and the plugin is then restarted.
+ * its own, never concurrently. Before the library is loaded (dlopen, on that
+ * thread: static constructors included), the thread drops every capability
+ * and installs a seccomp filter built from the descriptor's resources as the
+ * file declares them: a detector may not open files, exec, fork or start
+ * threads, connect, ptrace, call bpf(), block signals or map executable
+ * memory; a printer gets what it declares and no more. A forbidden syscall
+ * fails with EPERM and the plugin is then restarted; so is a call of exit(),
+ * abort() and the like, which ends the plugin's call, not the process.
  */
 #ifndef RAQIB_PLUGIN_API_H
 #define RAQIB_PLUGIN_API_H
