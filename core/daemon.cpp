@@ -23,7 +23,9 @@ namespace raqib {
 
 namespace {
 
-// Re-arms itself every cadence; a failed drain is logged and retried.
+// Re-arms itself every cadence until stopped; a failed drain is logged and
+// retried. stop() holds even when the handler is already queued, which
+// cancel() alone does not: that handler would run and re-arm.
 class CadenceTimer {
  public:
   CadenceTimer(boost::asio::io_context &io, std::chrono::milliseconds cadence,
@@ -31,20 +33,24 @@ class CadenceTimer {
       : timer_(io), cadence_(cadence), tick_(std::move(tick)) {
     arm();
   }
-  void cancel() { timer_.cancel(); }
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+  }
 
  private:
   void arm() {
     timer_.expires_after(cadence_);
     timer_.async_wait([this](const boost::system::error_code &ec) {
-      if (ec) return;
+      if (ec || stopped_) return;
       tick_();
-      arm();
+      if (!stopped_) arm();
     });
   }
   boost::asio::steady_timer timer_;
   std::chrono::milliseconds cadence_;
   std::function<void()> tick_;
+  bool stopped_ = false;
 };
 
 void logFailure(const Status &s) {
@@ -203,7 +209,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   stop_signals.async_wait([&](const boost::system::error_code &ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: draining once more and stopping", signal);
-    for (auto &timer : timers) timer->cancel();
+    for (auto &timer : timers) timer->stop();
     if (stream) stream->cancel();
     hup.cancel();
   });
