@@ -77,6 +77,7 @@ struct PluginHost::Worker {
     api.config = &Worker::configText;
     api.process = &Worker::process;
     api.counters = &Worker::counters;
+    api.reopen_generation = &Worker::reopenGeneration;
   }
 
   const raqib_plugin_descriptor &descriptor() const { return *library.descriptor; }
@@ -314,6 +315,10 @@ struct PluginHost::Worker {
     std::memcpy(out, &c, n);
     out->struct_size = uint32_t(n);
     return 0;
+  }
+
+  static uint64_t reopenGeneration(void *self) {
+    return static_cast<Worker *>(self)->host.reopen_generation_.load(std::memory_order_relaxed);
   }
 
   PluginHost &host;

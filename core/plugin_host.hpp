@@ -70,6 +70,10 @@ class PluginHost {
   // thread stuck in a plugin that ignores the watchdog is left behind.
   void stop();
 
+  // Ask printers to reopen the files they write (SIGHUP): they see it
+  // before their next write (raqib_host_api.reopen_generation).
+  void requestReopen() { reopen_generation_.fetch_add(1, std::memory_order_relaxed); }
+
   struct PluginStats {
     std::string name;
     uint64_t handled = 0;
@@ -105,6 +109,7 @@ class PluginHost {
   std::condition_variable changed_;
   bool stopping_ = false;
   std::thread watchdog_;
+  std::atomic<uint64_t> reopen_generation_{0};
 };
 
 }  // namespace raqib

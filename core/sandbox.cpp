@@ -227,6 +227,9 @@ Status confineThread(uint32_t resources) {
                    SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(rename),
                    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat), SCMP_SYS(unlink)})
       allow(nr);
+  if (resources & RAQIB_RESOURCE_FILE_WRITE)  // since API 1.1
+    for (int nr : {SCMP_SYS(ftruncate), SCMP_SYS(fchmod), SCMP_SYS(mkdirat), SCMP_SYS(mkdir)})
+      allow(nr);
   if (resources & RAQIB_RESOURCE_NET_TCP_OUT) {
     for (int domain : {AF_INET, AF_INET6})
       if (rc == 0)

@@ -21,6 +21,7 @@
 
 #include <raqib/plugin_api.h>
 
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -72,6 +73,13 @@ class Host {
     c.struct_size = sizeof c;
     api_->counters(api_->host, &c);
     return c;
+  }
+  // How many times the operator asked printers to reopen their files
+  // (SIGHUP); 0 from a host older than API 1.1.
+  uint64_t reopenGeneration() const {
+    constexpr size_t kNeeded =
+        offsetof(raqib_host_api, reopen_generation) + sizeof api_->reopen_generation;
+    return api_->struct_size >= kNeeded ? api_->reopen_generation(api_->host) : 0;
   }
 
  private:

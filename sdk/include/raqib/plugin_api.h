@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The raqib plugin ABI, version 1.0.0: what a detection plugin or a printer
+/* The raqib plugin ABI, version 1.1.0: what a detection plugin or a printer
  * exports, and what the daemon (the host) hands it. Plain C so any compiler
  * can build a plugin. docs/sdk.md is the guide.
  *
@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define RAQIB_PLUGIN_API_VERSION_MAJOR 1
-#define RAQIB_PLUGIN_API_VERSION_MINOR 0
+#define RAQIB_PLUGIN_API_VERSION_MINOR 1
 #define RAQIB_PLUGIN_API_VERSION_PATCH 0
 
 /* Required. A const struct raqib_plugin_descriptor. */
@@ -85,8 +85,9 @@ typedef enum raqib_record_kind {
  * and log through the host. */
 typedef enum raqib_resource {
   RAQIB_RESOURCE_STDOUT = 1u << 0,      /* write(2) to fd 1, and isatty(1) */
-  RAQIB_RESOURCE_FILE_WRITE = 1u << 1,  /* open, write and close files (the path is not
-                                           enforced by seccomp; see docs/sdk.md) */
+  RAQIB_RESOURCE_FILE_WRITE = 1u << 1,  /* open, write, sync, rename, unlink and close files;
+                                           since 1.1 also ftruncate, fchmod and mkdir (the
+                                           path is not enforced by seccomp; see docs/sdk.md) */
   RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP */
 } raqib_resource;
 
@@ -319,6 +320,11 @@ typedef struct raqib_host_api {
   /* Copy this plugin's counters into out; out->struct_size must be set by the
    * caller and bounds what is written. Returns 0, or -1 when out is NULL. */
   int (*counters)(void *host, raqib_plugin_counters *out);
+  /* Since 1.1 (check struct_size). How many times the operator has asked
+   * printers to reopen the files they write (SIGHUP, e.g. from logrotate);
+   * starts at 0. A printer that keeps a file open compares it before each
+   * write and reopens the file when it changed. Any thread may call it. */
+  uint64_t (*reopen_generation)(void *host);
 } raqib_host_api;
 
 /* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static,
