@@ -9,6 +9,7 @@ RAQIB_PACKAGES=(
   libseccomp-dev libcap-dev
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
+  python3-jsonschema rsyslog
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
