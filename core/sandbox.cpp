@@ -243,6 +243,16 @@ Status confineThread(uint32_t resources) {
           SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(fcntl)})
       allow(nr);
   }
+  if (resources & RAQIB_RESOURCE_DGRAM_OUT) {  // since API 1.1
+    for (int domain : {AF_INET, AF_INET6, AF_UNIX})
+      if (rc == 0)
+        rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+                              SCMP_A0(SCMP_CMP_EQ, uint64_t(domain)),
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, uint64_t(SOCK_DGRAM)));
+    for (int nr : {SCMP_SYS(connect), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(close),
+                   SCMP_SYS(setsockopt), SCMP_SYS(getsockopt)})
+      allow(nr);
+  }
   if (rc != 0) return Error{fmt::format("building the seccomp filter: {}", std::strerror(-rc))};
   // No SCMP_FLTATR_CTL_TSYNC: the filter applies to this thread only.
   if ((rc = seccomp_load(ctx.get())) != 0)

@@ -89,11 +89,14 @@ typedef enum raqib_resource {
                                            since 1.1 also ftruncate, fchmod and mkdir (the
                                            path is not enforced by seccomp; see docs/sdk.md) */
   RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP */
+  RAQIB_RESOURCE_DGRAM_OUT = 1u << 3,   /* since 1.1: datagram sockets (UDP over IPv4/IPv6,
+                                           unix datagram), connect and send */
 } raqib_resource;
 
 /* Every resource bit this API version knows; others make a descriptor malformed. */
-#define RAQIB_RESOURCE_ALL \
-  (RAQIB_RESOURCE_STDOUT | RAQIB_RESOURCE_FILE_WRITE | RAQIB_RESOURCE_NET_TCP_OUT)
+#define RAQIB_RESOURCE_ALL                                                    \
+  (RAQIB_RESOURCE_STDOUT | RAQIB_RESOURCE_FILE_WRITE | RAQIB_RESOURCE_NET_TCP_OUT | \
+   RAQIB_RESOURCE_DGRAM_OUT)
 
 typedef enum raqib_importance {
   RAQIB_IMPORTANCE_LOW = 1,
