@@ -12,45 +12,23 @@
 #include <chrono>
 #include <cstring>
 #include <string>
-#include <utility>
 
 #include <fmt/format.h>
 #include <raqib/plugin.hpp>
 
+#include "fd.hpp"
 #include "printer_section.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using raqib::printers::Fd;
 
 enum class SyncPolicy { always, interval, never };
 
 std::string errnoText(const std::string &what, const std::string &path) {
   return fmt::format("{} {}: {}", what, path, std::strerror(errno));
 }
-
-// An open file descriptor, closed with the object.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd &&other) noexcept : fd_(other.release()) {}
-  Fd &operator=(Fd &&other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 class LogfilePrinter {
  public:
