@@ -6,7 +6,9 @@
 // counted, reported records, and delivery resumes when it is back.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -101,6 +103,15 @@ std::string configWith(const std::string &syslog_section) {
       "[exec]\ncadence = \"50ms\"\n[file_access]\ncadence = \"50ms\"\n[plugins.file]\n"
       "[printers.stdout]\nformat = \"json\"\n[printers.syslog]\n{}",
       syslog_section);
+}
+
+// The counter NAME of plugin's exit metric line in the daemon's log; -1 if absent.
+long long exitCounter(const std::string &log, const std::string &plugin, const std::string &name) {
+  size_t metric = log.find(fmt::format("metric raqib_plugin{{plugin=\"{}\"}}", plugin));
+  if (metric == std::string::npos) return -1;
+  size_t at = log.find(" " + name + "=", metric);
+  if (at == std::string::npos || at > log.find('\n', metric)) return -1;
+  return std::stoll(log.substr(at + name.size() + 2));
 }
 
 // The detections stdout shows for readers of /etc/shadow, by pid.
@@ -201,7 +212,7 @@ TEST_F(SyslogPrinterTest, ACollectorDownIsReportedAndDeliveryResumesWhenItIsBack
   DaemonProcess daemon({"--config", config.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
   rsyslog_->stop();
-  auto lost = readShadowAndWait(daemon, 1);
+  readShadowAndWait(daemon, 1);  // its message cannot be delivered
   auto health = daemon.waitForStdout(
       [&](const std::string &l) {
         json j = json::parse(l, nullptr, false);
@@ -227,12 +238,44 @@ TEST_F(SyslogPrinterTest, ACollectorDownIsReportedAndDeliveryResumesWhenItIsBack
       << rsyslog_->log() << daemon.stderrText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
   // The record sent while the collector was down is counted as failed.
+  EXPECT_GE(exitCounter(daemon.stderrText(), "syslog", "failed"), 1) << daemon.stderrText();
+}
+
+TEST(SyslogPrinter, ASlowCollectorCostsOnlyThisPrinterAndItsBackPressureIsCounted) {
+  // A local socket nobody reads: after net.unix.max_dgram_qlen messages each
+  // send waits for timeout_ms, so the printer falls behind its queue.
+  TempFile scratch("unused", "");
+  std::string path = fs::path(scratch.path()).parent_path() / "slow.sock";
+  int sink = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(bind(sink, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0) << strerror(errno);
+  TempFile config("raqib.toml",
+                  configWith(fmt::format("transport = \"unix\"\nsocket = \"{}\"\ntimeout_ms = 100\n"
+                                         "queue_capacity = 16\n",
+                                         path)));
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  constexpr int kDetections = 60;
+  auto shown = readShadowAndWait(daemon, kDetections);  // the stdout printer keeps up
+  EXPECT_EQ(shown.size(), size_t(kDetections));
+  auto full = daemon.waitForStdout(
+      [](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        return j.is_object() && j["kind"] == "health" && j["plugin"] == "syslog" &&
+               j["fault"] == "queue_full";
+      },
+      10s);
+  EXPECT_TRUE(full) << daemon.stdoutText();
+  ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
+  close(sink);
+
   const std::string &log = daemon.stderrText();
-  size_t metric = log.find("metric raqib_plugin{plugin=\"syslog\"}");
-  ASSERT_NE(metric, std::string::npos) << log;
-  size_t failed = log.find(" failed=", metric);
-  ASSERT_NE(failed, std::string::npos) << log;
-  EXPECT_GE(std::stoi(log.substr(failed + 8)), int(lost.size())) << log.substr(metric, 200);
+  EXPECT_GT(exitCounter(log, "syslog", "dropped"), 0) << log;
+  EXPECT_GT(exitCounter(log, "syslog", "failed"), 0) << log;
+  EXPECT_EQ(exitCounter(log, "stdout", "dropped"), 0) << log;
+  EXPECT_EQ(exitCounter(log, "stdout", "failed"), 0) << log;
 }
 
 TEST(SyslogPrinter, BadConfigurationStopsTheDaemonNamingKeyAndFix) {
