@@ -78,6 +78,7 @@ struct PluginHost::Worker {
     api.process = &Worker::process;
     api.counters = &Worker::counters;
     api.reopen_generation = &Worker::reopenGeneration;
+    api.set_tick = &Worker::setTick;
   }
 
   const raqib_plugin_descriptor &descriptor() const { return *library.descriptor; }
@@ -145,7 +146,10 @@ struct PluginHost::Worker {
         continue;  // re-arms the trap, then init again
       }
       char err[512] = "";
+      tick = nullptr;  // init registers it again
+      in_init = true;
       state = call([&] { return descriptor().init(&api, err, sizeof err); }, nullptr);
+      in_init = false;
       if (!state) {
         std::string why = err[0] ? err : "init returned no state and no reason";
         if (started) {
@@ -160,9 +164,17 @@ struct PluginHost::Worker {
         started->set_value({});
         started = nullptr;
       }
-      while (queue.popAll(batch)) {
+      auto next_tick = Clock::now() + tick_interval;
+      for (;;) {
+        bool got = tick ? queue.popAllUntil(batch, next_tick) : queue.popAll(batch);
         for (batch_next = 0; batch_next < batch.size(); batch_next++) handle(batch[batch_next]);
         batch.clear();
+        if (tick && Clock::now() >= next_tick) {
+          escaped = false;
+          settle(call([&] { return tick(state); }, RAQIB_ERROR_EXCEPTION));
+          next_tick = Clock::now() + tick_interval;
+        }
+        if (!got && queue.closed()) break;
       }
       call(
           [&] {
@@ -227,6 +239,11 @@ struct PluginHost::Worker {
       rc = call([&] { return descriptor().on_output(state, &out); }, RAQIB_ERROR_EXCEPTION);
     }
     handled.fetch_add(1, std::memory_order_relaxed);
+    settle(rc);
+  }
+
+  // Counts a failed call (of on_record, on_output or a tick) and keeps why.
+  void settle(int rc) {
     if (rc == RAQIB_OK) return;
     failed.fetch_add(1, std::memory_order_relaxed);
     Fault fault = rc == RAQIB_ERROR_EXCEPTION ? Fault::exception : Fault::error;
@@ -317,6 +334,14 @@ struct PluginHost::Worker {
     return 0;
   }
 
+  static int setTick(void *self, int (*fn)(void *), uint32_t interval_ms) {
+    auto *w = static_cast<Worker *>(self);
+    if (w->isDetector() || !w->in_init || !fn || interval_ms < 10 || interval_ms > 60000) return -1;
+    w->tick = fn;
+    w->tick_interval = std::chrono::milliseconds(interval_ms);
+    return 0;
+  }
+
   static uint64_t reopenGeneration(void *self) {
     return static_cast<Worker *>(self)->host.reopen_generation_.load(std::memory_order_relaxed);
   }
@@ -335,6 +360,9 @@ struct PluginHost::Worker {
   std::vector<Item> batch;
   size_t batch_next = 0;
   bool escaped = false;
+  bool in_init = false;
+  int (*tick)(void *state) = nullptr;  // set_tick, from init
+  std::chrono::milliseconds tick_interval{1000};
 
   std::atomic<bool> accepting{true};  // false once stopped or disabled
   std::atomic<bool> disabled{false};  // given up after faults

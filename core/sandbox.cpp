@@ -243,6 +243,15 @@ Status confineThread(uint32_t resources) {
           SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(fcntl)})
       allow(nr);
   }
+  if (resources & RAQIB_RESOURCE_NET_TCP_OUT) {  // since API 1.1: an event loop (Boost.Asio)
+    for (int nr : {SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
+                   SCMP_SYS(epoll_pwait), SCMP_SYS(eventfd2), SCMP_SYS(timerfd_create),
+                   SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime)})
+      allow(nr);
+    if (rc == 0)
+      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                            SCMP_A1(SCMP_CMP_EQ, uint64_t(FIONBIO)));
+  }
   if (resources & RAQIB_RESOURCE_DGRAM_OUT) {  // since API 1.1
     for (int domain : {AF_INET, AF_INET6, AF_UNIX})
       if (rc == 0)

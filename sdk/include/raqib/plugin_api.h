@@ -88,7 +88,9 @@ typedef enum raqib_resource {
   RAQIB_RESOURCE_FILE_WRITE = 1u << 1,  /* open, write, sync, rename, unlink and close files;
                                            since 1.1 also ftruncate, fchmod and mkdir (the
                                            path is not enforced by seccomp; see docs/sdk.md) */
-  RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP */
+  RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP;
+                                           since 1.1 also epoll, eventfd, timerfd and
+                                           ioctl(FIONBIO) for an event loop */
   RAQIB_RESOURCE_DGRAM_OUT = 1u << 3,   /* since 1.1: datagram sockets (UDP over IPv4/IPv6,
                                            unix datagram), connect and send */
 } raqib_resource;
@@ -328,6 +330,14 @@ typedef struct raqib_host_api {
    * starts at 0. A printer that keeps a file open compares it before each
    * write and reopens the file when it changed. Any thread may call it. */
   uint64_t (*reopen_generation)(void *host);
+  /* Since 1.1 (check struct_size). Printers only, from init: ask the host to
+   * call tick(state) on the plugin's thread about every interval_ms (10 to
+   * 60000), between outputs and while none come, until destroy; for
+   * retries, batching and flushing. tick returns as on_output does; a
+   * failed tick is counted and reported like a failed output. A restarted
+   * plugin registers again in its init. Returns 0, or -1 when called from
+   * a detector, outside init, with tick NULL or interval_ms out of range. */
+  int (*set_tick)(void *host, int (*tick)(void *state), uint32_t interval_ms);
 } raqib_host_api;
 
 /* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static,
