@@ -61,4 +61,11 @@ int64_t PrinterSection::integer(std::string_view key, int64_t min, int64_t max,
   return node->as_integer()->get();
 }
 
+bool PrinterSection::boolean(std::string_view key, bool fallback) const {
+  const toml::node *node = table_.get(key);
+  if (!node) return fallback;
+  if (!node->is_boolean()) fail(key, "must be true or false");
+  return node->as_boolean()->get();
+}
+
 }  // namespace raqib::printers

@@ -30,6 +30,7 @@ class PrinterSection {
   std::string choice(std::string_view key, std::initializer_list<std::string_view> choices,
                      std::string fallback) const;
   int64_t integer(std::string_view key, int64_t min, int64_t max, int64_t fallback) const;
+  bool boolean(std::string_view key, bool fallback) const;
 
   [[noreturn]] void fail(std::string_view key, const std::string &what) const;
 

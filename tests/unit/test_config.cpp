@@ -24,7 +24,7 @@ TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   ASSERT_EQ(c->detectors.size(), 1u);
   EXPECT_EQ(c->detectors[0].name, "file");
   EXPECT_TRUE(c->detectors[0].enabled);
-  ASSERT_EQ(c->printers.size(), 3u);  // in name order
+  ASSERT_EQ(c->printers.size(), 4u);  // in name order
   EXPECT_EQ(c->printers[0].name, "logfile");
   EXPECT_FALSE(c->printers[0].enabled);  // shown, not run
   EXPECT_EQ(c->printers[1].name, "stdout");
@@ -32,6 +32,8 @@ TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   EXPECT_NE(c->printers[1].section_toml.find("format"), std::string::npos);
   EXPECT_EQ(c->printers[2].name, "syslog");
   EXPECT_FALSE(c->printers[2].enabled);
+  EXPECT_EQ(c->printers[3].name, "webhook");
+  EXPECT_FALSE(c->printers[3].enabled);
 }
 
 TEST(Config, EmptyFileMeansDefaults) {
