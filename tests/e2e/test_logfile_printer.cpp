@@ -92,7 +92,7 @@ TEST(LogfilePrinter, EveryDetectionOnceInOrderInA0600File) {
   auto shown = detectionsOnStdout(daemon, readShadow(5));
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
 
-  EXPECT_EQ(detectionsInFiles({path}), shown);
+  EXPECT_EQ(onlyThese(detectionsInFiles({path}), shown), shown);
   EXPECT_EQ(modeOf(path), 0600u);
   EXPECT_EQ(modeOf(dir), 0700u);  // created by the printer
 }
@@ -119,8 +119,9 @@ TEST(LogfilePrinter, RotationKeepsTheConfiguredFilesAndLosesNothingAtARotation) 
   EXPECT_FALSE(fs::exists(path + ".3"));
   // The kept files hold the newest detections, each once, in order, across
   // both rotations between them.
-  auto kept = detectionsInFiles(files);
-  ASSERT_GT(kept.size(), 2 * readLines(path).size());
+  auto kept = onlyThese(detectionsInFiles(files), shown);
+  for (const auto &f : {path + ".2", path + ".1"})  // both rotations lie inside what was kept
+    EXPECT_FALSE(onlyThese(detectionsInFiles({f}), shown).empty()) << f;
   ASSERT_LT(kept.size(), shown.size());  // the oldest file was dropped, as configured
   EXPECT_EQ(kept, std::vector<std::string>(shown.end() - kept.size(), shown.end()));
 }
@@ -142,8 +143,8 @@ TEST(LogfilePrinter, SighupAfterAMoveStartsANewFile) {
   auto after = detectionsOnStdout(daemon, readShadow(1));
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
 
-  EXPECT_EQ(detectionsInFiles({path + ".moved"}), before);
-  EXPECT_EQ(detectionsInFiles({path}), after);
+  EXPECT_EQ(onlyThese(detectionsInFiles({path + ".moved"}), before), before);
+  EXPECT_EQ(onlyThese(detectionsInFiles({path}), after), after);
   EXPECT_EQ(modeOf(path), 0600u);
 }
 
@@ -190,7 +191,7 @@ TEST(LogfilePrinter, AFullDiskCostsOnlyThisPrinterAndEveryLossIsCounted) {
 
   // Whole lines only, in order, each once; and every record missing (a
   // detection or a health record about the failures) was counted.
-  auto written = detectionsInFiles({path});
+  auto written = onlyThese(detectionsInFiles({path}), shown);
   EXPECT_LT(written.size(), shown.size());
   auto next = shown.begin();
   for (const auto &uuid : written) {

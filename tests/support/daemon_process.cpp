@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 namespace raqib::test {
@@ -157,6 +158,15 @@ ChildResult runChild(const std::vector<std::string> &argv) {
   int status = 0;
   waitpid(pid, &status, 0);
   return {pid, status};
+}
+
+std::vector<std::string> onlyThese(const std::vector<std::string> &seen,
+                                   const std::vector<std::string> &wanted) {
+  std::set<std::string> keep(wanted.begin(), wanted.end());
+  std::vector<std::string> out;
+  for (const auto &s : seen)
+    if (keep.count(s)) out.push_back(s);
+  return out;
 }
 
 std::vector<std::string> readLines(const std::string &path) {

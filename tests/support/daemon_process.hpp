@@ -81,6 +81,11 @@ struct ChildResult {
 };
 ChildResult runChild(const std::vector<std::string> &argv);
 
+// The items of seen that are in wanted, in seen's order: what other
+// processes on a shared machine triggered is left out.
+std::vector<std::string> onlyThese(const std::vector<std::string> &seen,
+                                   const std::vector<std::string> &wanted);
+
 // Every line of the file, or empty.
 std::vector<std::string> readLines(const std::string &path);
 
