@@ -24,16 +24,14 @@ TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   ASSERT_EQ(c->detectors.size(), 1u);
   EXPECT_EQ(c->detectors[0].name, "file");
   EXPECT_TRUE(c->detectors[0].enabled);
-  ASSERT_EQ(c->printers.size(), 4u);  // in name order
+  ASSERT_EQ(c->printers.size(), 5u);  // in name order; all but stdout shown, not run
+  for (const auto &p : c->printers) EXPECT_EQ(p.enabled, p.name == "stdout") << p.name;
   EXPECT_EQ(c->printers[0].name, "logfile");
-  EXPECT_FALSE(c->printers[0].enabled);  // shown, not run
-  EXPECT_EQ(c->printers[1].name, "stdout");
-  EXPECT_TRUE(c->printers[1].enabled);
-  EXPECT_NE(c->printers[1].section_toml.find("format"), std::string::npos);
-  EXPECT_EQ(c->printers[2].name, "syslog");
-  EXPECT_FALSE(c->printers[2].enabled);
-  EXPECT_EQ(c->printers[3].name, "webhook");
-  EXPECT_FALSE(c->printers[3].enabled);
+  EXPECT_EQ(c->printers[1].name, "nats");
+  EXPECT_EQ(c->printers[2].name, "stdout");
+  EXPECT_NE(c->printers[2].section_toml.find("format"), std::string::npos);
+  EXPECT_EQ(c->printers[3].name, "syslog");
+  EXPECT_EQ(c->printers[4].name, "webhook");
 }
 
 TEST(Config, EmptyFileMeansDefaults) {
