@@ -58,13 +58,21 @@ Spool::Spool(std::string dir, uint64_t max_bytes)
   tail_segment_ = head_segment_;
   struct stat st {};
   while (stat(segmentPath(tail_segment_ + 1).c_str(), &st) == 0) tail_segment_++;
+  uint64_t end = 0;  // after the tail's last whole record
   for (uint64_t s = head_segment_; s <= tail_segment_; s++) {
-    uint64_t end = 0;
     total_bytes_ += segmentSize(s);
     pending_ += readRecords(s, s == head_segment_ ? head_offset_ : 0, 0, end).size();
   }
   tail_size_ = segmentSize(tail_segment_);
   openTail();
+  // A crash in the middle of an append left part of a line: cut it, or the
+  // next record would be glued to it.
+  if (end < tail_size_) {
+    if (ftruncate(tail_.get(), off_t(end)) != 0)
+      fail("cutting a partial record of", segmentPath(tail_segment_));
+    total_bytes_ -= tail_size_ - end;
+    tail_size_ = end;
+  }
 }
 
 std::string Spool::segmentPath(uint64_t segment) const {
