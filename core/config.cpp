@@ -229,7 +229,8 @@ Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) 
   RAQIB_TRY(r.integer(c, "plugin_restart_limit", "core", 0, 100, config.plugin_restart_limit));
   for (auto [key, out, min, max] :
        {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 10, 600000},
-        std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000}}) {
+        std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000},
+        std::tuple{"attenuator_hold", &config.attenuator_hold, 10, 60000}}) {
     const toml::node *n = c.get(key);
     if (!n) continue;
     auto d = n->is_string() ? parseDuration(n->as_string()->get()) : std::nullopt;
@@ -266,7 +267,7 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
     if (auto e = r.onlyKeys(c, "[core]",
                             {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
                              "ringbuf_bytes", "user", "keep_capabilities", "plugin_restart_limit",
-                             "plugin_restart_backoff", "plugin_call_timeout"}))
+                             "plugin_restart_backoff", "plugin_call_timeout", "attenuator_hold"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};

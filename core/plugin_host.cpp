@@ -64,7 +64,7 @@ constexpr size_t kFaultKinds = size_t(Fault::queue_full) + 1;
 
 SupervisionOptions SupervisionOptions::from(const Config &config) {
   return {config.queue_capacity, config.plugin_restart_limit, config.plugin_restart_backoff,
-          config.plugin_call_timeout};
+          config.plugin_call_timeout, config.attenuator_hold};
 }
 
 struct PluginHost::Worker {
@@ -79,6 +79,7 @@ struct PluginHost::Worker {
     api.counters = &Worker::counters;
     api.reopen_generation = &Worker::reopenGeneration;
     api.set_tick = &Worker::setTick;
+    api.forward = &Worker::forward;
   }
 
   const raqib_plugin_descriptor &descriptor() const { return *library.descriptor; }
@@ -91,9 +92,11 @@ struct PluginHost::Worker {
     std::shared_ptr<const Output> output;
   };
 
-  void offer(Item item) {
-    if (!accepting.load(std::memory_order_relaxed)) return;
-    if (!queue.tryPush(std::move(item))) dropped.fetch_add(1, std::memory_order_relaxed);
+  bool offer(Item item) {
+    if (!accepting.load(std::memory_order_relaxed)) return false;
+    if (queue.tryPush(std::move(item))) return true;
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
 
   // The thread's body. started gets "" once init returned a state, or why not.
@@ -236,6 +239,7 @@ struct PluginHost::Worker {
       out.json_len = item.output->json.size();
       out.text = item.output->text.c_str();
       out.text_len = item.output->text.size();
+      out.id = item.output->id;
       rc = call([&] { return descriptor().on_output(state, &out); }, RAQIB_ERROR_EXCEPTION);
     }
     handled.fetch_add(1, std::memory_order_relaxed);
@@ -340,6 +344,12 @@ struct PluginHost::Worker {
     w->tick = fn;
     w->tick_interval = std::chrono::milliseconds(interval_ms);
     return 0;
+  }
+
+  static int forward(void *self, uint64_t id, const char *json, size_t json_len) {
+    auto *w = static_cast<Worker *>(self);
+    if (w != w->host.attenuator_) return -1;
+    return w->host.forwardHeld(id, json, json_len);
   }
 
   static uint64_t reopenGeneration(void *self) {
@@ -448,6 +458,12 @@ Status PluginHost::add(PluginLibrary library, const PluginConfig &config) {
       .push_back(std::make_unique<Worker>(
           *this, std::move(library), config,
           config.queue_capacity ? config.queue_capacity : options_.queue_capacity));
+  if (!detector && (printers_.back()->descriptor().subscriptions & RAQIB_RECORD_ATTENUATE)) {
+    if (attenuator_)
+      return Error{fmt::format("printers {} and {} are both attenuators; enable one of them",
+                               attenuator_->name(), config.name)};
+    attenuator_ = printers_.back().get();
+  }
   return Ok{};
 }
 
@@ -494,8 +510,58 @@ void PluginHost::publishInfo(const RecordSnapshot &record) {
 }
 
 void PluginHost::publish(std::shared_ptr<const Output> output) {
+  if (output->kind != RAQIB_RECORD_DETECTION || !attenuator_ ||
+      !attenuator_->accepting.load(std::memory_order_relaxed))
+    return publishToPrinters(output);
+  auto held = std::make_shared<Output>(*output);
+  {
+    std::lock_guard lock(held_mutex_);
+    held->id = next_held_id_++;
+    held_[held->id] = {output, Clock::now() + options_.attenuator_hold};
+  }
+  // Refused (its queue is full, counted): the detection goes on as it is.
+  if (!attenuator_->offer({nullptr, held})) forwardHeld(held->id, nullptr, 0);
+}
+
+void PluginHost::publishToPrinters(const std::shared_ptr<const Output> &output) {
   for (auto &w : printers_)
-    if (w->descriptor().subscriptions & output->kind) w->offer({nullptr, output});
+    if (w.get() != attenuator_ && (w->descriptor().subscriptions & output->kind))
+      w->offer({nullptr, output});
+}
+
+int PluginHost::forwardHeld(uint64_t id, const char *json, size_t json_len) {
+  std::shared_ptr<const Output> original;
+  {
+    std::lock_guard lock(held_mutex_);
+    auto it = held_.find(id);
+    if (it == held_.end()) return -1;
+    original = std::move(it->second.output);
+    held_.erase(it);
+  }
+  if (!json) {
+    publishToPrinters(original);
+  } else {
+    publishToPrinters(std::make_shared<Output>(
+        Output{original->kind, std::string(json, json_len), original->text, 0}));
+  }
+  return 0;
+}
+
+void PluginHost::releaseHeld(bool all) {
+  std::vector<std::shared_ptr<const Output>> due;
+  {
+    std::lock_guard lock(held_mutex_);
+    auto now = Clock::now();
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (!all && it->second.until > now) {
+        ++it;
+        continue;
+      }
+      due.push_back(std::move(it->second.output));
+      it = held_.erase(it);
+    }
+  }
+  for (auto &o : due) publishToPrinters(o);  // in the order they were held
 }
 
 void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
@@ -581,6 +647,7 @@ void PluginHost::watchdog() {
                            w.queue.capacity()));
       }
     }
+    releaseHeld(false);  // detections the attenuator kept past the hold go on as they are
     lock.lock();
   }
 }
@@ -589,14 +656,28 @@ void PluginHost::stop() {
   if (!started_) return;
   started_ = false;
   auto deadline = Clock::now() + 2 * options_.call_timeout + std::chrono::seconds(1);
-  for (auto *list : {&detectors_, &printers_}) {
-    for (auto &w : *list) w->queue.close();
+  // The attenuator before the other printers: what it hands on still reaches them.
+  auto all = [](auto &list) {
+    std::vector<Worker *> out;
+    for (auto &w : list) out.push_back(w.get());
+    return out;
+  };
+  std::vector<Worker *> printers;
+  for (Worker *w : all(printers_))
+    if (w != attenuator_) printers.push_back(w);
+  std::vector<Worker *> attenuator;
+  if (attenuator_) attenuator.push_back(attenuator_);
+  std::vector<Worker *> stages[] = {all(detectors_), attenuator, printers};
+  for (const auto &list : stages) {
+    for (Worker *w : list) w->queue.close();
     std::unique_lock lock(mutex_);
     // The watchdog still runs meanwhile, so a hung call is interrupted.
     changed_.wait_until(lock, deadline, [&] {
-      return std::all_of(list->begin(), list->end(),
-                         [](auto &w) { return w->finished || !w->thread.joinable(); });
+      return std::all_of(list.begin(), list.end(),
+                         [](Worker *w) { return w->finished || !w->thread.joinable(); });
     });
+    lock.unlock();
+    if (&list == &stages[1]) releaseHeld(true);  // what it did not hand on goes on as it is
   }
   {
     std::lock_guard lock(mutex_);

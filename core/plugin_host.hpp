@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,7 @@ struct Output {
   uint32_t kind = RAQIB_RECORD_DETECTION;  // or RAQIB_RECORD_HEALTH
   std::string json;
   std::string text;
+  uint64_t id = 0;  // a detection held for the attenuator
 };
 
 // How the host supervises plugins (from [core]).
@@ -40,6 +42,7 @@ struct SupervisionOptions {
   uint32_t restart_limit = 3;
   std::chrono::milliseconds restart_backoff{1000};
   std::chrono::milliseconds call_timeout{5000};
+  std::chrono::milliseconds attenuator_hold{3000};
   static SupervisionOptions from(const Config &config);
 };
 
@@ -94,6 +97,10 @@ class PluginHost {
   explicit PluginHost(const SupervisionOptions &options);
   Status add(PluginLibrary library, const PluginConfig &config);
   void publish(std::shared_ptr<const Output> output);
+  // The attenuator (RAQIB_RECORD_ATTENUATE): detections wait for it in held_.
+  void publishToPrinters(const std::shared_ptr<const Output> &output);
+  int forwardHeld(uint64_t id, const char *json, size_t json_len);
+  void releaseHeld(bool all);  // those past their hold, or all
   void reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                     bool disabled);
   void watchdog();
@@ -110,6 +117,15 @@ class PluginHost {
   bool stopping_ = false;
   std::thread watchdog_;
   std::atomic<uint64_t> reopen_generation_{0};
+
+  Worker *attenuator_ = nullptr;
+  std::mutex held_mutex_;
+  struct Held {
+    std::shared_ptr<const Output> output;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<uint64_t, Held> held_;  // by Output::id
+  uint64_t next_held_id_ = 1;
 };
 
 }  // namespace raqib

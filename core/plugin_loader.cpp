@@ -153,7 +153,7 @@ std::string descriptorProblem(const raqib_plugin_descriptor &d) {
   if (!d.version || !*d.version) return "descriptor version is empty; expected e.g. \"1.0.0\"";
   if (!d.description) return "descriptor description is NULL; expected one line";
   constexpr uint32_t kPrinterKinds =
-      RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO;
+      RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO | RAQIB_RECORD_ATTENUATE;
   constexpr uint32_t kDetectorKinds =
       RAQIB_RECORD_EXEC | RAQIB_RECORD_FILE | RAQIB_RECORD_FLOW | RAQIB_RECORD_DNS;
   uint32_t allowed = d.kind == RAQIB_PLUGIN_PRINTER ? kPrinterKinds : kDetectorKinds;

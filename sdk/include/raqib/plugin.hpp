@@ -77,6 +77,14 @@ class Host {
     api_->counters(api_->host, &c);
     return c;
   }
+  // Attenuators: hand the detection with this id on to the other printers,
+  // as json (empty: unchanged). False when the host does not know the id
+  // (already handed on: the hold passed) or is older than API 1.1.
+  bool forward(uint64_t id, std::string_view json) const {
+    constexpr size_t kNeeded = offsetof(raqib_host_api, forward) + sizeof api_->forward;
+    return api_->struct_size >= kNeeded &&
+           api_->forward(api_->host, id, json.empty() ? nullptr : json.data(), json.size()) == 0;
+  }
   // How many times the operator asked printers to reopen their files
   // (SIGHUP); 0 from a host older than API 1.1.
   uint64_t reopenGeneration() const {

@@ -77,6 +77,11 @@ typedef enum raqib_record_kind {
   RAQIB_RECORD_DETECTION = 1u << 4, /* printers: detections */
   RAQIB_RECORD_HEALTH = 1u << 5,    /* printers: a plugin faulted (docs/events.md) */
   RAQIB_RECORD_INFO = 1u << 6,      /* printers: every drained record, with --events all */
+  /* Since 1.1, printers: an attenuator. Each detection comes to this printer
+   * before any other, and goes on to them when it calls
+   * raqib_host_api.forward, possibly annotated, or unchanged once
+   * [core] attenuator_hold has passed. At most one printer may have it. */
+  RAQIB_RECORD_ATTENUATE = 1u << 7,
 } raqib_record_kind;
 
 /* What a plugin needs beyond computing, as bits of
@@ -285,6 +290,7 @@ typedef struct raqib_output {
   size_t json_len;
   const char *text; /* one human-readable line, no trailing newline */
   size_t text_len;
+  uint64_t id; /* since 1.1: this output, for raqib_host_api.forward */
 } raqib_output;
 
 /* A plugin's counters, as the host keeps them (raqib_host_api.counters). */
@@ -338,6 +344,12 @@ typedef struct raqib_host_api {
    * plugin registers again in its init. Returns 0, or -1 when called from
    * a detector, outside init, with tick NULL or interval_ms out of range. */
   int (*set_tick)(void *host, int (*tick)(void *state), uint32_t interval_ms);
+  /* Since 1.1 (check struct_size). Attenuators only (RAQIB_RECORD_ATTENUATE):
+   * hand the detection with raqib_output.id on to the other printers, as
+   * json (one JSON object, json_len bytes, copied) or unchanged when json is
+   * NULL. Once per id. Returns 0, or -1 when the id is unknown or was
+   * already handed on (the host does that itself when the hold passed). */
+  int (*forward)(void *host, uint64_t id, const char *json, size_t json_len);
 } raqib_host_api;
 
 /* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static,
