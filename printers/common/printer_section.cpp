@@ -68,4 +68,26 @@ bool PrinterSection::boolean(std::string_view key, bool fallback) const {
   return node->as_boolean()->get();
 }
 
+double PrinterSection::number(std::string_view key, double min, double max, double fallback) const {
+  const toml::node *node = table_.get(key);
+  if (!node) return fallback;
+  std::optional<double> value = node->value<double>();  // an integer converts too
+  if (!value || *value < min || *value > max)
+    fail(key, fmt::format("must be a number from {} to {}", min, max));
+  return *value;
+}
+
+std::vector<std::string> PrinterSection::strings(std::string_view key) const {
+  const toml::node *node = table_.get(key);
+  if (!node) return {};
+  std::vector<std::string> out;
+  const toml::array *array = node->as_array();
+  if (!array) fail(key, "must be an array of strings");
+  for (const toml::node &item : *array) {
+    if (!item.is_string()) fail(key, "must be an array of strings");
+    out.push_back(item.as_string()->get());
+  }
+  return out;
+}
+
 }  // namespace raqib::printers

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <toml++/toml.h>
 
@@ -31,6 +32,8 @@ class PrinterSection {
                      std::string fallback) const;
   int64_t integer(std::string_view key, int64_t min, int64_t max, int64_t fallback) const;
   bool boolean(std::string_view key, bool fallback) const;
+  double number(std::string_view key, double min, double max, double fallback) const;
+  std::vector<std::string> strings(std::string_view key) const;  // an array; absent: empty
 
   [[noreturn]] void fail(std::string_view key, const std::string &what) const;
 
