@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -89,6 +90,12 @@ TEST_F(LlmAttenuatorTest, TheVerdictReachesTheOtherPrintersAndTheModelGetsRedact
     if (j.is_object() && j.value("uuid", "") == d["uuid"]) in_file = j["llm"] == d["llm"];
   }
   EXPECT_TRUE(in_file);
+  // And the annotated record fits docs/event.schema.json.
+  EXPECT_EQ(std::system(fmt::format("/usr/bin/python3 {0}/tools/validate_records.py "
+                                    "{0}/docs/event.schema.json {1}/events.json",
+                                    RAQIB_SOURCE_ROOT, dir_)
+                            .c_str()),
+            0);
 
   // What the model was told: the recipe and tags, the path redacted, no arguments.
   auto requests = readLines(dir_ + "/requests.jsonl");
