@@ -49,8 +49,7 @@ struct Config {
   uint32_t plugin_restart_limit = 3;           // restarts after faults before a plugin is disabled
   std::chrono::milliseconds plugin_restart_backoff{1000};  // first wait; doubles each restart
   std::chrono::milliseconds plugin_call_timeout{5000};     // a longer plugin call is a hang
-  std::chrono::milliseconds attenuator_hold{
-      3000};  // a detection waits at most this for the attenuator
+  std::chrono::milliseconds attenuator_hold{3000};         // longest wait for the attenuator
   MechanismConfig exec;
   MechanismConfig file_access;
   MechanismConfig network_peers;                                  // connects and accepts
