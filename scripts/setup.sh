@@ -9,7 +9,7 @@ RAQIB_PACKAGES=(
   libseccomp-dev libcap-dev libssl-dev
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
-  python3-jsonschema rsyslog nats-server
+  python3-jsonschema rsyslog nats-server openssl
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
