@@ -43,6 +43,21 @@ class BoundedQueue {
     return true;
   }
 
+  // Like popAll, but gives up at deadline: false then too, with out empty
+  // (closed() tells a timeout from the end).
+  template <class Clock, class Duration>
+  bool popAllUntil(std::vector<T> &out, std::chrono::time_point<Clock, Duration> deadline) {
+    std::unique_lock lock(mutex_);
+    while (!closed_ && items_.empty()) {
+      waiting_ = true;
+      if (ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+    }
+    waiting_ = false;
+    if (items_.empty()) return false;
+    out.swap(items_);
+    return true;
+  }
+
   // Wait up to timeout for close(); true when closed. Items stay queued.
   template <class Rep, class Period>
   bool waitClosedFor(std::chrono::duration<Rep, Period> timeout) {

@@ -234,7 +234,8 @@ Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) 
   for (auto [key, out, min, max] :
        {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 1, 600000},
         std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000},
-        std::tuple{"plugin_restart_window", &config.plugin_restart_window, 1000, 86400000}}) {
+        std::tuple{"plugin_restart_window", &config.plugin_restart_window, 1000, 86400000},
+        std::tuple{"attenuator_hold", &config.attenuator_hold, 10, 60000}}) {
     const toml::node *n = c.get(key);
     if (!n) continue;
     auto d = n->is_string() ? parseDuration(n->as_string()->get()) : std::nullopt;
@@ -268,11 +269,11 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   if (!core) return Error{core.error()};
   if (*core) {
     const toml::table &c = **core;
-    if (auto e =
-            r.onlyKeys(c, "[core]",
-                       {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
-                        "ringbuf_bytes", "user", "keep_capabilities", "plugin_restart_limit",
-                        "plugin_restart_backoff", "plugin_call_timeout", "plugin_restart_window"}))
+    if (auto e = r.onlyKeys(
+            c, "[core]",
+            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events", "ringbuf_bytes",
+             "user", "keep_capabilities", "plugin_restart_limit", "plugin_restart_backoff",
+             "plugin_call_timeout", "plugin_restart_window", "attenuator_hold"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};

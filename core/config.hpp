@@ -50,6 +50,7 @@ struct Config {
   std::chrono::milliseconds plugin_restart_backoff{1000};   // first wait; doubles each restart
   std::chrono::milliseconds plugin_call_timeout{5000};      // a longer plugin call is a hang
   std::chrono::milliseconds plugin_restart_window{600000};  // faults further apart do not add up
+  std::chrono::milliseconds attenuator_hold{3000};          // longest wait for the attenuator
   MechanismConfig exec;
   MechanismConfig file_access;
   MechanismConfig network_peers;                                  // connects and accepts

@@ -225,9 +225,10 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](const boost::system::error_code &ec, int) {
       if (ec) return;
+      (*plugins)->requestReopen();
       spdlog::warn(
-          "SIGHUP: reloading is not supported yet; restart raqib to apply a new "
-          "configuration");
+          "SIGHUP: printers reopen their files; reloading the configuration is not "
+          "supported yet: restart raqib to apply a new one");
       on_hup();
     });
   };

@@ -67,8 +67,8 @@ constexpr uint32_t kLogLinesPerSecond = 100;
 }  // namespace
 
 SupervisionOptions SupervisionOptions::from(const Config &config) {
-  return {config.queue_capacity, config.plugin_restart_limit, config.plugin_restart_backoff,
-          config.plugin_call_timeout, config.plugin_restart_window};
+  return {config.queue_capacity,      config.plugin_restart_limit,  config.plugin_restart_backoff,
+          config.plugin_call_timeout, config.plugin_restart_window, config.attenuator_hold};
 }
 
 struct PluginHost::Worker {
@@ -86,6 +86,9 @@ struct PluginHost::Worker {
     api.config = &Worker::configText;
     api.process = &Worker::process;
     api.counters = &Worker::counters;
+    api.reopen_generation = &Worker::reopenGeneration;
+    api.set_tick = &Worker::setTick;
+    api.forward = &Worker::forward;
   }
 
   ~Worker() {
@@ -106,9 +109,11 @@ struct PluginHost::Worker {
     std::shared_ptr<const Output> output;
   };
 
-  void offer(Item item) {
-    if (!accepting.load(std::memory_order_relaxed)) return;
-    if (!queue.tryPush(std::move(item))) dropped.fetch_add(1, std::memory_order_relaxed);
+  bool offer(Item item) {
+    if (!accepting.load(std::memory_order_relaxed)) return false;
+    if (queue.tryPush(std::move(item))) return true;
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
 
   // The thread's body. started gets "" once init returned a state, or why
@@ -159,7 +164,10 @@ struct PluginHost::Worker {
         library = std::make_unique<PluginLibrary>(std::move(*loaded));
       }
       char err[512] = "";
+      tick = nullptr;  // init registers it again
+      in_init = true;
       state = call([&] { return descriptor().init(&api, err, sizeof err); }, nullptr);
+      in_init = false;
       if (!state) {
         std::string why = err[0] ? err : "init returned no state and no reason";
         if (started) return failStart(why);
@@ -171,12 +179,20 @@ struct PluginHost::Worker {
         started->set_value({});
         started = nullptr;
       }
-      // What was left of the batch a fault interrupted comes first.
-      do {
+      auto next_tick = Clock::now() + tick_interval;
+      for (;;) {
+        // What was left of a batch a fault interrupted comes first.
         for (; batch_next < batch.size(); batch_next++) handle(batch[batch_next]);
         batch.clear();
         batch_next = 0;
-      } while (queue.popAll(batch));
+        if (tick && Clock::now() >= next_tick) {
+          escaped = false;
+          settle(call([&] { return tick(state); }, RAQIB_ERROR_EXCEPTION));
+          next_tick = Clock::now() + tick_interval;
+        }
+        bool got = tick ? queue.popAllUntil(batch, next_tick) : queue.popAll(batch);
+        if (!got && queue.closed()) break;
+      }
       call(
           [&] {
             descriptor().destroy(state);
@@ -279,9 +295,15 @@ struct PluginHost::Worker {
       out.json_len = item.output->json.size();
       out.text = item.output->text.c_str();
       out.text_len = item.output->text.size();
+      out.id = item.output->id;
       rc = call([&] { return descriptor().on_output(state, &out); }, RAQIB_ERROR_EXCEPTION);
     }
     handled.fetch_add(1, std::memory_order_relaxed);
+    settle(rc);
+  }
+
+  // Counts a failed call (of on_record, on_output or a tick) and keeps why.
+  void settle(int rc) {
     if (rc == RAQIB_OK) return;
     failed.fetch_add(1, std::memory_order_relaxed);
     Fault fault = rc == RAQIB_ERROR_EXCEPTION ? Fault::exception : Fault::error;
@@ -386,6 +408,24 @@ struct PluginHost::Worker {
     return 0;
   }
 
+  static int setTick(void *self, int (*fn)(void *), uint32_t interval_ms) {
+    auto *w = static_cast<Worker *>(self);
+    if (w->isDetector() || !w->in_init || !fn || interval_ms < 10 || interval_ms > 60000) return -1;
+    w->tick = fn;
+    w->tick_interval = std::chrono::milliseconds(interval_ms);
+    return 0;
+  }
+
+  static int forward(void *self, uint64_t id, const char *json, size_t json_len) {
+    auto *w = static_cast<Worker *>(self);
+    if (w != w->host.attenuator_) return -1;
+    return w->host.forwardHeld(id, json, json_len);
+  }
+
+  static uint64_t reopenGeneration(void *self) {
+    return static_cast<Worker *>(self)->host.reopen_generation_.load(std::memory_order_relaxed);
+  }
+
   PluginHost &host;
   std::promise<std::string> *started = nullptr;  // until init has returned
   std::filesystem::path path;
@@ -402,6 +442,9 @@ struct PluginHost::Worker {
   std::vector<Item> batch;
   size_t batch_next = 0;
   bool escaped = false;
+  bool in_init = false;
+  int (*tick)(void *state) = nullptr;  // set_tick, from init
+  std::chrono::milliseconds tick_interval{1000};
 
   std::atomic<bool> accepting{true};  // false once stopped or disabled
   std::atomic<bool> disabled{false};  // given up after faults
@@ -485,6 +528,12 @@ Result<std::unique_ptr<PluginHost>> PluginHost::loadFiles(
         .push_back(std::make_unique<Worker>(
             *host, path, *fields, pc,
             pc.queue_capacity ? pc.queue_capacity : options.queue_capacity));
+    if (!detector && (fields->subscriptions & RAQIB_RECORD_ATTENUATE)) {
+      if (host->attenuator_)
+        return Error{fmt::format("printers {} and {} are both attenuators; enable one of them",
+                                 host->attenuator_->name(), pc.name)};
+      host->attenuator_ = host->printers_.back().get();
+    }
   }
   return host;
 }
@@ -543,8 +592,58 @@ void PluginHost::publishInfo(const RecordSnapshot &record) {
 }
 
 void PluginHost::publish(std::shared_ptr<const Output> output) {
+  if (output->kind != RAQIB_RECORD_DETECTION || !attenuator_ ||
+      !attenuator_->accepting.load(std::memory_order_relaxed))
+    return publishToPrinters(output);
+  auto held = std::make_shared<Output>(*output);
+  {
+    std::lock_guard lock(held_mutex_);
+    held->id = next_held_id_++;
+    held_[held->id] = {output, Clock::now() + options_.attenuator_hold};
+  }
+  // Refused (its queue is full, counted): the detection goes on as it is.
+  if (!attenuator_->offer({nullptr, held})) forwardHeld(held->id, nullptr, 0);
+}
+
+void PluginHost::publishToPrinters(const std::shared_ptr<const Output> &output) {
   for (auto &w : printers_)
-    if (w->fields.subscriptions & output->kind) w->offer({nullptr, output});
+    if (w.get() != attenuator_ && (w->fields.subscriptions & output->kind))
+      w->offer({nullptr, output});
+}
+
+int PluginHost::forwardHeld(uint64_t id, const char *json, size_t json_len) {
+  std::shared_ptr<const Output> original;
+  {
+    std::lock_guard lock(held_mutex_);
+    auto it = held_.find(id);
+    if (it == held_.end()) return -1;
+    original = std::move(it->second.output);
+    held_.erase(it);
+  }
+  if (!json) {
+    publishToPrinters(original);
+  } else {
+    publishToPrinters(std::make_shared<Output>(
+        Output{original->kind, std::string(json, json_len), original->text, 0}));
+  }
+  return 0;
+}
+
+void PluginHost::releaseHeld(bool all) {
+  std::vector<std::shared_ptr<const Output>> due;
+  {
+    std::lock_guard lock(held_mutex_);
+    auto now = Clock::now();
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (!all && it->second.until > now) {
+        ++it;
+        continue;
+      }
+      due.push_back(std::move(it->second.output));
+      it = held_.erase(it);
+    }
+  }
+  for (auto &o : due) publishToPrinters(o);  // in the order they were held
 }
 
 void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
@@ -609,6 +708,7 @@ void PluginHost::watchdog(std::promise<std::string> &confined) {
     next_check = now + tick;
     for (auto *list : {&detectors_, &printers_})
       for (auto &w : *list) checkWorker(*w, now);
+    releaseHeld(false);  // detections the attenuator kept past the hold go on as they are
   }
 }
 
@@ -689,27 +789,42 @@ void PluginHost::stop() {
   started_ = false;
   // What is queued is delivered within the flush bound; a worker still in a
   // call after it (a printer blocked on a reader that went away) is
-  // interrupted, and what it had left is counted as dropped.
+  // interrupted, and what it had left is counted as dropped. The attenuator
+  // stops before the other printers: what it hands on still reaches them.
   auto flush = std::min<std::chrono::milliseconds>(options_.call_timeout, kStopFlush);
-  for (auto *list : {&detectors_, &printers_}) {
-    for (auto &w : *list) w->queue.close();
+  auto all = [](auto &list) {
+    std::vector<Worker *> out;
+    for (auto &w : list) out.push_back(w.get());
+    return out;
+  };
+  std::vector<Worker *> printers;
+  for (Worker *w : all(printers_))
+    if (w != attenuator_) printers.push_back(w);
+  std::vector<Worker *> attenuator;
+  if (attenuator_) attenuator.push_back(attenuator_);
+  std::vector<Worker *> stages[] = {all(detectors_), attenuator, printers};
+  for (const auto &list : stages) {
+    for (Worker *w : list) w->queue.close();
     auto all_finished = [&] {
-      return std::all_of(list->begin(), list->end(),
-                         [](auto &w) { return w->finished || !w->thread.joinable(); });
+      return std::all_of(list.begin(), list.end(),
+                         [](Worker *w) { return w->finished || !w->thread.joinable(); });
     };
     std::unique_lock lock(mutex_);
-    if (changed_.wait_for(lock, flush, all_finished)) continue;
-    for (auto &w : *list) {
-      if (w->finished || !w->thread.joinable()) continue;
-      if (size_t left = w->queue.clear()) {
-        w->dropped.fetch_add(left);
-        spdlog::warn("plugin {}: {} records not delivered within the {}ms stop bound", w->name(),
-                     left, flush.count());
+    if (!changed_.wait_for(lock, flush, all_finished)) {
+      for (Worker *w : list) {
+        if (w->finished || !w->thread.joinable()) continue;
+        if (size_t left = w->queue.clear()) {
+          w->dropped.fetch_add(left);
+          spdlog::warn("plugin {}: {} records not delivered within the {}ms stop bound", w->name(),
+                       left, flush.count());
+        }
+        uint64_t seq = w->trap.call_seq.load();
+        if (seq & 1) interrupt(*w, seq);
       }
-      uint64_t seq = w->trap.call_seq.load();
-      if (seq & 1) interrupt(*w, seq);
+      changed_.wait_for(lock, kStopInterrupted, all_finished);
     }
-    changed_.wait_for(lock, kStopInterrupted, all_finished);
+    lock.unlock();
+    if (&list == &stages[1]) releaseHeld(true);  // what it did not hand on goes on as it is
   }
   {
     std::lock_guard lock(mutex_);

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,7 @@ struct Output {
   uint32_t kind = RAQIB_RECORD_DETECTION;  // or RAQIB_RECORD_HEALTH
   std::string json;
   std::string text;
+  uint64_t id = 0;  // a detection held for the attenuator
 };
 
 // How the host supervises plugins (from [core]).
@@ -42,6 +44,7 @@ struct SupervisionOptions {
   std::chrono::milliseconds restart_backoff{1000};
   std::chrono::milliseconds call_timeout{5000};
   std::chrono::milliseconds restart_window{600000};  // faults further apart do not add up
+  std::chrono::milliseconds attenuator_hold{3000};
   static SupervisionOptions from(const Config &config);
 };
 
@@ -74,6 +77,10 @@ class PluginHost {
   // come back from the interrupt is left behind.
   void stop();
 
+  // Ask printers to reopen the files they write (SIGHUP): they see it
+  // before their next write (raqib_host_api.reopen_generation).
+  void requestReopen() { reopen_generation_.fetch_add(1, std::memory_order_relaxed); }
+
   struct PluginStats {
     std::string name;
     uint64_t handled = 0;
@@ -97,6 +104,10 @@ class PluginHost {
 
   explicit PluginHost(const SupervisionOptions &options);
   void publish(std::shared_ptr<const Output> output);
+  // The attenuator (RAQIB_RECORD_ATTENUATE): detections wait for it in held_.
+  void publishToPrinters(const std::shared_ptr<const Output> &output);
+  int forwardHeld(uint64_t id, const char *json, size_t json_len);
+  void releaseHeld(bool all);  // those past their hold, or all
   void reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                     bool disabled);
   void watchdog(std::promise<std::string> &confined);
@@ -117,6 +128,16 @@ class PluginHost {
   bool stopping_ = false;
   std::thread watchdog_;
   int wake_fd_ = -1;  // an eventfd: the watchdog re-reads its listeners, or stops
+  std::atomic<uint64_t> reopen_generation_{0};
+
+  Worker *attenuator_ = nullptr;
+  std::mutex held_mutex_;
+  struct Held {
+    std::shared_ptr<const Output> output;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<uint64_t, Held> held_;  // by Output::id
+  uint64_t next_held_id_ = 1;
 };
 
 }  // namespace raqib

@@ -250,14 +250,14 @@ void allowResources(Rules &r, uint32_t resources) {
   if (resources & RAQIB_RESOURCE_STDOUT) {
     for (int nr : {SCMP_SYS(write), SCMP_SYS(writev)}) r.allow(nr, {SCMP_A0(SCMP_CMP_EQ, 1)});
     r.allow(SCMP_SYS(ioctl), {SCMP_A0(SCMP_CMP_EQ, 1), SCMP_A1(SCMP_CMP_EQ, TCGETS)});  // isatty
-    r.allow(SCMP_SYS(poll));
-    r.allow(SCMP_SYS(ppoll));
   }
   if (resources & RAQIB_RESOURCE_FILE_WRITE)
     r.allowAll({SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(close), SCMP_SYS(write),
                 SCMP_SYS(writev), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(lseek),
                 SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(rename),
-                SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat), SCMP_SYS(unlink)});
+                SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat), SCMP_SYS(unlink),
+                // since API 1.1
+                SCMP_SYS(ftruncate), SCMP_SYS(fchmod), SCMP_SYS(mkdirat), SCMP_SYS(mkdir)});
   if (resources & RAQIB_RESOURCE_NET_TCP_OUT) {
     for (int domain : {AF_INET, AF_INET6})
       r.allow(SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, uint64_t(domain)),
@@ -267,6 +267,18 @@ void allowResources(Rules &r, uint32_t resources) {
                 SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(getsockopt),
                 SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
                 SCMP_SYS(shutdown), SCMP_SYS(fcntl)});
+    // since API 1.1: an event loop (Boost.Asio)
+    r.allowAll({SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
+                SCMP_SYS(epoll_pwait), SCMP_SYS(eventfd2), SCMP_SYS(timerfd_create),
+                SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime)});
+    r.allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, uint64_t(FIONBIO))});
+  }
+  if (resources & RAQIB_RESOURCE_DGRAM_OUT) {  // since API 1.1
+    for (int domain : {AF_INET, AF_INET6, AF_UNIX})
+      r.allow(SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, uint64_t(domain)),
+                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, uint64_t(SOCK_DGRAM))});
+    r.allowAll({SCMP_SYS(connect), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(close),
+                SCMP_SYS(setsockopt), SCMP_SYS(getsockopt)});
   }
 }
 

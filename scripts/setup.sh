@@ -6,9 +6,10 @@ RAQIB_PACKAGES=(
   g++ make clang llvm pkg-config python3 meson ninja-build
   libbpf-dev bpftool
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  libseccomp-dev libcap-dev
+  libseccomp-dev libcap-dev libssl-dev
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
+  python3-jsonschema rsyslog nats-server openssl
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -54,6 +55,9 @@ raqib_create_user() {
     say "creating the system user raqib"
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin raqib
   fi
+  # Where the logfile printer writes and the webhook and nats printers spool
+  # by default: the daemon writes there as raqib.
+  install -d -o raqib -g raqib -m 0750 /var/log/raqib /var/lib/raqib /var/lib/raqib/spool
 }
 
 # Configure (once) and build into build/.

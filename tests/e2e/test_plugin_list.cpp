@@ -23,8 +23,13 @@ TEST(PluginList, ListsLoadableAndRefusedPluginsWithReasons) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("file\tdetector\t"), std::string::npos) << out;
-  EXPECT_NE(out.find("stdout\tprinter\t1.0.0\tAPI 1.0.0\t"), std::string::npos) << out;
-  EXPECT_NE(out.find("fault-segv\tdetector\t1.0.0\tAPI 1.0.0\t"), std::string::npos) << out;
+  const std::string api =
+      fmt::format("API {}.{}.{}\t", RAQIB_PLUGIN_API_VERSION_MAJOR, RAQIB_PLUGIN_API_VERSION_MINOR,
+                  RAQIB_PLUGIN_API_VERSION_PATCH);
+  for (const char *printer : {"stdout", "logfile", "syslog", "webhook", "nats", "llm"})
+    EXPECT_NE(out.find(fmt::format("{}\tprinter\t1.0.0\t{}", printer, api)), std::string::npos)
+        << out;
+  EXPECT_NE(out.find("fault-segv\tdetector\t1.0.0\t" + api), std::string::npos) << out;
   EXPECT_NE(out.find(fmt::format("badmajor\trefused\t-\tAPI {}.0.0\t",
                                  RAQIB_PLUGIN_API_VERSION_MAJOR + 99)),
             std::string::npos)

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -25,8 +27,10 @@ std::string raqibBinary() {
 TempFile::TempFile(const std::string &name, const std::string &content) {
   char tmpl[] = "/tmp/raqib-test-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  // The daemon reads plugins built here after it has become its own user.
+  // The daemon, once it has become the raqib user, reads plugins built here
+  // and its printers write here.
   chmod(tmpl, 0755);
+  if (const passwd *raqib = getpwnam("raqib")) (void)!chown(tmpl, raqib->pw_uid, raqib->pw_gid);
   dir_ = tmpl;
   path_ = dir_ + "/" + name;
   std::ofstream(path_) << content;
@@ -167,6 +171,15 @@ ChildResult runChild(const std::vector<std::string> &argv) {
   int status = 0;
   waitpid(pid, &status, 0);
   return {pid, status};
+}
+
+std::vector<std::string> onlyThese(const std::vector<std::string> &seen,
+                                   const std::vector<std::string> &wanted) {
+  std::set<std::string> keep(wanted.begin(), wanted.end());
+  std::vector<std::string> out;
+  for (const auto &s : seen)
+    if (keep.count(s)) out.push_back(s);
+  return out;
 }
 
 std::vector<std::string> readLines(const std::string &path) {

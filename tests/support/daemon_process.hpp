@@ -98,6 +98,10 @@ struct InstalledSdk {
   bool ok = false;
 };
 InstalledSdk installSdk(const std::string &root);
+// The items of seen that are in wanted, in seen's order: what other
+// processes on a shared machine triggered is left out.
+std::vector<std::string> onlyThese(const std::vector<std::string> &seen,
+                                   const std::vector<std::string> &wanted);
 
 // Every line of the file, or empty.
 std::vector<std::string> readLines(const std::string &path);

@@ -24,9 +24,15 @@ TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   ASSERT_EQ(c->detectors.size(), 1u);
   EXPECT_EQ(c->detectors[0].name, "file");
   EXPECT_TRUE(c->detectors[0].enabled);
-  ASSERT_EQ(c->printers.size(), 1u);
-  EXPECT_EQ(c->printers[0].name, "stdout");
-  EXPECT_NE(c->printers[0].section_toml.find("format"), std::string::npos);
+  ASSERT_EQ(c->printers.size(), 6u);  // in name order; all but stdout shown, not run
+  for (const auto &p : c->printers) EXPECT_EQ(p.enabled, p.name == "stdout") << p.name;
+  EXPECT_EQ(c->printers[0].name, "llm");
+  EXPECT_EQ(c->printers[1].name, "logfile");
+  EXPECT_EQ(c->printers[2].name, "nats");
+  EXPECT_EQ(c->printers[3].name, "stdout");
+  EXPECT_NE(c->printers[3].section_toml.find("format"), std::string::npos);
+  EXPECT_EQ(c->printers[4].name, "syslog");
+  EXPECT_EQ(c->printers[5].name, "webhook");
 }
 
 TEST(Config, EmptyFileMeansDefaults) {

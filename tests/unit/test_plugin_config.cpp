@@ -20,6 +20,7 @@ keep_capabilities = ["cap_net_bind_service"]
 plugin_restart_limit = 5
 plugin_restart_backoff = "250ms"
 plugin_call_timeout = "2s"
+attenuator_hold = "750ms"
 [plugins.file]
 queue_capacity = 64
 recipe_dir = "/etc/raqib"
@@ -30,6 +31,7 @@ recipe_dir = "/etc/raqib"
   EXPECT_EQ(c->plugin_restart_limit, 5u);
   EXPECT_EQ(c->plugin_restart_backoff, 250ms);
   EXPECT_EQ(c->plugin_call_timeout, 2s);
+  EXPECT_EQ(c->attenuator_hold, 750ms);
   ASSERT_EQ(c->detectors.size(), 1u);
   EXPECT_EQ(c->detectors[0].queue_capacity, 64u);
   // The host's keys are not handed to the plugin; its own are.
@@ -45,6 +47,7 @@ TEST(PluginConfig, DefaultsKeepNoCapabilityAndLeaveRoot) {
   EXPECT_EQ(c->plugin_restart_limit, 3u);
   EXPECT_EQ(c->plugin_call_timeout, 5s);
   EXPECT_EQ(c->plugin_restart_window, 10min);
+  EXPECT_EQ(c->attenuator_hold, 3s);
 }
 
 TEST(PluginConfig, EmptyUserIsRefusedWithTheWayToStayRoot) {

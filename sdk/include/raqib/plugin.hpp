@@ -11,7 +11,9 @@
 //                  RAQIB_RECORD_FILE)
 //
 // A printer has onOutput(const raqib_output &) and uses RAQIB_PRINTER, which
-// also names the record kinds it wants and the resources it needs. No
+// also names the record kinds it wants and the resources it needs. A printer
+// that also has onTick() and a static constexpr uint32_t kTickIntervalMs is
+// called about that often between outputs (API 1.1). No
 // exception crosses the ABI: each is caught at the boundary and its message
 // is returned through last_error (or init's err buffer). Throw
 // raqib::PluginError for an ordinary failure (RAQIB_ERROR); anything else
@@ -21,6 +23,8 @@
 
 #include <raqib/plugin_api.h>
 
+#include <cstddef>
+#include <concepts>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -73,6 +77,21 @@ class Host {
     api_->counters(api_->host, &c);
     return c;
   }
+  // Attenuators: hand the detection with this id on to the other printers,
+  // as json (empty: unchanged). False when the host does not know the id
+  // (already handed on: the hold passed) or is older than API 1.1.
+  bool forward(uint64_t id, std::string_view json) const {
+    constexpr size_t kNeeded = offsetof(raqib_host_api, forward) + sizeof api_->forward;
+    return api_->struct_size >= kNeeded &&
+           api_->forward(api_->host, id, json.empty() ? nullptr : json.data(), json.size()) == 0;
+  }
+  // How many times the operator asked printers to reopen their files
+  // (SIGHUP); 0 from a host older than API 1.1.
+  uint64_t reopenGeneration() const {
+    constexpr size_t kNeeded =
+        offsetof(raqib_host_api, reopen_generation) + sizeof api_->reopen_generation;
+    return api_->struct_size >= kNeeded ? api_->reopen_generation(api_->host) : 0;
+  }
 
  private:
   const raqib_host_api *api_;
@@ -86,6 +105,14 @@ concept Detector = requires(T &plugin, const raqib_record &record) {
 template <class T>
 concept Printer = requires(T &plugin, const raqib_output &output) {
   plugin.onOutput(output);
+};
+
+// A printer that also wants onTick() about every T::kTickIntervalMs
+// milliseconds (raqib_host_api.set_tick, API 1.1).
+template <class T>
+concept Ticking = requires(T &plugin) {
+  plugin.onTick();
+  { T::kTickIntervalMs } -> std::convertible_to<uint32_t>;
 };
 
 namespace detail {
@@ -104,9 +131,19 @@ inline void copyMessage(char *buf, size_t len, const char *message) {
 }
 
 template <class T>
+int onTick(void *state) noexcept;
+
+template <class T>
 void *init(const raqib_host_api *api, char *err, size_t err_len) noexcept {
   try {
-    return std::make_unique<State<T>>(Host(api)).release();
+    auto state = std::make_unique<State<T>>(Host(api));
+    if constexpr (Ticking<T>) {
+      constexpr size_t kNeeded = offsetof(raqib_host_api, set_tick) + sizeof api->set_tick;
+      if (api->struct_size < kNeeded ||
+          api->set_tick(api->host, &onTick<T>, T::kTickIntervalMs) != 0)
+        throw std::runtime_error("the host cannot call onTick (needs plugin API 1.1)");
+    }
+    return state.release();
   } catch (const std::exception &e) {
     copyMessage(err, err_len, e.what());
   } catch (...) {
@@ -146,6 +183,14 @@ int onRecord(void *state, const raqib_record *record) noexcept {
 template <Printer T>
 int onOutput(void *state, const raqib_output *output) noexcept {
   return guarded<T>(state, [output](T &p) { p.onOutput(*output); });
+}
+
+template <class T>
+int onTick(void *state) noexcept {
+  if constexpr (Ticking<T>)
+    return guarded<T>(state, [](T &p) { p.onTick(); });
+  else
+    return RAQIB_OK;
 }
 
 template <class T>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The raqib plugin ABI, version 1.0.0: what a detection plugin or a printer
+/* The raqib plugin ABI, version 1.1.0: what a detection plugin or a printer
  * exports, and what the daemon (the host) hands it. Plain C so any compiler
  * can build a plugin. docs/sdk.md is the guide.
  *
@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define RAQIB_PLUGIN_API_VERSION_MAJOR 1
-#define RAQIB_PLUGIN_API_VERSION_MINOR 0
+#define RAQIB_PLUGIN_API_VERSION_MINOR 1
 #define RAQIB_PLUGIN_API_VERSION_PATCH 0
 
 /* Required. A const struct raqib_plugin_descriptor. */
@@ -80,6 +80,11 @@ typedef enum raqib_record_kind {
   RAQIB_RECORD_DETECTION = 1u << 4, /* printers: detections */
   RAQIB_RECORD_HEALTH = 1u << 5,    /* printers: a plugin faulted (docs/events.md) */
   RAQIB_RECORD_INFO = 1u << 6,      /* printers: every drained record, with --events all */
+  /* Since 1.1, printers: an attenuator. Each detection comes to this printer
+   * before any other, and goes on to them when it calls
+   * raqib_host_api.forward, possibly annotated, or unchanged once
+   * [core] attenuator_hold has passed. At most one printer may have it. */
+  RAQIB_RECORD_ATTENUATE = 1u << 7,
 } raqib_record_kind;
 
 /* What a plugin needs beyond computing, as bits of
@@ -88,14 +93,20 @@ typedef enum raqib_record_kind {
  * and log through the host. */
 typedef enum raqib_resource {
   RAQIB_RESOURCE_STDOUT = 1u << 0,      /* write(2) to fd 1, and isatty(1) */
-  RAQIB_RESOURCE_FILE_WRITE = 1u << 1,  /* open, write and close files (the path is not
-                                           enforced by seccomp; see docs/sdk.md) */
-  RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP */
+  RAQIB_RESOURCE_FILE_WRITE = 1u << 1,  /* open, write, sync, rename, unlink and close files;
+                                           since 1.1 also ftruncate, fchmod and mkdir (the
+                                           path is not enforced by seccomp; see docs/sdk.md) */
+  RAQIB_RESOURCE_NET_TCP_OUT = 1u << 2, /* socket, connect, send and receive over TCP;
+                                           since 1.1 also epoll, eventfd, timerfd and
+                                           ioctl(FIONBIO) for an event loop */
+  RAQIB_RESOURCE_DGRAM_OUT = 1u << 3,   /* since 1.1: datagram sockets (UDP over IPv4/IPv6,
+                                           unix datagram), connect and send */
 } raqib_resource;
 
 /* Every resource bit this API version knows; others make a descriptor malformed. */
-#define RAQIB_RESOURCE_ALL \
-  (RAQIB_RESOURCE_STDOUT | RAQIB_RESOURCE_FILE_WRITE | RAQIB_RESOURCE_NET_TCP_OUT)
+#define RAQIB_RESOURCE_ALL                                                    \
+  (RAQIB_RESOURCE_STDOUT | RAQIB_RESOURCE_FILE_WRITE | RAQIB_RESOURCE_NET_TCP_OUT | \
+   RAQIB_RESOURCE_DGRAM_OUT)
 
 typedef enum raqib_importance {
   RAQIB_IMPORTANCE_LOW = 1,
@@ -282,6 +293,7 @@ typedef struct raqib_output {
   size_t json_len;
   const char *text; /* one human-readable line, no trailing newline */
   size_t text_len;
+  uint64_t id; /* since 1.1: this output, for raqib_host_api.forward */
 } raqib_output;
 
 /* A plugin's counters, as the host keeps them (raqib_host_api.counters). */
@@ -322,6 +334,25 @@ typedef struct raqib_host_api {
   /* Copy this plugin's counters into out; out->struct_size must be set by the
    * caller and bounds what is written. Returns 0, or -1 when out is NULL. */
   int (*counters)(void *host, raqib_plugin_counters *out);
+  /* Since 1.1 (check struct_size). How many times the operator has asked
+   * printers to reopen the files they write (SIGHUP, e.g. from logrotate);
+   * starts at 0. A printer that keeps a file open compares it before each
+   * write and reopens the file when it changed. Any thread may call it. */
+  uint64_t (*reopen_generation)(void *host);
+  /* Since 1.1 (check struct_size). Printers only, from init: ask the host to
+   * call tick(state) on the plugin's thread about every interval_ms (10 to
+   * 60000), between outputs and while none come, until destroy; for
+   * retries, batching and flushing. tick returns as on_output does; a
+   * failed tick is counted and reported like a failed output. A restarted
+   * plugin registers again in its init. Returns 0, or -1 when called from
+   * a detector, outside init, with tick NULL or interval_ms out of range. */
+  int (*set_tick)(void *host, int (*tick)(void *state), uint32_t interval_ms);
+  /* Since 1.1 (check struct_size). Attenuators only (RAQIB_RECORD_ATTENUATE):
+   * hand the detection with raqib_output.id on to the other printers, as
+   * json (one JSON object, json_len bytes, copied) or unchanged when json is
+   * NULL. Once per id. Returns 0, or -1 when the id is unknown or was
+   * already handed on (the host does that itself when the hold passed). */
+  int (*forward)(void *host, uint64_t id, const char *json, size_t json_len);
 } raqib_host_api;
 
 /* The descriptor a plugin exports as RAQIB_PLUGIN_DESCRIPTOR_SYMBOL. Static,
