@@ -139,6 +139,17 @@ class ReplayedRecord {
                           : f == "hidden" ? RAQIB_EXE_HIDDEN
                           : f == "loader" ? RAQIB_EXE_LOADER
                                           : 0;
+    for (const std::string &e : p.value("env", std::vector<std::string>{}))
+      o.view.flags |= e == "LD_PRELOAD"        ? RAQIB_PROCESS_ENV_LD_PRELOAD
+                      : e == "LD_LIBRARY_PATH" ? RAQIB_PROCESS_ENV_LD_LIBRARY_PATH
+                      : e == "LD_AUDIT"        ? RAQIB_PROCESS_ENV_LD_AUDIT
+                                               : 0;
+    if (p.value("env_truncated", false)) o.view.flags |= RAQIB_PROCESS_ENV_TRUNCATED;
+    for (const std::string &s : p.value("stdio_sockets", std::vector<std::string>{}))
+      o.view.flags |= s == "stdin"    ? RAQIB_PROCESS_STDIN_SOCKET
+                      : s == "stdout" ? RAQIB_PROCESS_STDOUT_SOCKET
+                      : s == "stderr" ? RAQIB_PROCESS_STDERR_SOCKET
+                                      : 0;
     if (p.contains("namespaces")) {
       o.view.mnt_ns = p["namespaces"].value("mnt", 0u);
       o.view.pid_ns = p["namespaces"].value("pid", 0u);

@@ -68,7 +68,9 @@ void PatternSet::addOne(const std::string &pattern) {
   bool basename = kind_ == Kind::Path && pattern[0] != '/';
   if (hasWildcard(pattern)) {
     std::string literal = pattern.substr(0, pattern.find_first_of("*?["));
-    globs_.push_back({pattern, basename ? std::string() : literal, basename});
+    bool under = kind_ == Kind::Path && pattern.back() == '/';
+    globs_.push_back({under ? pattern.substr(0, pattern.size() - 1) : pattern,
+                      basename ? std::string() : literal, basename, under});
   } else if (basename) {
     basenames_.insert(pattern);
   } else if (kind_ == Kind::Path && pattern.back() == '/') {
@@ -91,8 +93,13 @@ bool PatternSet::matches(std::string_view text) const {
       if (!g.basename && !text.starts_with(g.literal)) continue;
       const char *subject =
           g.basename ? owned.c_str() + (base.data() - text.data()) : owned.c_str();
-      if (fnmatch(g.pattern.c_str(), subject, kind_ == Kind::Path ? FNM_PATHNAME : 0) == 0)
-        return true;
+      int flags = kind_ == Kind::Path ? FNM_PATHNAME : 0;
+      if (!g.under) {
+        if (fnmatch(g.pattern.c_str(), subject, flags) == 0) return true;
+      } else if (fnmatch(g.pattern.c_str(), subject, flags | FNM_LEADING_DIR) == 0 &&
+                 fnmatch(g.pattern.c_str(), subject, flags) != 0) {
+        return true;  // under the directory, not the directory itself
+      }
     }
     for (const auto &re : regexes_)
       if (RE2::FullMatch(owned, *re)) return true;
@@ -104,7 +111,7 @@ void PatternSet::exportTo(Watched &out) const {
   out.exact.insert(out.exact.end(), exact_.begin(), exact_.end());
   out.basenames.insert(out.basenames.end(), basenames_.begin(), basenames_.end());
   out.prefixes.insert(out.prefixes.end(), prefixes_.begin(), prefixes_.end());
-  for (const Glob &g : globs_) out.patterns.push_back(g.pattern);
+  for (const Glob &g : globs_) out.patterns.push_back(g.under ? g.pattern + "/" : g.pattern);
   for (const auto &re : regexes_) out.patterns.push_back("re:" + re->pattern());
 }
 
@@ -401,6 +408,16 @@ void readExecConditions(const Reader &r, ExecConditions &c) {
                                        {"memfd", RAQIB_EXE_MEMFD},
                                        {"hidden", RAQIB_EXE_HIDDEN},
                                        {"loader", RAQIB_EXE_LOADER}});
+  for (const auto &[name, node] : r.strings("env"))
+    c.env |= r.choice<uint32_t>(*node, "env", name,
+                                {{"LD_PRELOAD", RAQIB_PROCESS_ENV_LD_PRELOAD},
+                                 {"LD_LIBRARY_PATH", RAQIB_PROCESS_ENV_LD_LIBRARY_PATH},
+                                 {"LD_AUDIT", RAQIB_PROCESS_ENV_LD_AUDIT}});
+  for (const auto &[name, node] : r.strings("stdio_sockets"))
+    c.stdio_sockets |= r.choice<uint32_t>(*node, "stdio_sockets", name,
+                                          {{"stdin", RAQIB_PROCESS_STDIN_SOCKET},
+                                           {"stdout", RAQIB_PROCESS_STDOUT_SOCKET},
+                                           {"stderr", RAQIB_PROCESS_STDERR_SOCKET}});
 }
 
 Cidr parseCidr(const Reader &r, const toml::node &node, const std::string &text) {
@@ -527,7 +544,8 @@ Recipe readRecipe(Plugin plugin, const toml::table &table, const std::string &so
       break;
     case Plugin::Exec:
       r.onlyKeys({"name", "description", "plugin", "tactic", "technique", "importance", "enabled",
-                  "include", "exclude", "times", "exe", "args", "exe_flags"});
+                  "include", "exclude", "times", "exe", "args", "exe_flags", "env",
+                  "stdio_sockets"});
       break;
     case Plugin::Net:
       r.onlyKeys({"name", "description", "plugin", "tactic", "technique", "importance", "enabled",
@@ -560,8 +578,8 @@ Recipe readRecipe(Plugin plugin, const toml::table &table, const std::string &so
     case Plugin::Exec:
       readExecConditions(r, recipe.exec);
       if (recipe.exec.exe.empty() && recipe.exec.args.empty() && !recipe.exec.exe_flags &&
-          recipe.include.empty)
-        r.fail("an exec recipe needs exe, args, exe_flags or [recipe.include]");
+          !recipe.exec.env && !recipe.exec.stdio_sockets && recipe.include.empty)
+        r.fail("an exec recipe needs exe, args, exe_flags, env, stdio_sockets or [recipe.include]");
       break;
     case Plugin::Net:
       readNetConditions(r, lists, recipe.net);
@@ -670,6 +688,8 @@ bool execMatches(const ExecConditions &c, const raqib_record &record) {
   if (!record.exec || !(record.exec->events & RAQIB_EXEC_EXECED)) return false;
   const raqib_process &p = *record.process;
   if (c.exe_flags && !(p.exe_flags & c.exe_flags)) return false;
+  if (c.env && !(p.flags & c.env)) return false;
+  if (c.stdio_sockets && !(p.flags & c.stdio_sockets)) return false;
   if (!c.exe.empty() && !c.exe.matches(p.exe)) return false;
   if (!c.args.empty() && !anyArg(c.args, p, 1)) return false;
   return true;

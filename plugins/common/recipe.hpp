@@ -71,6 +71,7 @@ class PatternSet {
     std::string pattern;
     std::string literal;  // the text before the first wildcard: a cheap pre-check
     bool basename;
+    bool under;  // "/home/*/.cache/": anything under what the pattern matches
   };
   void addOne(const std::string &pattern);
 
@@ -130,11 +131,12 @@ struct FileConditions {
   bool own_exe = false;          // the path is the process's own executable
 };
 
-// Flags of ExecConditions.process_flags beyond raqib_process.flags.
 struct ExecConditions {
   PatternSet exe{PatternSet::Kind::Path};
   PatternSet args{PatternSet::Kind::Text};  // any argument after argv[0]
   uint32_t exe_flags = 0;                   // RAQIB_EXE_*: any of them
+  uint32_t env = 0;                         // RAQIB_PROCESS_ENV_*: any of them set at exec
+  uint32_t stdio_sockets = 0;               // RAQIB_PROCESS_STD*_SOCKET: any of them at exec
 };
 
 // Record kinds a net recipe looks at, as bits.

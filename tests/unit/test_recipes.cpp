@@ -196,15 +196,17 @@ TEST(RecipeErrors, BadImportanceRegexCidrPortWindowAndList) {
 
 TEST(RecipeFile, ExactPrefixGlobBasenameRegexAndHome) {
   RecipeSet set = parse(Plugin::File, kHead + R"(actions = ["open"]
-paths = ["/etc/shadow", "/etc/sudoers.d/", "/etc/cron.*/job?", "xmrig", "re:/opt/.*\\.key", "~/.ssh/id_*"]
+paths = ["/etc/shadow", "/etc/sudoers.d/", "/etc/cron.*/job?", "xmrig", "re:/opt/.*\\.key", "~/.ssh/id_*", "~/.cache/"]
 )");
   Fake f;
   for (const char *yes : {"/etc/shadow", "/etc/sudoers.d/x", "/etc/cron.d/job1", "/tmp/a/xmrig",
-                          "/opt/a/b.key", "/root/.ssh/id_rsa", "/home/alice/.ssh/id_ed25519"})
+                          "/opt/a/b.key", "/root/.ssh/id_rsa", "/home/alice/.ssh/id_ed25519",
+                          "/root/.cache/x", "/home/bob/.cache/a/b"})
     EXPECT_EQ(matches(set, f.fileRecord(yes, RAQIB_ACTION_OPEN)), std::vector<std::string>{"r"})
         << yes;
-  for (const char *no : {"/etc/shadowx", "/etc/sudoers.d", "/etc/cron.d/x/job1", "/tmp/xmrig2",
-                         "/opt/a.keys", "/home/a/b/.ssh/id_rsa", "/etc/passwd"})
+  for (const char *no :
+       {"/etc/shadowx", "/etc/sudoers.d", "/etc/cron.d/x/job1", "/tmp/xmrig2", "/opt/a.keys",
+        "/home/a/b/.ssh/id_rsa", "/etc/passwd", "/home/bob/.cachex/a", "/home/bob/.cache"})
     EXPECT_TRUE(matches(set, f.fileRecord(no, RAQIB_ACTION_OPEN)).empty()) << no;
 }
 
