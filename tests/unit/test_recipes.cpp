@@ -353,6 +353,21 @@ tactic = "t"
 technique = "T1"
 importance = "low"
 exe_flags = ["memfd", "deleted"]
+[[recipe]]
+name = "preload"
+description = "d"
+tactic = "t"
+technique = "T1"
+importance = "low"
+env = ["LD_PRELOAD"]
+[[recipe]]
+name = "revshell"
+description = "d"
+tactic = "t"
+technique = "T1"
+importance = "low"
+exe = ["sh"]
+stdio_sockets = ["stdin", "stdout"]
 )");
   Fake f;
   f.exe = "/tmp/x/nmap";
@@ -365,6 +380,14 @@ exe_flags = ["memfd", "deleted"]
   f.exe = "/memfd:x (deleted)";
   f.exe_flags = RAQIB_EXE_MEMFD;
   EXPECT_EQ(matches(set, f.execRecord()), std::vector<std::string>{"flags"});
+  f.exe = "/usr/bin/sh";
+  f.exe_flags = 0;
+  f.args = {"sh"};
+  f.build(RAQIB_RECORD_EXEC);
+  f.procs[0].flags = RAQIB_PROCESS_ENV_LD_LIBRARY_PATH | RAQIB_PROCESS_STDERR_SOCKET;
+  EXPECT_TRUE(matches(set, f.record).empty());
+  f.procs[0].flags = RAQIB_PROCESS_ENV_LD_PRELOAD | RAQIB_PROCESS_STDOUT_SOCKET;
+  EXPECT_EQ(matches(set, f.record), (std::vector<std::string>{"preload", "revshell"}));
   // Only execs: a fork or an exit record of the same process is not one.
   f.exec.events = RAQIB_EXEC_EXITED;
   EXPECT_TRUE(matches(set, f.build(RAQIB_RECORD_EXEC)).empty());
