@@ -394,6 +394,7 @@ void readFileConditions(const Reader &r, FileConditions &c) {
   }
   r.patterns("paths", c.paths);
   if (c.paths.empty()) r.fail("paths is required: at least one pattern");
+  r.patterns("exclude_paths", c.exclude_paths);
   c.failed_attempts = r.boolean("failed_attempts", false);
   c.other_process = r.boolean("other_process", false);
   c.own_exe = r.boolean("own_exe", false);
@@ -539,8 +540,8 @@ Recipe readRecipe(Plugin plugin, const toml::table &table, const std::string &so
   switch (plugin) {
     case Plugin::File:
       r.onlyKeys({"name", "description", "plugin", "tactic", "technique", "importance", "enabled",
-                  "include", "exclude", "times", "paths", "actions", "match", "failed_attempts",
-                  "other_process", "own_exe"});
+                  "include", "exclude", "times", "paths", "exclude_paths", "actions", "match",
+                  "failed_attempts", "other_process", "own_exe"});
       break;
     case Plugin::Exec:
       r.onlyKeys({"name", "description", "plugin", "tactic", "technique", "importance", "enabled",
@@ -678,10 +679,13 @@ bool fileMatches(const FileConditions &c, const raqib_record &record) {
     return false;
   if (c.own_exe && std::strcmp(f->path, record.process->exe) != 0) return false;
   if (c.other_process && !otherProcessPath(f->path, record.process->pid)) return false;
-  if (c.paths.matches(f->path)) return true;
+  auto watched = [&](const char *path) {
+    return c.paths.matches(path) && !c.exclude_paths.matches(path);
+  };
+  if (watched(f->path)) return true;
   // A rename or link onto a watched name (sed -i, editors, install(1)).
   return f->other_path && (f->actions & (RAQIB_ACTION_RENAME | RAQIB_ACTION_LINK)) &&
-         c.paths.matches(f->other_path);
+         watched(f->other_path);
 }
 
 bool execMatches(const ExecConditions &c, const raqib_record &record) {

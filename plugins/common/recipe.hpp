@@ -124,6 +124,7 @@ struct Filter {
 
 struct FileConditions {
   PatternSet paths{PatternSet::Kind::Path};
+  PatternSet exclude_paths{PatternSet::Kind::Path};
   uint32_t actions = 0;  // raqib_file_action
   bool all_actions = false;
   bool failed_attempts = false;  // records of failed calls match too

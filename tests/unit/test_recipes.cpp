@@ -210,6 +210,16 @@ paths = ["/etc/shadow", "/etc/sudoers.d/", "/etc/cron.*/job?", "xmrig", "re:/opt
     EXPECT_TRUE(matches(set, f.fileRecord(no, RAQIB_ACTION_OPEN)).empty()) << no;
 }
 
+TEST(RecipeFile, ExcludedPaths) {
+  RecipeSet set = parse(Plugin::File, kHead + R"(actions = ["open"]
+paths = ["~/.ssh/id_*"]
+exclude_paths = ["~/.ssh/id_*.pub"]
+)");
+  Fake f;
+  EXPECT_EQ(matches(set, f.fileRecord("/home/a/.ssh/id_rsa", RAQIB_ACTION_OPEN)).size(), 1u);
+  EXPECT_TRUE(matches(set, f.fileRecord("/home/a/.ssh/id_rsa.pub", RAQIB_ACTION_OPEN)).empty());
+}
+
 TEST(RecipeFile, ActionsAnyOrAllAndFailedAttempts) {
   RecipeSet any = parse(Plugin::File, kHead + "actions=[\"write\",\"truncate\"]\npaths=[\"/x\"]\n");
   RecipeSet all = parse(Plugin::File, kHead +
