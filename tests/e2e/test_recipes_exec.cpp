@@ -133,7 +133,18 @@ TEST_F(ExecRecipes, LdPreloadSetAtExec) {
     return j["process"]["args"].size() == 2 && j["process"]["args"][1] == dir_;
   });
   expectRecipe(d, {"dynamic_linker_attacks", "exec", "defense-evasion", "T1574.006", "high"});
-  EXPECT_EQ(d["process"]["env"], json::array({"LD_PRELOAD"}));
+  const json &env = d["process"]["env"];  // meson test sets LD_LIBRARY_PATH too
+  EXPECT_NE(std::find(env.begin(), env.end(), "LD_PRELOAD"), env.end()) << d;
+}
+
+TEST_F(ExecRecipes, LdLibraryPathSetAtExec) {
+  ASSERT_EQ(sh("LD_LIBRARY_PATH=/nonexistent /usr/bin/true " + dir_), 0);
+  json d = detection("dynamic_linker_library_path", [&](const json &j) {
+    return j["process"]["args"].size() == 2 && j["process"]["args"][1] == dir_;
+  });
+  expectRecipe(d, {"dynamic_linker_library_path", "exec", "defense-evasion", "T1574.006", "low"});
+  const json &env = d["process"]["env"];
+  EXPECT_NE(std::find(env.begin(), env.end(), "LD_LIBRARY_PATH"), env.end()) << d;
 }
 
 TEST_F(ExecRecipes, ShellOnATcpSocketIsAReverseShell) {
