@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
   if (replay->parsed())
     return raqib::replayRecords(*config, *config_text, replay_file, format != "text", std::cout,
                                 std::cerr);
-  if (auto recipes = raqib::checkRecipes(*config, *config_text); !recipes) {
+  if (auto recipes = raqib::prepareRecipes(*config, *config_text); !recipes) {
     std::cerr << recipes.error() << "\n";
     return 2;
   }

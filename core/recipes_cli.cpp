@@ -37,6 +37,17 @@ constexpr RecipePlugin kRecipePlugins[] = {
     {Plugin::Net, kNetRecipes, RAQIB_RECORD_FLOW | RAQIB_RECORD_DNS},
 };
 
+std::optional<std::string> readListFile(const std::string &path, std::string &err) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    err = std::strerror(errno);
+    return std::nullopt;
+  }
+  return text.str();
+}
+
 struct LoadedSet {
   const RecipePlugin *plugin;
   RecipeSet set;
@@ -69,6 +80,7 @@ Result<std::vector<LoadedSet>> loadSets(const Config &config, const ConfigText &
         auto own = std::make_shared<toml::table>(std::move(*section));
         own->erase("enabled");
         own->erase("queue_capacity");
+        recipes::inlineListFiles(*own, text.source, readListFile);
         docs.push_back(Document{std::move(own), text.source});
       }
       sets.push_back({&p, RecipeSet::parse(p.plugin, docs)});
@@ -285,6 +297,23 @@ Result<ConfigText> readConfigText(const std::string &config_file) {
 Status checkRecipes(const Config &config, const ConfigText &text) {
   auto sets = loadSets(config, text);
   if (!sets) return Error{sets.error()};
+  return Ok{};
+}
+
+Status prepareRecipes(Config &config, const ConfigText &text) {
+  if (auto checked = checkRecipes(config, text); !checked) return checked;
+  for (PluginConfig &pc : config.detectors) {
+    if (pc.name != "file" && pc.name != "exec" && pc.name != "net") continue;
+    try {
+      toml::table section = toml::parse(pc.section_toml);  // the core wrote it: valid
+      recipes::inlineListFiles(section, text.source, readListFile);
+      std::ostringstream out;
+      out << section;
+      pc.section_toml = out.str();
+    } catch (const std::exception &e) {
+      return Error{e.what()};
+    }
+  }
   return Ok{};
 }
 

@@ -25,6 +25,10 @@ Result<ConfigText> readConfigText(const std::string &config_file);
 // recipes of its [plugins.NAME] section; the error names FILE:LINE:COL.
 Status checkRecipes(const Config &config, const ConfigText &text);
 
+// checkRecipes, then the list files the recipe plugins' sections name
+// (list_files) read into their [lists]: a plugin may not open files itself.
+Status prepareRecipes(Config &config, const ConfigText &text);
+
 // name, plugin, importance, tactic, technique, enabled, description: one
 // recipe a line, tab-separated. Returns the exit code.
 int listRecipes(const Config &config, const ConfigText &text, std::ostream &out);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <re2/re2.h>
@@ -600,6 +601,41 @@ Document parseDocument(std::string_view text, std::string_view source) {
     throw RecipeError(fmt::format("{}: {}", where(doc.source, e.source()), e.description()));
   }
   return doc;
+}
+
+void inlineListFiles(toml::table &section, const std::string &source, const ListFileReader &read) {
+  toml::node *files = section.get("list_files");
+  if (!files) return;
+  if (!files->is_table())
+    throw RecipeError(fmt::format("{}: list_files must be a table of list name = \"/path\"",
+                                  where(source, *files)));
+  if (!section.contains("lists")) section.insert("lists", toml::table{});
+  toml::table *lists = section.get("lists")->as_table();
+  if (!lists)
+    throw RecipeError(
+        fmt::format("{}: lists must be a table", where(source, *section.get("lists"))));
+  for (auto &&[name, path] : *files->as_table()) {
+    if (!path.is_string() || path.as_string()->get().empty() || path.as_string()->get()[0] != '/')
+      throw RecipeError(fmt::format("{}: list_files.{} must be an absolute path",
+                                    where(source, path), name.str()));
+    std::string err;
+    auto text = read(path.as_string()->get(), err);
+    if (!text)
+      throw RecipeError(fmt::format("{}: list_files.{}: cannot read {}: {}", where(source, path),
+                                    name.str(), path.as_string()->get(), err));
+    if (!lists->contains(name.str())) lists->insert(name.str(), toml::array{});
+    toml::array *into = lists->get(name.str())->as_array();
+    if (!into)
+      throw RecipeError(
+          fmt::format("{}: [lists] {} must be an array of strings", source, name.str()));
+    std::istringstream lines(*text);
+    for (std::string line; std::getline(lines, line);) {
+      line = line.substr(0, line.find('#'));
+      size_t b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
+      if (b != std::string::npos) into->push_back(line.substr(b, e - b + 1));
+    }
+  }
+  section.erase("list_files");
 }
 
 RecipeSet RecipeSet::parse(Plugin plugin, const std::vector<Document> &docs) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -199,6 +200,16 @@ struct Document {
   std::string source;                        // the name errors use
 };
 Document parseDocument(std::string_view text, std::string_view source);
+
+// Reads a list file: its text, or nullopt with err set.
+using ListFileReader =
+    std::function<std::optional<std::string>(const std::string &path, std::string &err)>;
+
+// Moves the entries of the files a plugin section's list_files table names
+// (list name = "/path", one entry a line, '#' comments) into its [lists]
+// table, and removes list_files. Run by the daemon before the plugin starts
+// (a plugin may not open files). Throws RecipeError naming FILE:LINE:COL.
+void inlineListFiles(toml::table &section, const std::string &source, const ListFileReader &read);
 
 // The recipes of one plugin, with the state their rate limits keep.
 class RecipeSet {

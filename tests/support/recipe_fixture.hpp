@@ -37,6 +37,9 @@ struct RecipeTags {
 class RecipeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // An operator's threat list, read by the daemon from a file.
+    threat_list_ = std::make_unique<TempFile>(
+        "threat_domains.txt", "# operator-supplied\n.operator.raqib.test\n\n198.18.0.66\n");
     config_ = std::make_unique<TempFile>("raqib.toml", R"([exec]
 cadence = "50ms"
 [file_access]
@@ -48,6 +51,8 @@ cadence = "50ms"
 [plugins.file]
 [plugins.exec]
 [plugins.net]
+list_files = { threat_domains = ")" + threat_list_->path() +
+                                                           R"(" }
 [printers.stdout]
 format = "json"
 )");
@@ -60,6 +65,7 @@ format = "json"
     EXPECT_EQ(daemon_->stop(std::chrono::seconds(60)), 0) << daemon_->stderrText();
     daemon_.reset();
     config_.reset();
+    threat_list_.reset();
   }
 
   void SetUp() override {
@@ -134,6 +140,7 @@ format = "json"
   }
 
   std::string dir_;
+  static inline std::unique_ptr<TempFile> threat_list_;
   static inline std::unique_ptr<TempFile> config_;
   static inline std::unique_ptr<DaemonProcess> daemon_;
 };

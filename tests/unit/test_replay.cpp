@@ -145,6 +145,35 @@ addresses = ["10.0.0.0/40"]
   EXPECT_EQ(status, 2);
 }
 
+TEST_F(Replay, ListFilesExtendTheLists) {
+  std::ofstream(dir_ + "/mine.txt") << "# addresses we watch\n  169.254.169.254  \n\n";
+  std::ofstream(dir_ + "/raqib.toml") << "[plugins.net]\nlist_files = { mine = \"" + dir_ +
+                                             "/mine.txt\" }\n" + R"([[plugins.net.recipe]]
+name = "mine_access"
+description = "d"
+tactic = "t"
+technique = "T1"
+importance = "low"
+lists = ["mine"]
+)";
+  int status = -1;
+  std::string out = runAsNobody(
+      "replay " + dir_ + "/records.jsonl --config " + dir_ + "/raqib.toml --format text", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(" low mine_access [t T1] pid=205 "), std::string::npos) << out;
+
+  std::ofstream(dir_ + "/raqib.toml")
+      << "[plugins.net]\nlist_files = { mine = \"" + dir_ + "/none.txt\" }\n";
+  runAsNobody("--check-config " + dir_ + "/raqib.toml", &status, dir_ + "/err.txt");
+  EXPECT_EQ(status, 2);
+  std::ifstream err(dir_ + "/err.txt");
+  std::string log((std::istreambuf_iterator<char>(err)), {});
+  EXPECT_NE(log.find(dir_ + "/raqib.toml:2:23: list_files.mine: cannot read " + dir_ +
+                     "/none.txt: No such file or directory"),
+            std::string::npos)
+      << log;
+}
+
 TEST_F(Replay, ListRecipesPrintsTheCatalogue) {
   int status = -1;
   std::string out = runAsNobody("--list-recipes", &status);
