@@ -21,9 +21,11 @@ TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   EXPECT_EQ(c->exec.cadence, 250ms);
   EXPECT_EQ(c->file_access.cadence, 250ms);
   EXPECT_EQ(c->file_access.map_entries, 16384u);
-  ASSERT_EQ(c->detectors.size(), 1u);
+  ASSERT_EQ(c->detectors.size(), 3u);  // the recipe plugins
   EXPECT_EQ(c->detectors[0].name, "file");
-  EXPECT_TRUE(c->detectors[0].enabled);
+  EXPECT_EQ(c->detectors[1].name, "exec");
+  EXPECT_EQ(c->detectors[2].name, "net");
+  for (const auto &d : c->detectors) EXPECT_TRUE(d.enabled) << d.name;
   ASSERT_EQ(c->printers.size(), 1u);
   EXPECT_EQ(c->printers[0].name, "stdout");
   EXPECT_NE(c->printers[0].section_toml.find("format"), std::string::npos);
