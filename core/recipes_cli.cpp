@@ -3,6 +3,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <ostream>
 #include <sstream>
 
@@ -177,9 +178,14 @@ class ReplayedRecord {
     const auto &f = j.at("file");
     path_ = f.at("path");
     if (f.contains("other_path")) other_ = f["other_path"];
-    for (const std::string &a : f.value("actions", std::vector<std::string>{}))
+    static const std::map<std::string, uint32_t> kActionBits = [] {
+      std::map<std::string, uint32_t> bits;
       for (uint32_t bit = 1; bit <= RAQIB_ACTION_EXEC; bit <<= 1)
-        if (actionNames(bit) == std::vector<std::string>{a}) file_.actions |= bit;
+        bits[actionNames(bit).at(0)] = bit;
+      return bits;
+    }();
+    for (const std::string &a : f.value("actions", std::vector<std::string>{}))
+      if (auto it = kActionBits.find(a); it != kActionBits.end()) file_.actions |= it->second;
     file_.path_flags = (f.value("path_lexical", false) ? RAQIB_PATH_LEXICAL : 0) |
                        (f.value("path_truncated", false) ? RAQIB_PATH_TRUNCATED : 0) |
                        (f.value("path_unresolved", false) ? RAQIB_PATH_UNRESOLVED : 0);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -272,6 +273,11 @@ class Reader {
   template <class T>
   T choice(const toml::node &node, std::string_view key, std::string_view value,
            std::initializer_list<std::pair<std::string_view, T>> choices) const {
+    return choice<T>(node, key, value, std::span(choices.begin(), choices.size()));
+  }
+  template <class T>
+  T choice(const toml::node &node, std::string_view key, std::string_view value,
+           std::span<const std::pair<std::string_view, T>> choices) const {
     for (const auto &[name, v] : choices)
       if (name == value) return v;
     std::string allowed;
@@ -381,11 +387,7 @@ Times readTimes(const Reader &parent) {
 
 void readFileConditions(const Reader &r, FileConditions &c) {
   for (const auto &[name, node] : r.strings("actions")) {
-    c.actions |=
-        r.choice<uint32_t>(*node, "actions", name,
-                           {kActions[0], kActions[1], kActions[2], kActions[3], kActions[4],
-                            kActions[5], kActions[6], kActions[7], kActions[8], kActions[9],
-                            kActions[10], kActions[11], kActions[12], kActions[13]});
+    c.actions |= r.choice<uint32_t>(*node, "actions", name, std::span(kActions));
   }
   if (!c.actions) r.fail("actions is required (e.g. [\"open\"])");
   if (const toml::node *m = r.get("match")) {
