@@ -111,8 +111,7 @@ static long env_chunk(__u32 k, void *ctx) {
   __u32 len = left < RAQIB_ENV_CHUNK + 16 ? left : RAQIB_ENV_CHUNK + 16;
   __builtin_memset(sc->join, 0, RAQIB_ENV_BUF);
   if (k == 0) {
-    if (bpf_probe_read_user(&sc->join[1], len & (RAQIB_ENV_BUF - 1), (void *)scan->start))
-      return 1;
+    if (bpf_probe_read_user(&sc->join[1], len & (RAQIB_ENV_BUF - 1), (void *)scan->start)) return 1;
   } else if (bpf_probe_read_user(sc->join, (len + 1) & (RAQIB_ENV_BUF - 1),
                                  (void *)(scan->start + off - 1))) {
     return 1;
@@ -172,10 +171,10 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   rec->euid = task->cred->euid.val;
   rec->gid = task->cred->gid.val;
   rec->flags |= RAQIB_PROC_EXECED;
-  rec->flags &= ~(RAQIB_PROC_ARGS_TRUNCATED | RAQIB_PROC_EXE_DELETED | RAQIB_PROC_ENV_LD_PRELOAD |
-                  RAQIB_PROC_ENV_LD_LIBRARY_PATH | RAQIB_PROC_ENV_LD_AUDIT |
-                  RAQIB_PROC_ENV_TRUNCATED | RAQIB_PROC_STDIN_INET | RAQIB_PROC_STDOUT_INET |
-                  RAQIB_PROC_STDERR_INET);
+  rec->flags &=
+      ~(RAQIB_PROC_ARGS_TRUNCATED | RAQIB_PROC_EXE_DELETED | RAQIB_PROC_ENV_LD_PRELOAD |
+        RAQIB_PROC_ENV_LD_LIBRARY_PATH | RAQIB_PROC_ENV_LD_AUDIT | RAQIB_PROC_ENV_TRUNCATED |
+        RAQIB_PROC_STDIN_INET | RAQIB_PROC_STDOUT_INET | RAQIB_PROC_STDERR_INET);
   rec->flags |= env_markers(task) | stdio_inet(task);
   if (BPF_CORE_READ(bprm, file, f_path.dentry, d_inode, i_nlink) == 0)
     rec->flags |= RAQIB_PROC_EXE_DELETED;

@@ -43,9 +43,9 @@ struct raqib_rec_header {
 /* What a proc record carries; an epoch's entry for a tgid merges every event
  * the tgid had during the epoch. */
 enum raqib_proc_flags {
-  RAQIB_PROC_FORKED = 1u << 0,      /* fork fields are valid */
-  RAQIB_PROC_EXECED = 1u << 1,      /* exec fields (exe, args, comm) valid */
-  RAQIB_PROC_EXITED = 1u << 2,      /* exit fields valid */
+  RAQIB_PROC_FORKED = 1u << 0, /* fork fields are valid */
+  RAQIB_PROC_EXECED = 1u << 1, /* exec fields (exe, args, comm) valid */
+  RAQIB_PROC_EXITED = 1u << 2, /* exit fields valid */
   RAQIB_PROC_ARGS_TRUNCATED = 1u << 3,
   RAQIB_PROC_EXE_DELETED = 1u << 4, /* the exe had no links left when it ran */
   /* Found at exec in the first RAQIB_ENV_SCAN_MAX bytes of the environment. */
