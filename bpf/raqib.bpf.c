@@ -61,6 +61,97 @@ static __always_inline void read_args(struct task_struct *task, struct raqib_pro
   if (size > len) rec->flags |= RAQIB_PROC_ARGS_TRUNCATED;
 }
 
+/* ---- exec-time facts: environment markers, standard streams ----------- */
+
+#define RAQIB_ENV_CHUNK 1000 /* env bytes examined per chunk; chunks overlap by one byte */
+#define RAQIB_ENV_BUF 1024   /* bytes read per chunk: the byte before it and the marker's tail */
+#define RAQIB_S_IFMT 0170000
+#define RAQIB_S_IFSOCK 0140000
+#define RAQIB_PF_INET 2
+#define RAQIB_PF_INET6 10
+
+struct env_scan {
+  unsigned long start; /* env_start */
+  unsigned long size;  /* bytes of environment scanned */
+  __u32 flags;         /* RAQIB_PROC_ENV_* found */
+};
+
+/* buf[at..] begins with the len bytes of marker. */
+static __always_inline bool env_has(const char *buf, __u32 at, const char *marker, __u32 len) {
+  for (__u32 i = 0; i < len; i++)
+    if (buf[(at + i) & (2 * RAQIB_PATH_MAX - 1)] != marker[i]) return false;
+  return true;
+}
+
+/* One position of the chunk in scratch.join: a variable starts there when
+ * the byte before it is NUL (join[0] is that byte for position 1). */
+static long env_byte(__u32 i, void *ctx) {
+  struct raqib_scratch *sc = get_scratch();
+  struct env_scan *scan = ctx;
+  if (!sc) return 1;
+  __u32 at = (i + 1) & (RAQIB_ENV_BUF - 1);
+  if (sc->join[at - 1 < RAQIB_ENV_BUF ? at - 1 : 0] != 0 || sc->join[at] != 'L') return 0;
+  if (env_has(sc->join, at, "LD_PRELOAD=", 11)) scan->flags |= RAQIB_PROC_ENV_LD_PRELOAD;
+  if (env_has(sc->join, at, "LD_LIBRARY_PATH=", 16)) scan->flags |= RAQIB_PROC_ENV_LD_LIBRARY_PATH;
+  if (env_has(sc->join, at, "LD_AUDIT=", 9)) scan->flags |= RAQIB_PROC_ENV_LD_AUDIT;
+  return 0;
+}
+
+/* Chunk k: environment bytes [k*CHUNK, (k+1)*CHUNK), read with the byte
+ * before them (a NUL before the first) into scratch.join. */
+static long env_chunk(__u32 k, void *ctx) {
+  struct raqib_scratch *sc = get_scratch();
+  struct env_scan *scan = ctx;
+  if (!sc) return 1;
+  unsigned long off = (unsigned long)k * RAQIB_ENV_CHUNK;
+  if (off >= scan->size) return 1;
+  unsigned long left = scan->size - off;
+  __u32 n = left < RAQIB_ENV_CHUNK ? left : RAQIB_ENV_CHUNK;
+  /* The chunk and the tail of a marker that starts in it, within the scan. */
+  __u32 len = left < RAQIB_ENV_CHUNK + 16 ? left : RAQIB_ENV_CHUNK + 16;
+  __builtin_memset(sc->join, 0, RAQIB_ENV_BUF);
+  if (k == 0) {
+    if (bpf_probe_read_user(&sc->join[1], len & (RAQIB_ENV_BUF - 1), (void *)scan->start)) return 1;
+  } else if (bpf_probe_read_user(sc->join, (len + 1) & (RAQIB_ENV_BUF - 1),
+                                 (void *)(scan->start + off - 1))) {
+    return 1;
+  }
+  bpf_loop(n, env_byte, scan, 0);
+  return 0;
+}
+
+/* RAQIB_PROC_ENV_* of the environment the task just exec'd with. */
+static __always_inline __u32 env_markers(struct task_struct *task) {
+  struct env_scan scan = {};
+  scan.start = BPF_CORE_READ(task, mm, env_start);
+  unsigned long end = BPF_CORE_READ(task, mm, env_end);
+  if (end <= scan.start) return 0;
+  scan.size = end - scan.start;
+  __u32 truncated = 0;
+  if (scan.size > RAQIB_ENV_SCAN_MAX) {
+    scan.size = RAQIB_ENV_SCAN_MAX;
+    truncated = RAQIB_PROC_ENV_TRUNCATED;
+  }
+  bpf_loop((RAQIB_ENV_SCAN_MAX + RAQIB_ENV_CHUNK - 1) / RAQIB_ENV_CHUNK, env_chunk, &scan, 0);
+  return scan.flags | truncated;
+}
+
+/* RAQIB_PROC_STD*_INET: which of fds 0-2 are IPv4/IPv6 sockets (a unix
+ * socket, as services get from their manager, is not). */
+static __always_inline __u32 stdio_inet(struct task_struct *task) {
+  __u32 flags = 0;
+  if (BPF_CORE_READ(task, files, fdt, max_fds) < 3) return 0;
+  for (int fd = 0; fd < 3; fd++) {
+    struct file *f = fd_file(task, fd);
+    if (!f) continue;
+    if ((BPF_CORE_READ(f, f_inode, i_mode) & RAQIB_S_IFMT) != RAQIB_S_IFSOCK) continue;
+    struct socket *sock = BPF_CORE_READ(f, private_data);
+    __u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+    if (family == RAQIB_PF_INET || family == RAQIB_PF_INET6) flags |= RAQIB_PROC_STDIN_INET << fd;
+  }
+  return flags;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
   __u32 tgid = task->tgid;
@@ -80,7 +171,11 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   rec->euid = task->cred->euid.val;
   rec->gid = task->cred->gid.val;
   rec->flags |= RAQIB_PROC_EXECED;
-  rec->flags &= ~(RAQIB_PROC_ARGS_TRUNCATED | RAQIB_PROC_EXE_DELETED);
+  rec->flags &=
+      ~(RAQIB_PROC_ARGS_TRUNCATED | RAQIB_PROC_EXE_DELETED | RAQIB_PROC_ENV_LD_PRELOAD |
+        RAQIB_PROC_ENV_LD_LIBRARY_PATH | RAQIB_PROC_ENV_LD_AUDIT | RAQIB_PROC_ENV_TRUNCATED |
+        RAQIB_PROC_STDIN_INET | RAQIB_PROC_STDOUT_INET | RAQIB_PROC_STDERR_INET);
+  rec->flags |= env_markers(task) | stdio_inet(task);
   if (BPF_CORE_READ(bprm, file, f_path.dentry, d_inode, i_nlink) == 0)
     rec->flags |= RAQIB_PROC_EXE_DELETED;
   bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);

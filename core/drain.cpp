@@ -63,10 +63,17 @@ Status Drainer::drainExec() {
   auto drained = bpf_.execEpochs().flip();
   if (!drained) return Error{drained.error()};
   int64_t offset = bootToUnixOffsetNs();
+  // Every entry into the table first, then the records: a child's record
+  // then finds the parent that forked it in the same interval, whatever
+  // order the map hands them out in.
+  std::vector<raqib_proc> epoch;
   auto status = drainMap<uint32_t, raqib_proc>(*drained, [&](uint32_t, const raqib_proc &rec) {
     const std::string *exe =
         (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
     processes_.apply(rec, exe ? *exe : std::string());
+    epoch.push_back(rec);
+  });
+  for (const raqib_proc &rec : epoch) {
     ExecActivity a;
     a.events = (rec.flags & RAQIB_PROC_FORKED ? RAQIB_EXEC_FORKED : 0) |
                (rec.flags & RAQIB_PROC_EXECED ? RAQIB_EXEC_EXECED : 0) |
@@ -76,7 +83,7 @@ Status Drainer::drainExec() {
     a.exit_unix_ns = rec.exit_ns ? int64_t(rec.exit_ns) + offset : 0;
     deliver(RecordSnapshot::exec(processes_, rec.tgid, a, offset));
     stats_.exec_records++;
-  });
+  }
   if (status) bpf_.execEpochs().drained();
   if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;

@@ -15,6 +15,7 @@
 #include "daemon.hpp"
 #include "features.hpp"
 #include "plugin_loader.hpp"
+#include "recipes_cli.hpp"
 
 namespace {
 
@@ -69,6 +70,17 @@ int main(int argc, char **argv) {
   app.add_flag("--list-plugins", list_plugins,
                "List every plugin and printer found (with --config: its plugin_dirs too), with "
                "kind, version and API version, or why it would be refused, and exit");
+  bool list_recipes = false;
+  app.add_flag("--list-recipes", list_recipes,
+               "List the detection recipes the configuration loads (name, plugin, importance, "
+               "MITRE tactic and technique) and exit");
+  std::string replay_file;
+  CLI::App *replay = app.add_subcommand(
+      "replay", "Run the recipes over records captured with --events all (JSON lines); no root");
+  replay->add_option("FILE.jsonl", replay_file, "The captured records")->required();
+  replay->add_option("--config", config_file, "Recipes from this configuration");
+  replay->add_option("--format", format, "Detections as json (default) or text")
+      ->check(CLI::IsMember({"json", "text"}));
   CLI11_PARSE(app, argc, argv);
   // A closed stdout, a reset peer or a vanished log reader is an error for
   // the printer (or logger) that owns the fd, never the end of the daemon.
@@ -91,8 +103,10 @@ int main(int argc, char **argv) {
 
   if (!check_file.empty()) {
     auto config = raqib::loadConfigFile(check_file);
-    if (!config) {
-      std::cerr << config.error() << "\n";
+    auto text = raqib::readConfigText(check_file);
+    raqib::Status recipes = config && text ? raqib::checkRecipes(*config, *text) : raqib::Ok{};
+    if (!config || !text || !recipes) {
+      std::cerr << (!config ? config.error() : !text ? text.error() : recipes.error()) << "\n";
       return 2;
     }
     std::cout << check_file << ": valid\n";
@@ -107,6 +121,19 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (list_plugins) return listPlugins(*config);
+  auto config_text = raqib::readConfigText(config_file);
+  if (!config_text) {
+    std::cerr << config_text.error() << "\n";
+    return 2;
+  }
+  if (list_recipes) return raqib::listRecipes(*config, *config_text, std::cout);
+  if (replay->parsed())
+    return raqib::replayRecords(*config, *config_text, replay_file, format != "text", std::cout,
+                                std::cerr);
+  if (auto recipes = raqib::prepareRecipes(*config, *config_text); !recipes) {
+    std::cerr << recipes.error() << "\n";
+    return 2;
+  }
   if (!format.empty()) raqib::setPluginOption(config->printers, "stdout", "format", format);
   if (!transport.empty()) config->transport = *raqib::parseTransport(transport);
   if (!events.empty()) config->events = *raqib::parseEvents(events);

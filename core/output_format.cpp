@@ -82,6 +82,17 @@ Json processJson(const raqib_process &p) {
                                              {RAQIB_EXE_MEMFD, "memfd"},
                                              {RAQIB_EXE_HIDDEN, "hidden"},
                                              {RAQIB_EXE_LOADER, "loader"}});
+  if (p.flags & (RAQIB_PROCESS_ENV_LD_PRELOAD | RAQIB_PROCESS_ENV_LD_LIBRARY_PATH |
+                 RAQIB_PROCESS_ENV_LD_AUDIT))
+    j["env"] = flagNames(p.flags, {{RAQIB_PROCESS_ENV_LD_PRELOAD, "LD_PRELOAD"},
+                                   {RAQIB_PROCESS_ENV_LD_LIBRARY_PATH, "LD_LIBRARY_PATH"},
+                                   {RAQIB_PROCESS_ENV_LD_AUDIT, "LD_AUDIT"}});
+  if (p.flags & RAQIB_PROCESS_ENV_TRUNCATED) j["env_truncated"] = true;
+  if (p.flags &
+      (RAQIB_PROCESS_STDIN_SOCKET | RAQIB_PROCESS_STDOUT_SOCKET | RAQIB_PROCESS_STDERR_SOCKET))
+    j["stdio_sockets"] = flagNames(p.flags, {{RAQIB_PROCESS_STDIN_SOCKET, "stdin"},
+                                             {RAQIB_PROCESS_STDOUT_SOCKET, "stdout"},
+                                             {RAQIB_PROCESS_STDERR_SOCKET, "stderr"}});
   if (p.mnt_ns || p.pid_ns || p.net_ns)
     j["namespaces"] = {{"mnt", p.mnt_ns}, {"pid", p.pid_ns}, {"net", p.net_ns}};
   return j;

@@ -165,6 +165,22 @@ Status ProcessTable::seedFromProc(const std::string &proc_root) {
   return Ok{};
 }
 
+uint32_t execFlags(uint32_t proc_flags) {
+  static constexpr std::pair<uint32_t, uint32_t> kBits[] = {
+      {RAQIB_PROC_ENV_LD_PRELOAD, RAQIB_PROCESS_ENV_LD_PRELOAD},
+      {RAQIB_PROC_ENV_LD_LIBRARY_PATH, RAQIB_PROCESS_ENV_LD_LIBRARY_PATH},
+      {RAQIB_PROC_ENV_LD_AUDIT, RAQIB_PROCESS_ENV_LD_AUDIT},
+      {RAQIB_PROC_ENV_TRUNCATED, RAQIB_PROCESS_ENV_TRUNCATED},
+      {RAQIB_PROC_STDIN_INET, RAQIB_PROCESS_STDIN_SOCKET},
+      {RAQIB_PROC_STDOUT_INET, RAQIB_PROCESS_STDOUT_SOCKET},
+      {RAQIB_PROC_STDERR_INET, RAQIB_PROCESS_STDERR_SOCKET},
+  };
+  uint32_t out = 0;
+  for (auto [kernel, sdk] : kBits)
+    if (proc_flags & kernel) out |= sdk;
+  return out;
+}
+
 void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
   auto [it, inserted] = procs_.try_emplace(rec.tgid);
   ProcessInfo &p = it->second;
@@ -188,6 +204,7 @@ void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
     if (const ProcessInfo *parent = find(rec.ppid)) {
       p.exe = parent->exe;
       p.exe_flags = parent->exe_flags;
+      p.exec_flags = parent->exec_flags;
       p.args = parent->args;
       p.args_truncated = parent->args_truncated;
     }
@@ -195,6 +212,7 @@ void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
   if (rec.flags & RAQIB_PROC_EXECED) {
     p.exe = exe;
     p.exe_flags = exeFlags(exe, rec.flags & RAQIB_PROC_EXE_DELETED);
+    p.exec_flags = execFlags(rec.flags);
     p.args_truncated = rec.flags & RAQIB_PROC_ARGS_TRUNCATED;
     p.args = splitArgs(rec.args, std::min<size_t>(rec.args_len, sizeof rec.args), p.args_truncated);
   }

@@ -32,6 +32,7 @@ struct ProcessInfo {
   uint32_t pid_ns = 0;
   uint32_t net_ns = 0;
   uint32_t exe_flags = 0;      // RAQIB_EXE_*
+  uint32_t exec_flags = 0;     // RAQIB_PROCESS_ENV_* and _STD*_SOCKET of the last exec
   uint64_t start_boot_ns = 0;  // CLOCK_BOOTTIME
   std::optional<uint64_t> exit_boot_ns;
   int32_t exit_code = 0;
@@ -40,6 +41,9 @@ struct ProcessInfo {
 // RAQIB_EXE_* flags of an executable's canonical path (deleted: it had no
 // links left).
 uint32_t exeFlags(std::string_view exe, bool deleted);
+
+// The RAQIB_PROCESS_ENV_* and RAQIB_PROCESS_STD*_SOCKET flags of a proc record's flags.
+uint32_t execFlags(uint32_t proc_flags);
 
 // Split a NUL-separated argv of len bytes into at most kMaxArgs arguments;
 // truncated is set when arguments were left out or cut.

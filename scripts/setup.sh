@@ -6,7 +6,8 @@ RAQIB_PACKAGES=(
   g++ make clang llvm pkg-config python3 meson ninja-build
   libbpf-dev bpftool
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  libseccomp-dev libcap-dev libssl-dev
+  libseccomp-dev libcap-dev libssl-dev libre2-dev
+  openssh-client git
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
   python3-jsonschema rsyslog nats-server openssl

@@ -2,6 +2,8 @@
 // is allowed for every kind of bad input.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "config.hpp"
 #include "daemon_process.hpp"
 
@@ -21,9 +23,12 @@ TEST(Config, EmbeddedDefaultParsesToTheDocumentedDefaults) {
   EXPECT_EQ(c->exec.cadence, 250ms);
   EXPECT_EQ(c->file_access.cadence, 250ms);
   EXPECT_EQ(c->file_access.map_entries, 16384u);
-  ASSERT_EQ(c->detectors.size(), 1u);
-  EXPECT_EQ(c->detectors[0].name, "file");
-  EXPECT_TRUE(c->detectors[0].enabled);
+  std::set<std::string> detectors;  // the recipe plugins
+  for (const auto &d : c->detectors) {
+    detectors.insert(d.name);
+    EXPECT_TRUE(d.enabled) << d.name;
+  }
+  EXPECT_EQ(detectors, (std::set<std::string>{"exec", "file", "net"}));
   ASSERT_EQ(c->printers.size(), 6u);  // in name order; all but stdout shown, not run
   for (const auto &p : c->printers) EXPECT_EQ(p.enabled, p.name == "stdout") << p.name;
   EXPECT_EQ(c->printers[0].name, "llm");

@@ -43,12 +43,23 @@ struct raqib_rec_header {
 /* What a proc record carries; an epoch's entry for a tgid merges every event
  * the tgid had during the epoch. */
 enum raqib_proc_flags {
-  RAQIB_PROC_FORKED = 1u << 0,      /* fork fields are valid */
-  RAQIB_PROC_EXECED = 1u << 1,      /* exec fields (exe, args, comm) valid */
-  RAQIB_PROC_EXITED = 1u << 2,      /* exit fields valid */
+  RAQIB_PROC_FORKED = 1u << 0, /* fork fields are valid */
+  RAQIB_PROC_EXECED = 1u << 1, /* exec fields (exe, args, comm) valid */
+  RAQIB_PROC_EXITED = 1u << 2, /* exit fields valid */
   RAQIB_PROC_ARGS_TRUNCATED = 1u << 3,
   RAQIB_PROC_EXE_DELETED = 1u << 4, /* the exe had no links left when it ran */
+  /* Found at exec in the first RAQIB_ENV_SCAN_MAX bytes of the environment. */
+  RAQIB_PROC_ENV_LD_PRELOAD = 1u << 5,
+  RAQIB_PROC_ENV_LD_LIBRARY_PATH = 1u << 6,
+  RAQIB_PROC_ENV_LD_AUDIT = 1u << 7,
+  RAQIB_PROC_ENV_TRUNCATED = 1u << 8, /* the environment was longer than was scanned */
+  /* At exec, fd 0, 1 or 2 was an IPv4 or IPv6 socket. */
+  RAQIB_PROC_STDIN_INET = 1u << 9,
+  RAQIB_PROC_STDOUT_INET = 1u << 10,
+  RAQIB_PROC_STDERR_INET = 1u << 11,
 };
+/* Environment bytes scanned per exec for the RAQIB_PROC_ENV_* markers. */
+#define RAQIB_ENV_SCAN_MAX 4000
 
 /* One live process as the task iterator (raqib_live_tasks) writes it: the
  * core reconciles its process table with these, so entries whose exit was

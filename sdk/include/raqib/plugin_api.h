@@ -144,6 +144,16 @@ typedef enum raqib_log_level {
 /* Flags of raqib_process.flags. */
 #define RAQIB_PROCESS_ARGS_TRUNCATED (1u << 0) /* args holds only the first ones */
 #define RAQIB_PROCESS_EXITED (1u << 1)         /* the process has exited */
+/* As of its last exec: environment variables set (in the first 4000 bytes of
+ * its environment; RAQIB_PROCESS_ENV_TRUNCATED when there was more) and
+ * standard streams that were IPv4/IPv6 sockets (unix sockets are not). */
+#define RAQIB_PROCESS_ENV_LD_PRELOAD (1u << 2)
+#define RAQIB_PROCESS_ENV_LD_LIBRARY_PATH (1u << 3)
+#define RAQIB_PROCESS_ENV_LD_AUDIT (1u << 4)
+#define RAQIB_PROCESS_ENV_TRUNCATED (1u << 5)
+#define RAQIB_PROCESS_STDIN_SOCKET (1u << 6)
+#define RAQIB_PROCESS_STDOUT_SOCKET (1u << 7)
+#define RAQIB_PROCESS_STDERR_SOCKET (1u << 8)
 
 /* Flags of raqib_process.exe_flags: where the executable came from. */
 #define RAQIB_EXE_DELETED (1u << 0) /* unlinked while running */
