@@ -7,6 +7,7 @@ RAQIB_PACKAGES=(
   libbpf-dev bpftool
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libseccomp-dev libcap-dev
+  libclang-rt-dev
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
 )
@@ -50,10 +51,18 @@ raqib_mount_filesystems() {
 
 # Configure (once) and build into build/.
 raqib_build() {
-  if [ ! -f build/build.ninja ]; then
-    say "configuring build/"
-    meson setup build "$@"
+  raqib_build_dir build "" "$@"
+}
+
+# raqib_build_dir DIR TARGET [meson setup options]: configure DIR (once)
+# with those options and build TARGET there ("" for everything).
+raqib_build_dir() {
+  local dir=$1 target=$2
+  shift 2
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir/"
+    meson setup "$dir" "$@"
   fi
-  say "building"
-  ninja -C build
+  say "building $dir/"
+  ninja -C "$dir" ${target:+"$target"}
 }
