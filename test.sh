@@ -41,8 +41,10 @@ suite() {
 
 # Sanitized plugins are loaded into a sanitized daemon, so everything in a
 # sanitizer build dir gets the flags. b_lundef=false: the plugins leave the
-# sanitizer runtime's symbols to the daemon that loads them.
-sanitize=(-Db_lundef=false -Dbenchmarks=false)
+# sanitizer runtime's symbols to the daemon that loads them. -O1 and line
+# tables (-g1) are enough for sanitizer reports and build in half the time.
+sanitize=(-Db_lundef=false -Dbenchmarks=false -Doptimization=1 -Ddebug=false -Dc_args=-g1
+  -Dcpp_args=-g1)
 build_plain() { raqib_build; }
 build_asan() { raqib_build_dir build-asan "" "${sanitize[@]}" -Db_sanitize=address,undefined; }
 build_tsan() {
