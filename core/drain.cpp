@@ -50,13 +50,27 @@ const std::string *StringCache::lookup(uint64_t hash) {
     return nullptr;
   }
   if (cache_.size() >= max_entries_) cache_.clear();  // the kernel still has them
-  std::string text(s.str, std::min<size_t>(s.len, RAQIB_PATH_MAX));
-  return &cache_.emplace(hash, std::move(text)).first->second;
+  return &cache_.emplace(hash, stringText(s)).first->second;
+}
+
+std::string stringText(const raqib_string &s) {
+  return std::string(s.str, std::min<size_t>(s.len, RAQIB_PATH_MAX));
 }
 
 void Drainer::deliver(const std::shared_ptr<const RecordSnapshot> &record) {
   plugins_.dispatch(record);
   if (events_ == Events::All) plugins_.publishInfo(*record);
+}
+
+ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {
+  ExecActivity a;
+  a.events = (rec.flags & RAQIB_PROC_FORKED ? RAQIB_EXEC_FORKED : 0) |
+             (rec.flags & RAQIB_PROC_EXECED ? RAQIB_EXEC_EXECED : 0) |
+             (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0);
+  a.exit_code = rec.exit_code;
+  a.exec_unix_ns = rec.exec_ns ? unixNsOfBoot(rec.exec_ns, boot_to_unix_ns) : 0;
+  a.exit_unix_ns = rec.exit_ns ? unixNsOfBoot(rec.exit_ns, boot_to_unix_ns) : 0;
+  return a;
 }
 
 Status Drainer::drainExec() {
@@ -74,14 +88,7 @@ Status Drainer::drainExec() {
     epoch.push_back(rec);
   });
   for (const raqib_proc &rec : epoch) {
-    ExecActivity a;
-    a.events = (rec.flags & RAQIB_PROC_FORKED ? RAQIB_EXEC_FORKED : 0) |
-               (rec.flags & RAQIB_PROC_EXECED ? RAQIB_EXEC_EXECED : 0) |
-               (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0);
-    a.exit_code = rec.exit_code;
-    a.exec_unix_ns = rec.exec_ns ? int64_t(rec.exec_ns) + offset : 0;
-    a.exit_unix_ns = rec.exit_ns ? int64_t(rec.exit_ns) + offset : 0;
-    deliver(RecordSnapshot::exec(processes_, rec.tgid, a, offset));
+    deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset));
     stats_.exec_records++;
   }
   if (status) bpf_.execEpochs().drained();
@@ -106,7 +113,12 @@ Status Drainer::trimProcesses() {
   return Ok{};
 }
 
-FileActivity Drainer::fileActivity(const raqib_file_key &key, const std::string *path) {
+namespace {
+
+// The other path is looked up after path is copied: a look-up may invalidate
+// the string an earlier one returned.
+FileActivity decodeFileKey(const raqib_file_key &key, const std::string *path,
+                           const StringLookup &strings) {
   FileActivity a;
   bool joined = key.path_flags & RAQIB_STR_JOINED;
   a.path = !path ? kEvicted : joined ? foldDots(*path) : *path;
@@ -115,7 +127,7 @@ FileActivity Drainer::fileActivity(const raqib_file_key &key, const std::string 
                  (joined ? RAQIB_PATH_LEXICAL : 0);
   if (key.other_hash) {
     // A symlink's other path is its text; a rename's or link's is a path.
-    const std::string *other = strings_.lookup(key.other_hash);
+    const std::string *other = strings(key.other_hash);
     bool text = key.actions & RAQIB_FILE_SYMLINK;
     a.other_path = !other ? kEvicted : text ? *other : foldDots(*other);
   }
@@ -124,19 +136,43 @@ FileActivity Drainer::fileActivity(const raqib_file_key &key, const std::string 
   return a;
 }
 
-int Drainer::consumeFileEvent(const void *data, size_t size) {
+}  // namespace
+
+FileActivity decodeFile(const raqib_file_key &key, const raqib_file_value &value,
+                        const StringLookup &strings, int64_t boot_to_unix_ns) {
+  FileActivity a = decodeFileKey(key, strings(key.path_hash), strings);
+  a.count = value.count;
+  a.first_unix_ns = unixNsOfBoot(value.first_ns, boot_to_unix_ns);
+  a.last_unix_ns = unixNsOfBoot(value.last_ns, boot_to_unix_ns);
+  return a;
+}
+
+FileActivity decodeFileEvent(const raqib_file_event &e, const StringLookup &strings,
+                             int64_t boot_to_unix_ns) {
+  std::string path(e.path.str, e.path.len);
+  FileActivity a = decodeFileKey(e.key, &path, strings);
+  a.count = 1;
+  a.first_unix_ns = a.last_unix_ns = unixNsOfBoot(e.time_ns, boot_to_unix_ns);
+  return a;
+}
+
+const raqib_file_event *fileEventIn(const void *data, size_t size) {
   constexpr size_t kHead = offsetof(raqib_file_event, path.str);
   const auto *e = static_cast<const raqib_file_event *>(data);
-  if (size < kHead || e->hdr.kind != RAQIB_REC_FILE_EVENT || kHead + e->path.len > size) {
+  if (size < kHead || e->hdr.kind != RAQIB_REC_FILE_EVENT || kHead + e->path.len > size)
+    return nullptr;
+  return e;
+}
+
+int Drainer::consumeFileEvent(const void *data, size_t size) {
+  const raqib_file_event *e = fileEventIn(data, size);
+  if (!e) {
     spdlog::error("ring buffer: malformed file event of {} bytes", size);
     return -1;
   }
   int64_t offset = bootToUnixOffsetNs();
-  std::string path(e->path.str, e->path.len);
-  FileActivity a = fileActivity(e->key, &path);
-  a.count = 1;
-  a.first_unix_ns = a.last_unix_ns = int64_t(e->time_ns) + offset;
-  deliver(RecordSnapshot::file(processes_, e->key.tgid, std::move(a), offset));
+  deliver(RecordSnapshot::file(processes_, e->key.tgid, decodeFileEvent(*e, lookupString(), offset),
+                               offset));
   stats_.file_records++;
   return 0;
 }
@@ -160,11 +196,8 @@ Status Drainer::drainFile() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_file_key, raqib_file_value>(
       bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
-        FileActivity a = fileActivity(key, strings_.lookup(key.path_hash));
-        a.count = value.count;
-        a.first_unix_ns = int64_t(value.first_ns) + offset;
-        a.last_unix_ns = int64_t(value.last_ns) + offset;
-        deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset));
+        deliver(RecordSnapshot::file(processes_, key.tgid,
+                                     decodeFile(key, value, lookupString(), offset), offset));
         stats_.file_records++;
       });
 }
@@ -211,26 +244,69 @@ const char *tcpStateName(uint32_t state) {
   return state < std::size(kNames) ? kNames[state] : "UNKNOWN";
 }
 
+DnsActivity decodeDns(const raqib_dns_key &key, const raqib_dns_value &value,
+                      const std::string *name_wire, int64_t boot_to_unix_ns) {
+  DnsActivity a;
+  a.name = name_wire ? dnsNameText(*name_wire) : kEvicted;
+  a.qtype = key.qtype;
+  a.rcode = value.rcode;
+  a.flags = value.flags;  // the kernel's flag bits are the SDK's
+  a.queries = value.queries;
+  a.responses = value.responses;
+  a.first_unix_ns = unixNsOfBoot(value.first_ns, boot_to_unix_ns);
+  a.last_unix_ns = unixNsOfBoot(value.last_ns, boot_to_unix_ns);
+  for (uint32_t i = 0; i < value.answers_len && i < RAQIB_DNS_ANSWERS_MAX; i++) {
+    std::string addr = addressText(value.answers[i], value.answer_family[i]);
+    if (!addr.empty()) a.answers.push_back(std::move(addr));
+  }
+  return a;
+}
+
+FlowActivity decodePeer(const raqib_peer_key &key, const raqib_peer_value &value,
+                        int64_t boot_to_unix_ns) {
+  FlowActivity a;
+  a.direction = key.direction;  // the kernel's numbers are the SDK's
+  a.protocol = key.protocol;
+  a.family = key.family;
+  a.remote_addr = addressText(key.raddr, key.family);
+  a.local_port = key.lport;
+  a.remote_port = key.direction == RAQIB_NET_ACCEPT ? value.last_rport : key.rport;
+  a.error = value.error;
+  a.count = value.count;
+  a.first_unix_ns = unixNsOfBoot(value.first_ns, boot_to_unix_ns);
+  a.last_unix_ns = unixNsOfBoot(value.last_ns, boot_to_unix_ns);
+  return a;
+}
+
+FlowActivity decodeFlow(const raqib_flow_key &key, const raqib_flow_value &value,
+                        int64_t boot_to_unix_ns) {
+  FlowActivity a;
+  a.direction = RAQIB_FLOW_FLOW;
+  a.protocol = key.protocol;
+  a.family = key.family;
+  a.local_addr = addressText(key.laddr, key.family);
+  a.remote_addr = addressText(key.raddr, key.family);
+  a.local_port = key.lport;
+  a.remote_port = key.rport;
+  a.bytes_out = value.bytes_out;
+  a.bytes_in = value.bytes_in;
+  a.packets_out = value.packets_out;
+  a.packets_in = value.packets_in;
+  a.state = tcpStateName(value.state);
+  a.count = value.packets_out + value.packets_in;
+  a.first_unix_ns = unixNsOfBoot(value.first_ns, boot_to_unix_ns);
+  a.last_unix_ns = unixNsOfBoot(value.last_ns, boot_to_unix_ns);
+  return a;
+}
+
 Status Drainer::drainDns() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_dns_key, raqib_dns_value>(
       bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
-        DnsActivity a;
         const std::string *name = strings_.lookup(key.name_hash);
-        a.name = name ? dnsNameText(*name) : kEvicted;
-        a.qtype = key.qtype;
-        a.rcode = value.rcode;
-        a.flags = value.flags;  // the kernel's flag bits are the SDK's
-        a.queries = value.queries;
-        a.responses = value.responses;
-        a.first_unix_ns = int64_t(value.first_ns) + offset;
-        a.last_unix_ns = int64_t(value.last_ns) + offset;
-        for (uint32_t i = 0; i < value.answers_len && i < RAQIB_DNS_ANSWERS_MAX; i++) {
-          std::string addr = addressText(value.answers[i], value.answer_family[i]);
-          if (addr.empty()) continue;
-          if (name) resolved_.add(addr, a.name);
-          a.answers.push_back(std::move(addr));
-        }
+        DnsActivity a = decodeDns(key, value, name, offset);
+        if (name)
+          for (const std::string &addr : a.answers) resolved_.add(addr, a.name);
         deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
         stats_.dns_records++;
       });
@@ -240,18 +316,8 @@ Status Drainer::drainPeers() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_peer_key, raqib_peer_value>(
       bpf_.peerEpochs(), true, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
-        FlowActivity a;
-        a.direction = key.direction;  // the kernel's numbers are the SDK's
-        a.protocol = key.protocol;
-        a.family = key.family;
-        a.remote_addr = addressText(key.raddr, key.family);
-        a.local_port = key.lport;
-        a.remote_port = key.direction == RAQIB_NET_ACCEPT ? value.last_rport : key.rport;
+        FlowActivity a = decodePeer(key, value, offset);
         a.names = resolved_.lookup(a.remote_addr);
-        a.error = value.error;
-        a.count = value.count;
-        a.first_unix_ns = int64_t(value.first_ns) + offset;
-        a.last_unix_ns = int64_t(value.last_ns) + offset;
         deliver(RecordSnapshot::flow(processes_, key.tgid, std::move(a), offset));
         stats_.peer_records++;
       });
@@ -261,23 +327,8 @@ Status Drainer::drainFlows() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_flow_key, raqib_flow_value>(
       bpf_.flowEpochs(), true, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
-        FlowActivity a;
-        a.direction = RAQIB_FLOW_FLOW;
-        a.protocol = key.protocol;
-        a.family = key.family;
-        a.local_addr = addressText(key.laddr, key.family);
-        a.remote_addr = addressText(key.raddr, key.family);
-        a.local_port = key.lport;
-        a.remote_port = key.rport;
-        a.bytes_out = value.bytes_out;
-        a.bytes_in = value.bytes_in;
-        a.packets_out = value.packets_out;
-        a.packets_in = value.packets_in;
-        a.state = tcpStateName(value.state);
+        FlowActivity a = decodeFlow(key, value, offset);
         a.names = resolved_.lookup(a.remote_addr);
-        a.count = value.packets_out + value.packets_in;
-        a.first_unix_ns = int64_t(value.first_ns) + offset;
-        a.last_unix_ns = int64_t(value.last_ns) + offset;
         deliver(RecordSnapshot::flow(processes_, value.tgid, std::move(a), offset));
         stats_.flow_records++;
       });

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,6 +61,33 @@ std::string dnsNameText(const std::string &wire);
 // "ESTABLISHED" for the kernel's TCP state number; "" for 0.
 const char *tcpStateName(uint32_t state);
 
+// Decoding one drained map entry into what plugins get, with no BPF and no
+// clock: strings come from a look-up or looked up already (nullptr: the
+// kernel evicted them), boot_to_unix_ns turns kernel times into Unix times.
+// The drain below is these plus the look-ups; tests/fuzz/fuzz_records.cpp
+// feeds them raw bytes.
+std::string stringText(const raqib_string &s);
+// A string by hash, nullptr when evicted; valid until the next look-up only
+// (StringCache forgets everything when full), so file decoding looks each
+// path up as it needs it.
+using StringLookup = std::function<const std::string *(uint64_t hash)>;
+ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns);
+FileActivity decodeFile(const raqib_file_key &key, const raqib_file_value &value,
+                        const StringLookup &strings, int64_t boot_to_unix_ns);
+// A ring-buffer event carries its path; strings gives the other path.
+FileActivity decodeFileEvent(const raqib_file_event &event, const StringLookup &strings,
+                             int64_t boot_to_unix_ns);
+DnsActivity decodeDns(const raqib_dns_key &key, const raqib_dns_value &value,
+                      const std::string *name_wire, int64_t boot_to_unix_ns);
+// Names of the remote address are the caller's to add (ResolvedNames).
+FlowActivity decodePeer(const raqib_peer_key &key, const raqib_peer_value &value,
+                        int64_t boot_to_unix_ns);
+FlowActivity decodeFlow(const raqib_flow_key &key, const raqib_flow_value &value,
+                        int64_t boot_to_unix_ns);
+// The raqib_file_event a ring-buffer sample of size bytes holds, or nullptr
+// when it is malformed (too short, another kind, a path past its end).
+const raqib_file_event *fileEventIn(const void *data, size_t size);
+
 struct DrainStats {
   uint64_t exec_records = 0;
   uint64_t file_records = 0;
@@ -101,8 +129,10 @@ class Drainer {
   template <class K, class V, class Fn>
   Status drainWithContext(EpochPair &pair, bool names, Fn &&fn);
 
-  // A file record of key from the kernel's path text, as both transports see it.
-  FileActivity fileActivity(const raqib_file_key &key, const std::string *path);
+  // strings_.lookup, as the decoders take it.
+  StringLookup lookupString() {
+    return [this](uint64_t hash) { return strings_.lookup(hash); };
+  }
 
   // Hand a record to the detectors, and to the printers with --events all.
   void deliver(const std::shared_ptr<const RecordSnapshot> &record);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <span>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -59,7 +60,7 @@ std::string apiIncompatibility(uint32_t major, uint32_t minor, uint32_t patch) {
 namespace {
 
 template <class T>
-bool readAt(const std::vector<char> &file, uint64_t offset, T &out) {
+bool readAt(std::span<const char> file, uint64_t offset, T &out) {
   if (offset > file.size() || file.size() - offset < sizeof(T)) return false;
   std::memcpy(&out, file.data() + offset, sizeof(T));
   return true;
@@ -68,12 +69,17 @@ bool readAt(const std::vector<char> &file, uint64_t offset, T &out) {
 }  // namespace
 
 Result<PluginElfInfo> readPluginElf(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error{fmt::format("plugin {}: cannot load it: {}", path.string(), std::strerror(errno))};
+  std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return readPluginElfBytes(file, path);
+}
+
+Result<PluginElfInfo> readPluginElfBytes(std::span<const char> file, const fs::path &path) {
   auto bad = [&](const std::string &why) {
     return Error{fmt::format("plugin {}: cannot load it: {}", path.string(), why)};
   };
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bad(std::strerror(errno));
-  std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Elf64_Ehdr eh;
   if (!readAt(file, 0, eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
     return bad("not an ELF file");

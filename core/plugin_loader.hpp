@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,9 @@ std::vector<std::filesystem::path> pluginSearchPath(const Config &config,
 
 // Read the dynamic symbol table of a 64-bit little-endian ELF shared object.
 Result<PluginElfInfo> readPluginElf(const std::filesystem::path &path);
+// The same on the file's bytes; path only names it in messages.
+Result<PluginElfInfo> readPluginElfBytes(std::span<const char> file,
+                                         const std::filesystem::path &path);
 
 // Everything that can be checked without running the plugin's code: the
 // file is an ELF shared object, exports the descriptor and the API version,

@@ -117,7 +117,7 @@ void RecordSnapshot::addProcess(const ProcessInfo &p, int64_t boot_to_unix_ns) {
   v.flags = (p.args_truncated ? RAQIB_PROCESS_ARGS_TRUNCATED : 0) |
             (p.exit_boot_ns ? RAQIB_PROCESS_EXITED : 0) | p.exec_flags;
   v.cgroup_id = p.cgroup_id;
-  v.start_unix_ns = p.start_boot_ns ? int64_t(p.start_boot_ns) + boot_to_unix_ns : 0;
+  v.start_unix_ns = p.start_boot_ns ? unixNsOfBoot(p.start_boot_ns, boot_to_unix_ns) : 0;
   v.mnt_ns = p.mnt_ns;
   v.pid_ns = p.pid_ns;
   v.net_ns = p.net_ns;

@@ -14,6 +14,12 @@
 
 namespace raqib {
 
+// A kernel CLOCK_BOOTTIME instant as ns since the Unix epoch. Times come from
+// map bytes: an absurd one wraps (defined) rather than overflowing (undefined).
+inline int64_t unixNsOfBoot(uint64_t boot_ns, int64_t boot_to_unix_ns) {
+  return int64_t(boot_ns + uint64_t(boot_to_unix_ns));
+}
+
 struct FileActivity {
   std::string path;
   std::optional<std::string> other_path;  // rename, link, symlink

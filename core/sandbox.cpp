@@ -243,6 +243,11 @@ void allowRuntime(Rules &r) {
               SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(exit), SCMP_SYS(rseq)});
   for (int nr : {SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(pkey_mprotect)})
     r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+#ifdef __SANITIZE_ADDRESS__
+  // ASan reads the thread's attributes (pthread_getattr_np) when a fault or
+  // the hang signal jumps back from the signal stack. Sanitizer builds only.
+  r.allow(SCMP_SYS(sched_getaffinity));
+#endif
 }
 
 // The resources a plugin declared (raqib_resource bits).

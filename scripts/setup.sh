@@ -8,6 +8,7 @@ RAQIB_PACKAGES=(
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libseccomp-dev libcap-dev libssl-dev libre2-dev
   openssh-client git
+  libclang-rt-dev
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
   python3-jsonschema rsyslog nats-server openssl
@@ -63,10 +64,18 @@ raqib_create_user() {
 
 # Configure (once) and build into build/.
 raqib_build() {
-  if [ ! -f build/build.ninja ]; then
-    say "configuring build/"
-    meson setup build "$@"
+  raqib_build_dir build "" "$@"
+}
+
+# raqib_build_dir DIR TARGET [meson setup options]: configure DIR (once)
+# with those options and build TARGET there ("" for everything).
+raqib_build_dir() {
+  local dir=$1 target=$2
+  shift 2
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "configuring $dir/"
+    meson setup "$dir" "$@"
   fi
-  say "building"
-  ninja -C build
+  say "building $dir/"
+  ninja -C "$dir" ${target:+"$target"}
 }

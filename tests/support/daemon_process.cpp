@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 namespace raqib::test {
 
@@ -62,11 +63,27 @@ DaemonProcess::DaemonProcess(std::vector<std::string> args) {
   err_.fd = err[0];
 }
 
+namespace {
+
+// What a sanitizer prints when it finds something (build-asan, build-tsan).
+bool hasSanitizerReport(const std::string &log) {
+  for (const char *mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: ",
+                           "Sanitizer: CHECK failed", "WARNING: ThreadSanitizer"})
+    if (log.find(mark) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
 DaemonProcess::~DaemonProcess() {
   if (!exit_code_ && pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  // A report on a plugin thread cannot end the daemon (its seccomp filter
+  // refuses exit_group), so the daemon may go on: the report fails the test.
+  for (int i = 0; i < 10 && err_.fd >= 0; i++) pump(std::chrono::milliseconds(20));
+  if (hasSanitizerReport(err_.all)) ADD_FAILURE() << "sanitizer report from raqib:\n" << err_.all;
   if (out_.fd >= 0) close(out_.fd);
   if (err_.fd >= 0) close(err_.fd);
 }

@@ -1,0 +1,76 @@
+// The queue between the drain and each plugin thread: several producers, one
+// consumer, bounded, never blocking a producer. Run under ThreadSanitizer by
+// test.sh (suite "threads").
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "bounded_queue.hpp"
+
+namespace raqib {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(BoundedQueue, EveryItemIsDeliveredOrRefusedUnderConcurrentProducers) {
+  constexpr int kProducers = 4;
+  constexpr int kItemsEach = 20000;
+  BoundedQueue<int> queue(64);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; p++)
+    producers.emplace_back([&] {
+      for (int i = 0; i < kItemsEach; i++)
+        if (!queue.tryPush(1)) refused++;
+    });
+  long delivered = 0;
+  std::thread consumer([&] {
+    std::vector<int> batch;
+    while (queue.popAll(batch)) {
+      EXPECT_LE(batch.size(), queue.capacity());
+      for (int item : batch) delivered += item;
+      batch.clear();
+    }
+  });
+  for (auto &t : producers) t.join();
+  queue.close();
+  consumer.join();
+  EXPECT_EQ(delivered + refused.load(), kProducers * kItemsEach);
+  EXPECT_GT(delivered, 0);
+}
+
+TEST(BoundedQueue, CloseWakesTheConsumerAfterItHasTakenWhatWasQueued) {
+  BoundedQueue<int> queue(4);
+  ASSERT_TRUE(queue.tryPush(7));
+  std::vector<int> taken;
+  std::atomic<bool> ended{false};
+  std::thread consumer([&] {
+    std::vector<int> batch;
+    while (queue.popAll(batch)) {
+      taken.insert(taken.end(), batch.begin(), batch.end());
+      batch.clear();
+    }
+    ended = true;
+  });
+  EXPECT_FALSE(queue.waitClosedFor(10ms));
+  queue.close();
+  EXPECT_TRUE(queue.waitClosedFor(0ms));
+  EXPECT_FALSE(queue.tryPush(8)) << "a closed queue refuses new items";
+  consumer.join();
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(taken, std::vector<int>{7});
+}
+
+TEST(BoundedQueue, AFullQueueRefusesAndClearCountsWhatItDropped) {
+  BoundedQueue<int> queue(2);
+  EXPECT_TRUE(queue.tryPush(1));
+  EXPECT_TRUE(queue.tryPush(2));
+  EXPECT_FALSE(queue.tryPush(3));
+  EXPECT_EQ(queue.clear(), 2u);
+  EXPECT_TRUE(queue.tryPush(4));
+}
+
+}  // namespace
+}  // namespace raqib
