@@ -6,6 +6,7 @@
 // counted, reported records, and delivery resumes when it is back.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -251,6 +252,7 @@ TEST(SyslogPrinter, ASlowCollectorCostsOnlyThisPrinterAndItsBackPressureIsCounte
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   ASSERT_EQ(bind(sink, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0) << strerror(errno);
+  chmod(path.c_str(), 0666);  // the daemon sends as the raqib user, as to /dev/log
   TempFile config("raqib.toml",
                   configWith(fmt::format("transport = \"unix\"\nsocket = \"{}\"\ntimeout_ms = 100\n"
                                          "queue_capacity = 16\n",

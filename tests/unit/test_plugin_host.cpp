@@ -82,6 +82,33 @@ TEST(PluginHost, CrashingPluginIsRestartedThenDisabled) {
   (*host)->stop();
 }
 
+// Faults further apart than the restart window do not add up: a plugin that
+// faults now and then is restarted each time, never disabled for it.
+TEST(PluginHost, RestartBudgetRecoversAfterTheWindow) {
+  SupervisionOptions options = fastOptions();
+  options.restart_limit = 1;
+  options.restart_window = 200ms;
+  auto host =
+      PluginHost::loadFiles({{testPlugin("fault-segv"), {"fault-segv", true, 0, ""}}}, options);
+  ASSERT_TRUE(host) << host.error();
+  {
+    auto started = (*host)->start();
+    ASSERT_TRUE(started) << started.error();
+  }
+  auto ok = fileRecord("/etc/hostname");
+  auto bad = fileRecord("/tmp/raqib-fault-trigger");
+  for (uint64_t fault = 1; fault <= 3; fault++) {
+    (*host)->dispatch(bad);
+    (*host)->dispatch(ok);  // handled once it is back
+    ASSERT_TRUE(waitStats(**host, [&](auto &s) { return s.handled == fault; })) << fault;
+    EXPECT_FALSE((*host)->stats()[0].disabled) << fault;
+    // The next fault comes after the window: this is the wait under test.
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_EQ((*host)->stats()[0].faults, 3u);
+  (*host)->stop();
+}
+
 TEST(PluginHost, ForbiddenSyscallIsAFaultNotAnEndOfTheProcess) {
   auto host = PluginHost::loadFiles({{testPlugin("fault-open"), {"fault-open", true, 0, ""}}},
                                     fastOptions());
