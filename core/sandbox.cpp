@@ -244,9 +244,11 @@ void allowRuntime(Rules &r) {
   for (int nr : {SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(pkey_mprotect)})
     r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
 #ifdef __SANITIZE_ADDRESS__
-  // ASan reads the thread's attributes (pthread_getattr_np) when a fault or
-  // the hang signal jumps back from the signal stack. Sanitizer builds only.
-  r.allow(SCMP_SYS(sched_getaffinity));
+  // ASan reads the thread's attributes (pthread_getattr_np) and its signal
+  // stack when a fault or the hang signal jumps back from that stack, and
+  // removes the signal stack it gave a thread when the thread ends.
+  // Sanitizer builds only.
+  r.allowAll({SCMP_SYS(sched_getaffinity), SCMP_SYS(sigaltstack)});
 #endif
 }
 
