@@ -57,7 +57,7 @@ build_fuzz() {
 
 suite "tests" build build_plain ${args[@]+"${args[@]}"}
 if [ "$quick" != 1 ]; then
-  suite "ASan+UBSan tests" build-asan build_asan --suite unit --suite e2e
+  suite "ASan+UBSan tests" build-asan build_asan --suite unit --suite e2e --no-suite capacity
   suite "TSan tests" build-tsan build_tsan --suite threads
   suite "fuzzing" build-fuzz build_fuzz --suite fuzz
 fi

@@ -129,6 +129,10 @@ void installFaultHandlers() {
 
 void FaultTrap::attach() {
   t_trap = this;
+  // A thread that already has a signal stack (AddressSanitizer gives every
+  // thread one, and frees it when the thread ends) keeps it.
+  stack_t current{};
+  if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) return;
   stack_size_ = std::max<size_t>(SIGSTKSZ, 64 * 1024);
   stack_ = mmap(nullptr, stack_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (stack_ == MAP_FAILED) {
