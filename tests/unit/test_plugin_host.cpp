@@ -125,11 +125,6 @@ TEST(PluginHost, ForbiddenSyscallIsAFaultNotAnEndOfTheProcess) {
 }
 
 TEST(PluginHost, HangIsInterruptedAndRestarted) {
-#ifdef __SANITIZE_THREAD__
-  // ThreadSanitizer runs a signal's handler at the thread's next intercepted
-  // call; a plugin spinning in a bare loop never makes one.
-  GTEST_SKIP() << "ThreadSanitizer defers the watchdog's signal";
-#endif
   auto host = PluginHost::loadFiles({{testPlugin("fault-hang"), {"fault-hang", true, 0, ""}}},
                                     fastOptions());
   ASSERT_TRUE(host) << host.error();
