@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_process.hpp"
+#include "peer_process.hpp"
 
 namespace raqib::test {
 namespace {
@@ -134,6 +135,18 @@ TEST(LogfilePrinter, SighupAfterAMoveStartsANewFile) {
   DaemonProcess daemon({"--config", real_config.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
   auto before = detectionsOnStdout(daemon, readShadow(1));
+  ASSERT_EQ(before.size(), 1u);
+  // The printers run on their own threads: stdout showing a detection does
+  // not mean the logfile printer has written it yet.
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto lines = readLines(path);
+        return std::ranges::any_of(lines, [&](const std::string &l) {
+          return l.ends_with("}") && l.find(before.at(0)) != std::string::npos;
+        });
+      },
+      10s))
+      << daemon.stderrText();
   // What logrotate does: move the file, then signal.
   fs::rename(path, path + ".moved");
   ASSERT_EQ(kill(daemon.pid(), SIGHUP), 0);
