@@ -17,18 +17,11 @@ class BoundedQueue {
   explicit BoundedQueue(size_t capacity) : capacity_(capacity) { items_.reserve(capacity); }
 
   // False when the queue is full or closed.
-  bool tryPush(T item) {
-    bool wake;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_ || items_.size() >= capacity_) return false;
-      items_.push_back(std::move(item));
-      wake = waiting_;
-      waiting_ = false;
-    }
-    if (wake) ready_.notify_one();
-    return true;
-  }
+  bool tryPush(T item) { return push(std::move(item), true); }
+
+  // Like tryPush, but past the capacity: for the consumer's own control
+  // items, of which the caller keeps at most one queued. False once closed.
+  bool pushControl(T item) { return push(std::move(item), false); }
 
   // Wait for items, then move all of them into out (which should be empty).
   // False once the queue is closed and empty.
@@ -90,6 +83,19 @@ class BoundedQueue {
   }
 
  private:
+  bool push(T item, bool bounded) {
+    bool wake;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_ || (bounded && items_.size() >= capacity_)) return false;
+      items_.push_back(std::move(item));
+      wake = waiting_;
+      waiting_ = false;
+    }
+    if (wake) ready_.notify_one();
+    return true;
+  }
+
   const size_t capacity_;
   std::mutex mutex_;
   std::condition_variable ready_;

@@ -360,4 +360,33 @@ Result<Config> loadConfigFile(const std::string &path) {
   return parseConfig(text.str(), path);
 }
 
+ReloadPlan planReload(const Config &running, const Config &fresh) {
+  ReloadPlan plan;
+  auto compare = [&](const std::vector<PluginConfig> &was, const std::vector<PluginConfig> &now,
+                     const char *what) {
+    for (const PluginConfig &p : now) {
+      auto old = std::ranges::find(was, p.name, &PluginConfig::name);
+      if (old == was.end())
+        plan.not_applied.push_back(fmt::format("{} \"{}\" added", what, p.name));
+      else if (old->enabled != p.enabled || old->queue_capacity != p.queue_capacity)
+        plan.not_applied.push_back(
+            fmt::format("{} \"{}\": enabled or queue_capacity", what, p.name));
+      else if (p.enabled && old->section_toml != p.section_toml)
+        plan.changed.push_back(p);
+    }
+    for (const PluginConfig &p : was)
+      if (std::ranges::find(now, p.name, &PluginConfig::name) == now.end())
+        plan.not_applied.push_back(fmt::format("{} \"{}\" removed", what, p.name));
+  };
+  compare(running.detectors, fresh.detectors, "plugin");
+  compare(running.printers, fresh.printers, "printer");
+  Config rest = fresh;
+  rest.source = running.source;
+  rest.detectors = running.detectors;
+  rest.printers = running.printers;
+  if (!(rest == running))
+    plan.not_applied.push_back("settings outside the [plugins.*] and [printers.*] sections");
+  return plan;
+}
+
 }  // namespace raqib

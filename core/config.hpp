@@ -19,6 +19,7 @@ namespace raqib {
 struct MechanismConfig {
   std::chrono::milliseconds cadence{250};
   uint32_t map_entries = 16384;
+  bool operator==(const MechanismConfig &) const = default;
 };
 
 // A plugin or printer the configuration names.
@@ -27,6 +28,7 @@ struct PluginConfig {
   bool enabled = true;
   uint32_t queue_capacity = 0;  // records waiting for it; 0: [core] queue_capacity
   std::string section_toml;     // the section as TOML text, handed to the plugin
+  bool operator==(const PluginConfig &) const = default;
 };
 
 // How records leave the kernel: drained from maps (the default), or streamed
@@ -59,7 +61,17 @@ struct Config {
   uint32_t strings_map_entries = 16384;
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;
+  bool operator==(const Config &) const = default;
 };
+
+// What a reload (SIGHUP) of fresh over the running configuration applies:
+// the new section of every enabled plugin or printer whose section changed.
+// Anything else that changed needs a restart and is named in not_applied.
+struct ReloadPlan {
+  std::vector<PluginConfig> changed;
+  std::vector<std::string> not_applied;
+};
+ReloadPlan planReload(const Config &running, const Config &fresh);
 
 inline constexpr std::chrono::milliseconds kMinCadence{10};
 inline constexpr std::chrono::milliseconds kMaxCadence{60000};

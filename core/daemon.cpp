@@ -153,7 +153,54 @@ class OverflowWatch {
 
 }  // namespace
 
-int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
+Status finishDaemonConfig(Config &config, const ConfigText &text, const ConfigOrigin &origin) {
+  if (auto recipes = prepareRecipes(config, text); !recipes) return recipes;
+  if (!origin.format.empty()) setPluginOption(config.printers, "stdout", "format", origin.format);
+  if (!origin.transport.empty()) config.transport = *parseTransport(origin.transport);
+  if (!origin.events.empty()) config.events = *parseEvents(origin.events);
+  return Ok{};
+}
+
+Result<Config> readDaemonConfig(const ConfigOrigin &origin) {
+  auto text = readConfigText(origin.file);
+  if (!text) return Error{text.error()};
+  auto config = parseConfig(text->text, text->source);
+  if (!config) return config;
+  if (auto s = finishDaemonConfig(*config, *text, origin); !s) return Error{s.error()};
+  return config;
+}
+
+namespace {
+
+// SIGHUP: the configuration read again; what changed in plugin and printer
+// sections is applied, anything else is named as needing a restart. A
+// configuration that does not load leaves everything as it runs.
+void reload(Config &running, const ConfigOrigin &origin, PluginHost &plugins) {
+  auto fresh = readDaemonConfig(origin);
+  if (!fresh) {
+    spdlog::error("SIGHUP: the configuration is refused, the running one stays: {}", fresh.error());
+    return;
+  }
+  ReloadPlan plan = planReload(running, *fresh);
+  for (const auto &what : plan.not_applied)
+    spdlog::warn("SIGHUP: {} changed: that needs a restart, not applied", what);
+  for (const PluginConfig &p : plan.changed) {
+    if (!plugins.reconfigure(p.name, p.section_toml)) {
+      spdlog::warn("SIGHUP: {} is not running: its new section is not applied", p.name);
+      continue;
+    }
+    for (auto *list : {&running.detectors, &running.printers})
+      for (PluginConfig &r : *list)
+        if (r.name == p.name) r.section_toml = p.section_toml;
+  }
+  spdlog::info("SIGHUP: configuration {} read again: {} plugin(s) reconfigured", fresh->source,
+               plan.changed.size());
+}
+
+}  // namespace
+
+int runDaemon(const Config &config, const ConfigOrigin &origin,
+              const std::filesystem::path &exe_dir) {
   auto bpf = BpfMonitor::start(config);
   if (!bpf) {
     spdlog::error("{}", bpf.error());
@@ -210,6 +257,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
     }
     stream = std::make_unique<RingbufConsumer>(io, rb, drainer);
   }
+  Config running = config;
   boost::asio::signal_set hup(io, SIGHUP);
   boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
   stop_signals.async_wait([&](const boost::system::error_code &ec, int signal) {
@@ -225,10 +273,9 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](const boost::system::error_code &ec, int) {
       if (ec) return;
+      reload(running, origin, **plugins);
       (*plugins)->requestReopen();
-      spdlog::warn(
-          "SIGHUP: printers reopen their files; reloading the configuration is not "
-          "supported yet: restart raqib to apply a new one");
+      spdlog::info("SIGHUP: printers reopen their files");
       on_hup();
     });
   };

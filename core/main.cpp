@@ -130,15 +130,13 @@ int main(int argc, char **argv) {
   if (replay->parsed())
     return raqib::replayRecords(*config, *config_text, replay_file, format != "text", std::cout,
                                 std::cerr);
-  if (auto recipes = raqib::prepareRecipes(*config, *config_text); !recipes) {
-    std::cerr << recipes.error() << "\n";
+  raqib::ConfigOrigin origin{config_file, format, transport, events};
+  if (auto s = raqib::finishDaemonConfig(*config, *config_text, origin); !s) {
+    std::cerr << s.error() << "\n";
     return 2;
   }
-  if (!format.empty()) raqib::setPluginOption(config->printers, "stdout", "format", format);
-  if (!transport.empty()) config->transport = *raqib::parseTransport(transport);
-  if (!events.empty()) config->events = *raqib::parseEvents(events);
   spdlog::set_level(spdlog::level::from_str(config->log_level));
-  int status = raqib::runDaemon(*config, exeDir());
+  int status = raqib::runDaemon(*config, origin, exeDir());
   // Plugins are never unloaded and their static destructors and atexit
   // handlers must not run on this thread: end without them.
   spdlog::shutdown();

@@ -10,6 +10,8 @@
 #include <array>
 #include <ctime>
 #include <future>
+#include <optional>
+#include <utility>
 
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
@@ -107,7 +109,21 @@ struct PluginHost::Worker {
   struct Item {
     std::shared_ptr<const RecordSnapshot> record;
     std::shared_ptr<const Output> output;
+    bool reconfigure = false;  // take reload_section (neither record nor output)
   };
+
+  // From the drain thread: the newest section wins; one control item at a
+  // time is queued for it, past the queue's bound.
+  bool requestReconfigure(std::string section) {
+    if (!accepting.load()) return false;
+    bool queued;
+    {
+      std::lock_guard lock(reload_mutex);
+      queued = reload_section.has_value();
+      reload_section = std::move(section);
+    }
+    return queued || queue.pushControl(Item{.reconfigure = true});
+  }
 
   bool offer(Item item) {
     if (!accepting.load(std::memory_order_relaxed)) return false;
@@ -163,13 +179,7 @@ struct PluginHost::Worker {
                                        name(), loaded->descriptor->name));
         library = std::make_unique<PluginLibrary>(std::move(*loaded));
       }
-      char err[512] = "";
-      tick = nullptr;  // init registers it again
-      in_init = true;
-      state = call([&] { return descriptor().init(&api, err, sizeof err); }, nullptr);
-      in_init = false;
-      if (!state) {
-        std::string why = err[0] ? err : "init returned no state and no reason";
+      if (std::string why; !initState(why)) {
         if (started) return failStart(why);
         disable();
         host.reportHealth(*this, Fault::error, "init failed on restart: " + why, 1, true);
@@ -182,7 +192,11 @@ struct PluginHost::Worker {
       auto next_tick = Clock::now() + tick_interval;
       for (;;) {
         // What was left of a batch a fault interrupted comes first.
-        for (; batch_next < batch.size(); batch_next++) handle(batch[batch_next]);
+        for (; batch_next < batch.size() && state; batch_next++) handle(batch[batch_next]);
+        if (!state) {  // a reconfiguration left none: disabled
+          dropped.fetch_add(batch.size() - batch_next + queue.clear());
+          break;
+        }
         batch.clear();
         batch_next = 0;
         if (tick && Clock::now() >= next_tick) {
@@ -193,15 +207,59 @@ struct PluginHost::Worker {
         bool got = tick ? queue.popAllUntil(batch, next_tick) : queue.popAll(batch);
         if (!got && queue.closed()) break;
       }
-      call(
-          [&] {
-            descriptor().destroy(state);
-            return 0;
-          },
-          0);
+      if (state) destroyState();
       break;
     }
     finish();
+  }
+
+  // init with the current section; false, with why, when it gave no state.
+  bool initState(std::string &why) {
+    char err[512] = "";
+    tick = nullptr;  // init registers it again
+    in_init = true;
+    state = call([&] { return descriptor().init(&api, err, sizeof err); }, nullptr);
+    in_init = false;
+    if (state) return true;
+    why = err[0] ? err : "init returned no state and no reason";
+    return false;
+  }
+
+  void destroyState() {
+    call(
+        [&] {
+          descriptor().destroy(state);
+          return 0;
+        },
+        0);
+    state = nullptr;
+  }
+
+  // The control item of requestReconfigure, on the plugin's thread.
+  void reconfigure() {
+    std::string section;
+    {
+      std::lock_guard lock(reload_mutex);
+      section = std::move(*reload_section);
+      reload_section.reset();
+    }
+    if (section == config.section_toml) return;
+    destroyState();
+    std::string previous = std::exchange(config.section_toml, std::move(section));
+    std::string why;
+    if (initState(why)) {
+      spdlog::info("plugin {}: runs with its new configuration", name());
+      return;
+    }
+    config.section_toml = std::move(previous);
+    std::string again;
+    bool back = initState(again);
+    if (!back) disable();
+    host.reportHealth(
+        *this, Fault::error,
+        "the new configuration is refused: " + why +
+            (back ? "; the previous one runs again" : "; the previous one failed too: " + again),
+        1, !back);
   }
 
   // No capability, then the filter built from the resources the file
@@ -280,6 +338,7 @@ struct PluginHost::Worker {
   }
 
   void handle(const Item &item) {
+    if (item.reconfigure) return reconfigure();
     int rc;
     escaped = false;
     if (item.record) {
@@ -457,6 +516,8 @@ struct PluginHost::Worker {
   std::array<std::atomic<uint64_t>, kFaultKinds> by_fault{};
   std::mutex error_mutex;
   std::string last_error;  // of the last failed call
+  std::mutex reload_mutex;
+  std::optional<std::string> reload_section;  // guarded by reload_mutex
 
   // The watchdog's own bookkeeping (its thread only).
   struct {
@@ -609,6 +670,13 @@ void PluginHost::publishToPrinters(const std::shared_ptr<const Output> &output) 
   for (auto &w : printers_)
     if (w.get() != attenuator_ && (w->fields.subscriptions & output->kind))
       w->offer({nullptr, output});
+}
+
+bool PluginHost::reconfigure(const std::string &name, std::string section_toml) {
+  for (auto *list : {&detectors_, &printers_})
+    for (auto &w : *list)
+      if (w->name() == name) return w->requestReconfigure(std::move(section_toml));
+  return false;
 }
 
 int PluginHost::forwardHeld(uint64_t id, const char *json, size_t json_len) {

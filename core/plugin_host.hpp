@@ -81,6 +81,13 @@ class PluginHost {
   // before their next write (raqib_host_api.reopen_generation).
   void requestReopen() { reopen_generation_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Hand the plugin or printer called name a new section of the
+  // configuration (SIGHUP). Its own thread takes it in order with the records
+  // queued before: destroy, then init with the new section; when init
+  // refuses it, the previous section runs again and a health record says why.
+  // False for an unknown name or a plugin no longer running.
+  bool reconfigure(const std::string &name, std::string section_toml);
+
   struct PluginStats {
     std::string name;
     uint64_t handled = 0;

@@ -413,6 +413,12 @@ Status confineCoreThread(CoreThread role) {
       // libbpf disables a tracepoint's perf event when its link is closed.
       r.allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, PERF_EVENT_IOC_DISABLE)});
       allowHangSignal();  // stop() interrupts printers still blocked on output
+      // SIGHUP reads the configuration (and its list files) again, as the
+      // daemon's user: read-only opens, nothing created, truncated or written.
+      for (int nr : {SCMP_SYS(openat), SCMP_SYS(open)})
+        r.allow(nr, {SCMP_CMP(nr == SCMP_SYS(openat) ? 2 : 1, SCMP_CMP_MASKED_EQ,
+                              O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_PATH, 0)});
+      r.allowAll({SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek)});
       break;
     case CoreThread::watchdog:
       what = "the watchdog thread";

@@ -182,5 +182,31 @@ TEST(Duration, Units) {
   EXPECT_FALSE(parseDuration("99999999999s"));
 }
 
+TEST(Config, ReloadAppliesChangedSectionsAndNamesWhatNeedsARestart) {
+  auto running = parse("[plugins.file]\n[printers.stdout]\nformat = \"json\"\n");
+  ASSERT_TRUE(running) << running.error();
+
+  auto same = parse("[plugins.file]\n[printers.stdout]\nformat = \"json\"\n");
+  ReloadPlan nothing = planReload(*running, *same);
+  EXPECT_TRUE(nothing.changed.empty());
+  EXPECT_TRUE(nothing.not_applied.empty());
+
+  auto sections = parse("[plugins.file]\nx = 1\n[printers.stdout]\nformat = \"text\"\n");
+  ReloadPlan applied = planReload(*running, *sections);
+  ASSERT_EQ(applied.changed.size(), 2u);
+  EXPECT_EQ(applied.changed[0].name, "file");
+  EXPECT_EQ(applied.changed[1].name, "stdout");
+  EXPECT_TRUE(applied.not_applied.empty());
+
+  auto restart =
+      parse("[exec]\ncadence = \"1s\"\n[plugins.exec]\n[printers.stdout]\nformat = \"json\"\n");
+  ReloadPlan refused = planReload(*running, *restart);
+  EXPECT_TRUE(refused.changed.empty());
+  EXPECT_EQ(
+      refused.not_applied,
+      (std::vector<std::string>{"plugin \"exec\" added", "plugin \"file\" removed",
+                                "settings outside the [plugins.*] and [printers.*] sections"}));
+}
+
 }  // namespace
 }  // namespace raqib
