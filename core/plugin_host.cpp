@@ -62,15 +62,20 @@ const char *signalName(int sig) {
   }
 }
 
-constexpr size_t kFaultKinds = size_t(Fault::log_flood) + 1;
+constexpr size_t kFaultKinds = size_t(Fault::memory) + 1;
 // Log lines a plugin may write per second; the rest are counted, not written.
 constexpr uint32_t kLogLinesPerSecond = 100;
 
 }  // namespace
 
 SupervisionOptions SupervisionOptions::from(const Config &config) {
-  return {config.queue_capacity,      config.plugin_restart_limit,  config.plugin_restart_backoff,
-          config.plugin_call_timeout, config.plugin_restart_window, config.attenuator_hold};
+  return {config.queue_capacity,
+          config.plugin_restart_limit,
+          config.plugin_restart_backoff,
+          config.plugin_call_timeout,
+          config.plugin_restart_window,
+          config.attenuator_hold,
+          size_t(config.plugin_memory_mib) << 20};
 }
 
 struct PluginHost::Worker {
@@ -150,7 +155,9 @@ struct PluginHost::Worker {
         current = nullptr;
         batch_next++;  // the record it faulted on is not offered again; the rest are, after restart
         state = nullptr;
-        Fault fault = sig == kExitCalled ? Fault::crash : faultOfSignal(sig);
+        Fault fault = sig == kExitCalled           ? Fault::crash
+                      : trap.memory_refused.load() ? Fault::memory
+                                                   : faultOfSignal(sig);
         std::string detail = faultDetail(sig);
         if (started)
           return failStart(fmt::format("{} while starting: {}", faultName(fault), detail));
@@ -266,6 +273,7 @@ struct PluginHost::Worker {
   // declared; its listener goes to the watchdog, which answers it.
   Status confine() {
     if (auto s = dropThreadCapabilities(); !s) return s;
+    trap.memory_limit = host.options_.memory_limit;
     auto listener = confinePluginThread(fields.resources);
     if (!listener) return Error{listener.error()};
     trap.notify_fd.store(*listener);
@@ -285,6 +293,12 @@ struct PluginHost::Worker {
                          std::string_view(trap.exit_call) == "abort"
                              ? std::string()
                              : std::to_string(trap.exit_status));
+    if (trap.memory_refused.load())
+      return fmt::format(
+          "memory limit of {} MiB reached ({} MiB charged): {} refused with ENOMEM; what the "
+          "plugin holds stays charged",
+          host.options_.memory_limit >> 20, trap.memory_charged.load() >> 20,
+          trap.forbiddenSyscalls());
     switch (faultOfSignal(sig)) {
       case Fault::seccomp:
         return "forbidden syscall " + trap.forbiddenSyscalls() + ", refused with EPERM";
@@ -717,13 +731,15 @@ void PluginHost::releaseHeld(bool all) {
 void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                               bool disabled) {
   uint32_t restarts = w.restarts.load();
-  if (fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang) {
+  bool restarting = fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang ||
+                    fault == Fault::memory;
+  if (restarting) {
     w.faults.fetch_add(count, std::memory_order_relaxed);
     w.by_fault[size_t(fault)].fetch_add(count, std::memory_order_relaxed);
   }
   spdlog::warn("plugin {}: {} x{}: {}{}", w.name(), faultName(fault), count, detail,
                disabled ? fmt::format("; disabled after {} restarts", restarts)
-               : (fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang)
+               : restarting
                    ? fmt::format("; restart {} of {}", restarts + 1, options_.restart_limit)
                    : std::string());
   uint64_t total = fault == Fault::queue_full ? w.dropped.load() : w.by_fault[size_t(fault)].load();
