@@ -84,6 +84,13 @@ DaemonProcess::~DaemonProcess() {
   // refuses exit_group), so the daemon may go on: the report fails the test.
   for (int i = 0; i < 10 && err_.fd >= 0; i++) pump(std::chrono::milliseconds(20));
   if (hasSanitizerReport(err_.all)) ADD_FAILURE() << "sanitizer report from raqib:\n" << err_.all;
+  // Every record the suite sees is validated against the schema at its end
+  // (test records_schema).
+  if (const char *dir = std::getenv("RAQIB_TEST_RECORDS_DIR")) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::ofstream(fmt::format("{}/{}.jsonl", dir, pid_)) << out_.all;
+  }
   if (out_.fd >= 0) close(out_.fd);
   if (err_.fd >= 0) close(err_.fd);
 }
