@@ -198,23 +198,27 @@ std::string fieldsProblem(const DescriptorFields &d) {
 Result<DescriptorFields> checkBeforeLoad(const fs::path &path) {
   auto elf = readPluginElf(path);
   if (!elf) return Error{elf.error()};
-  if (!elf->descriptor)
+  return checkElf(*elf, path);
+}
+
+Result<DescriptorFields> checkElf(const PluginElfInfo &elf, const fs::path &path) {
+  if (!elf.descriptor)
     return Error{
         fmt::format("plugin {}: it exports no \"{}\" descriptor; build it with the "
                     "raqib SDK (RAQIB_DETECTOR or RAQIB_PRINTER)",
                     path.string(), RAQIB_PLUGIN_DESCRIPTOR_SYMBOL)};
-  if (!elf->api_version)
+  if (!elf.api_version)
     return Error{
         fmt::format("plugin {} refused: the required symbol \"{}\" is missing; expected "
                     "a const uint32_t[3] {{major, minor, patch}} "
                     "(RAQIB_PLUGIN_EXPORT_API_VERSION in plugin_api.h)",
                     path.string(), RAQIB_PLUGIN_API_VERSION_SYMBOL)};
-  auto [major, minor, patch] = *elf->api_version;
+  auto [major, minor, patch] = *elf.api_version;
   if (auto why = apiIncompatibility(major, minor, patch); !why.empty())
     return Error{fmt::format("plugin {} refused: {}", path.string(), why)};
-  if (auto why = fieldsProblem(*elf->descriptor); !why.empty())
+  if (auto why = fieldsProblem(*elf.descriptor); !why.empty())
     return Error{fmt::format("plugin {} refused: {}", path.string(), why)};
-  return *elf->descriptor;
+  return *elf.descriptor;
 }
 
 std::string descriptorProblem(const raqib_plugin_descriptor &d) {
@@ -291,7 +295,8 @@ std::vector<FoundPlugin> findPlugins(const std::vector<fs::path> &dirs) {
       auto elf = readPluginElf(path);
       if (elf && elf->api_version)
         p.api_version = fmt::format("{}", fmt::join(*elf->api_version, "."));
-      if (auto fields = checkBeforeLoad(path); !fields) {
+      auto fields = elf ? checkElf(*elf, path) : Result<DescriptorFields>(Error{elf.error()});
+      if (!fields) {
         p.refused = fields.error();
       } else {
         p.kind = fields->kind == RAQIB_PLUGIN_DETECTOR ? "detector" : "printer";

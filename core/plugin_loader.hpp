@@ -70,6 +70,8 @@ Result<PluginElfInfo> readPluginElfBytes(std::span<const char> file,
 // that version is compatible, and the descriptor's kind, subscriptions and
 // resources are valid. Returns those.
 Result<DescriptorFields> checkBeforeLoad(const std::filesystem::path &path);
+// The same checks on a file already read (path names it in errors).
+Result<DescriptorFields> checkElf(const PluginElfInfo &elf, const std::filesystem::path &path);
 
 // checkBeforeLoad, then load path (running the plugin's constructors: call
 // it only where they may run) and check its descriptor: API version, kind,
