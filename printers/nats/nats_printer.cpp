@@ -15,16 +15,14 @@
 #include <nlohmann/json.hpp>
 #include <raqib/plugin.hpp>
 
-#include "backoff.hpp"
 #include "nats_protocol.hpp"
 #include "printer_section.hpp"
-#include "spool.hpp"
+#include "spooled_delivery.hpp"
 
 namespace {
 
 using nlohmann::json;
 using raqib::PluginError;
-using Clock = std::chrono::steady_clock;
 
 struct Server {
   std::string ip;
@@ -72,10 +70,7 @@ class NatsPrinter {
                  {"url", "subject", "stream", "token", "token_env", "timeout_ms", "batch_max",
                   "spool_dir", "spool_max_bytes", "retry_initial_ms", "retry_max_ms"}),
         server_(parseUrl(section_.string("url", "nats://127.0.0.1:4222"), section_)),
-        backoff_(std::chrono::milliseconds(section_.integer("retry_initial_ms", 10, 60000, 500)),
-                 std::chrono::milliseconds(section_.integer("retry_max_ms", 10, 3600000, 30000))),
-        spool_(section_.string("spool_dir", "/var/lib/raqib/spool/nats"),
-               uint64_t(section_.integer("spool_max_bytes", 4096, int64_t(1) << 40, 64 << 20))) {
+        delivery_(host, section_, "/var/lib/raqib/spool/nats", "acknowledged") {
     subject_ = section_.string("subject", "raqib.{kind}");
     if (subject_.empty() || subject_.find_first_of(" \t\r\n*>") != std::string::npos)
       section_.fail("subject",
@@ -84,71 +79,35 @@ class NatsPrinter {
                                 subject_));
     stream_ = section_.string("stream", "");
     timeout_ = std::chrono::milliseconds(section_.integer("timeout_ms", 100, 3000, 2000));
-    batch_max_ = size_t(section_.integer("batch_max", 1, 10000, 100));
-    token_ = section_.string("token", "");
-    std::string token_env = section_.string("token_env", "");
-    if (!token_env.empty()) {
-      const char *value = std::getenv(token_env.c_str());
-      if (!value || !*value)
-        section_.fail("token_env",
-                      fmt::format("names {}, which is not set in raqib's environment", token_env));
-      token_ = value;
-    }
-    if (!spool_.empty())
-      host_.log(RAQIB_LOG_INFO, fmt::format("{} records in the spool {} from before",
-                                            spool_.pending(), spool_.dir()));
   }
 
-  ~NatsPrinter() {
-    host_.log(RAQIB_LOG_INFO,
-              fmt::format("{} records acknowledged, {} dropped from a full spool, {} still "
-                          "spooled in {}",
-                          acknowledged_, spool_.dropped(), spool_.pending(), spool_.dir()));
-  }
+  void onOutput(const raqib_output &out) { delivery_.add(std::string(out.json, out.json_len)); }
 
-  void onOutput(const raqib_output &out) {
-    if (uint64_t dropped = spool_.append(std::string(out.json, out.json_len)))
-      host_.log(RAQIB_LOG_WARN,
-                fmt::format("spool {} full: dropped its {} oldest records ({} so far)",
-                            spool_.dir(), dropped, spool_.dropped()));
-  }
-
-  // Publishes what is spooled, a batch at a time, for about a second at most.
+  // Publishes what is spooled.
   void onTick() {
-    if (spool_.empty() || !backoff_.ready(Clock::now())) return;
-    spool_.sync();
-    auto until = Clock::now() + std::chrono::seconds(1);
-    while (!spool_.empty() && Clock::now() < until) {
-      auto batch = spool_.peek(batch_max_);
-      std::string failure;
+    delivery_.deliver([&](const std::vector<std::string> &records) -> std::string {
       try {
         if (!connection_) connect();
         std::vector<raqib::nats::Message> messages;
-        for (const auto &r : batch.records) messages.push_back(messageOf(r));
+        for (const auto &r : records) messages.push_back(messageOf(r));
         auto acks = connection_->request(messages);
-        for (size_t i = 0; i < acks.size() && failure.empty(); i++)
-          failure = ackProblem(acks[i], messages[i]);
-        if (failure.empty()) {
-          spool_.ack(batch);
-          backoff_.succeeded();
-          acknowledged_ += batch.records.size();
-          continue;
-        }
-        connection_.reset();  // the next try starts afresh (and checks the stream again)
+        for (size_t i = 0; i < acks.size(); i++)
+          if (auto failure = ackProblem(acks[i], messages[i]); !failure.empty()) {
+            connection_.reset();  // the next try starts afresh (and checks the stream again)
+            return failure;
+          }
+        return "";
       } catch (const std::runtime_error &e) {
         connection_.reset();
-        failure = fmt::format("nats://{}:{}: {}", server_.ip, server_.port, e.what());
+        return fmt::format("nats://{}:{}: {}", server_.ip, server_.port, e.what());
       }
-      auto wait = backoff_.failed(Clock::now());
-      throw PluginError(fmt::format("{}; {} records spooled, next try in {} ms", failure,
-                                    spool_.pending(), wait.count()));
-    }
+    });
   }
 
  private:
   void connect() {
-    connection_ =
-        std::make_unique<raqib::nats::Connection>(server_.ip, server_.port, token_, timeout_);
+    connection_ = std::make_unique<raqib::nats::Connection>(server_.ip, server_.port,
+                                                            delivery_.token(), timeout_);
     if (stream_.empty()) return;
     // The stream, created when missing, takes every kind's subject.
     std::string subjects = subject_;
@@ -194,15 +153,11 @@ class NatsPrinter {
   raqib::Host host_;
   raqib::printers::PrinterSection section_;
   Server server_;
-  raqib::printers::Backoff backoff_;
-  raqib::printers::Spool spool_;
+  raqib::printers::SpooledDelivery delivery_;
   std::string subject_;
   std::string stream_;
   std::chrono::milliseconds timeout_{2000};
-  size_t batch_max_ = 100;
-  std::string token_;  // never logged
   std::unique_ptr<raqib::nats::Connection> connection_;
-  uint64_t acknowledged_ = 0;
 };
 
 }  // namespace

@@ -14,16 +14,14 @@
 #include <nlohmann/json.hpp>
 #include <raqib/plugin.hpp>
 
-#include "backoff.hpp"
 #include "http_client.hpp"
 #include "printer_section.hpp"
-#include "spool.hpp"
+#include "spooled_delivery.hpp"
 
 namespace {
 
 using nlohmann::json;
 using raqib::PluginError;
-using Clock = std::chrono::steady_clock;
 
 const char *falcoPriority(const std::string &importance) {
   if (importance == "critical") return "Critical";
@@ -78,38 +76,14 @@ class WebhookPrinter {
                   "format"}),
         client_(raqib::printers::httpTarget(section_, "url", false),
                 raqib::printers::tlsOptions(section_)),
-        backoff_(std::chrono::milliseconds(section_.integer("retry_initial_ms", 10, 60000, 500)),
-                 std::chrono::milliseconds(section_.integer("retry_max_ms", 10, 3600000, 30000))),
-        spool_(section_.string("spool_dir", "/var/lib/raqib/spool/webhook"),
-               uint64_t(section_.integer("spool_max_bytes", 4096, int64_t(1) << 40, 64 << 20))) {
+        delivery_(host, section_, "/var/lib/raqib/spool/webhook", "delivered") {
     falcosidekick_ = section_.choice("format", {"raqib", "falcosidekick"}, "raqib") != "raqib";
     timeout_ = std::chrono::milliseconds(section_.integer("timeout_ms", 100, 3000, 2000));
-    batch_max_ = size_t(section_.integer("batch_max", 1, 10000, 100));
-    if (falcosidekick_) batch_max_ = 1;  // falcosidekick takes one event per request
-    token_ = section_.string("token", "");
-    std::string token_env = section_.string("token_env", "");
-    if (!token_env.empty()) {
-      const char *value = std::getenv(token_env.c_str());
-      if (!value || !*value)
-        section_.fail("token_env", fmt::format("names {}, which is not set in raqib's "
-                                               "environment",
-                                               token_env));
-      token_ = value;
-    }
+    if (falcosidekick_) delivery_.limitBatch(1);  // falcosidekick takes one event per request
     if (!section_.boolean("verify", true))
       host_.log(RAQIB_LOG_WARN,
                 "TLS verification is off: anyone on the path can read and "
                 "change what is sent");
-    if (!spool_.empty())
-      host_.log(RAQIB_LOG_INFO, fmt::format("{} records in the spool {} from before",
-                                            spool_.pending(), spool_.dir()));
-  }
-
-  ~WebhookPrinter() {
-    host_.log(RAQIB_LOG_INFO,
-              fmt::format("{} records delivered, {} dropped from a full spool, {} still spooled "
-                          "in {}",
-                          delivered_, spool_.dropped(), spool_.pending(), spool_.dir()));
   }
 
   void onOutput(const raqib_output &out) {
@@ -119,37 +93,21 @@ class WebhookPrinter {
       record = falcosidekickEvent(json::parse(record), std::string_view(out.text, out.text_len))
                    .dump(-1, ' ', false, json::error_handler_t::replace);
     }
-    if (uint64_t dropped = spool_.append(record))
-      host_.log(RAQIB_LOG_WARN,
-                fmt::format("spool {} full: dropped its {} oldest records ({} so far)",
-                            spool_.dir(), dropped, spool_.dropped()));
+    delivery_.add(record);
   }
 
-  // Sends what is spooled, a batch at a time, for about a second at most.
+  // Sends what is spooled.
   void onTick() {
-    if (spool_.empty() || !backoff_.ready(Clock::now())) return;
-    spool_.sync();
-    auto until = Clock::now() + std::chrono::seconds(1);
-    while (!spool_.empty() && Clock::now() < until) {
-      auto batch = spool_.peek(batch_max_);
-      std::string failure;
+    delivery_.deliver([&](const std::vector<std::string> &records) -> std::string {
       try {
-        auto [status, reason, body] = client_.post(bodyOf(batch.records), token_, timeout_);
-        if (status / 100 == 2) {
-          spool_.ack(batch);
-          backoff_.succeeded();
-          delivered_ += batch.records.size();
-          continue;
-        }
-        failure = fmt::format("{} answered {} {}{}", client_.where(), status, reason,
-                              status == 401 || status == 403 ? " (check the token)" : "");
+        auto [status, reason, body] = client_.post(bodyOf(records), delivery_.token(), timeout_);
+        if (status / 100 == 2) return "";
+        return fmt::format("{} answered {} {}{}", client_.where(), status, reason,
+                           status == 401 || status == 403 ? " (check the token)" : "");
       } catch (const boost::system::system_error &e) {
-        failure = fmt::format("posting to {}: {}", client_.where(), e.code().message());
+        return fmt::format("posting to {}: {}", client_.where(), e.code().message());
       }
-      auto wait = backoff_.failed(Clock::now());
-      throw PluginError(fmt::format("{}; {} records spooled, next try in {} ms", failure,
-                                    spool_.pending(), wait.count()));
-    }
+    });
   }
 
  private:
@@ -163,13 +121,9 @@ class WebhookPrinter {
   raqib::Host host_;
   raqib::printers::PrinterSection section_;
   raqib::printers::HttpClient client_;
-  raqib::printers::Backoff backoff_;
-  raqib::printers::Spool spool_;
+  raqib::printers::SpooledDelivery delivery_;
   bool falcosidekick_ = false;
   std::chrono::milliseconds timeout_{2000};
-  size_t batch_max_ = 100;
-  std::string token_;  // never logged
-  uint64_t delivered_ = 0;
 };
 
 }  // namespace
