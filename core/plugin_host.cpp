@@ -910,34 +910,34 @@ void PluginHost::stop() {
     lock.unlock();
     if (&list == &stages[1]) releaseHeld(true);  // what it did not hand on goes on as it is
   }
+  // A finished thread still runs its exit (the C library's and a
+  // sanitizer's: memory unmapped, signals blocked), which the watchdog
+  // answers: joined while it runs.
+  for (auto *list : {&detectors_, &printers_})
+    for (auto &w : *list) {
+      bool finished;
+      {
+        std::lock_guard lock(mutex_);
+        finished = w->finished;
+      }
+      if (finished && w->thread.joinable()) w->thread.join();
+    }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wakeWatchdog();
   if (watchdog_.joinable()) watchdog_.join();
-  // With nobody left to answer, a thread's notified syscalls now fail with
-  // ENOSYS: the C library's own thread exit (which blocks signals) among them.
-  for (auto *list : {&detectors_, &printers_})
-    for (auto &w : *list)
-      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
   for (auto *list : {&detectors_, &printers_}) {
     for (auto &w : *list) {
+      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
       if (!w->thread.joinable()) continue;
-      bool finished;
-      {
-        std::lock_guard lock(mutex_);
-        finished = w->finished;
-      }
-      if (finished) {
-        w->thread.join();
-      } else {
-        // Stuck in plugin code that ignores signals: it cannot be joined or
-        // freed safely; it ends with the process.
-        spdlog::error("plugin {}: its thread is stuck and is left behind", w->name());
-        w->thread.detach();
-        (void)w.release();
-      }
+      // Stuck in plugin code that ignores signals: it cannot be joined or
+      // freed safely; it ends with the process. With nobody left to answer,
+      // its notified syscalls fail with ENOSYS.
+      spdlog::error("plugin {}: its thread is stuck and is left behind", w->name());
+      w->thread.detach();
+      (void)w.release();
     }
     std::erase(*list, nullptr);
   }

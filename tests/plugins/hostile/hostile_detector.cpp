@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -123,10 +124,14 @@ class Hostile {
     host_.log(RAQIB_LOG_INFO, ("constructors ran with " + kConstructorContext).c_str());
   }
 
+  // Once per trigger file, however many records name it (the test's
+  // write, the read, the unlink): one fault per attempt. The set outlives
+  // restarts (the library is never unloaded).
   void onRecord(const raqib_record &record) {
     static constexpr char kMarker[] = "raqib-hostile-";
+    static std::set<std::string> tried;
     const char *at = record.file ? std::strstr(record.file->path, kMarker) : nullptr;
-    if (at) attempt(at + sizeof kMarker - 1, host_);
+    if (at && tried.insert(record.file->path).second) attempt(at + sizeof kMarker - 1, host_);
   }
 
  private:
