@@ -371,6 +371,20 @@ static __always_inline bool record_cached_file(__u32 tgid, const struct raqib_pa
   return bump_file(inner, &key, bpf_ktime_get_boot_ns());
 }
 
+/* Record an action on an open file, by the path of its (dentry, mount). */
+static __always_inline void record_opened_file(__u32 tgid, struct file *file, __u64 other,
+                                               __u32 actions, __s32 error,
+                                               struct raqib_scratch *sc) {
+  struct raqib_path_cache_key ck = {};
+  ck.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+  ck.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+  if (record_cached_file(tgid, &ck, other, actions, error)) return;
+  resolve_path(&file->f_path, sc);
+  __u64 hash = hash_string(&sc->str);
+  if (!stream_files) cache_path(&ck, hash, sc->str.flags);
+  record_file(tgid, &sc->str, hash, other, actions, error);
+}
+
 /* Only the file capabilities attribute: it grants privileges on exec. Read
  * at the exit: by then the kernel has faulted the name in (a BPF program
  * cannot, and a string constant of the caller may not be paged in yet). */
@@ -420,6 +434,7 @@ static __always_inline void syscall_exit(long ret) {
       actions = open_actions(flags);
       file = error ? NULL : fd_file(task, ret);
       if (!file) { /* the kernel opened nothing: keep the name as it was passed */
+        if (!a->name) return; /* open_by_handle_at: no name */
         read_user_string((const char *)a->name, RAQIB_STR_UNRESOLVED, sc);
         break;
       }
@@ -427,14 +442,7 @@ static __always_inline void syscall_exit(long ret) {
     case RAQIB_RESOLVE_FD: {
       if (!file) file = fd_file(task, a->dfd);
       if (!file) return;
-      struct raqib_path_cache_key ck = {};
-      ck.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
-      ck.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
-      if (record_cached_file(tgid, &ck, other, actions, error)) return;
-      resolve_path(&file->f_path, sc);
-      __u64 hash = hash_string(&sc->str);
-      if (!stream_files) cache_path(&ck, hash, sc->str.flags);
-      return record_file(tgid, &sc->str, hash, other, actions, error);
+      return record_opened_file(tgid, file, other, actions, error, sc);
     }
     default:
       resolve_at(task, a->dfd, (const char *)a->name, sc);
@@ -537,6 +545,9 @@ RAQIB_FILE_SYSCALL(mmap,
                    if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)
                        syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, ctx->args[4], 0, 0, 0,
                                      0)) /* PROT_EXEC, MAP_ANONYMOUS */
+
+/* ---- other entries: ia32, io_uring, open_by_handle_at (abi.bpf.h) ---- */
+#include "abi.bpf.h"
 
 /* ---- network (net.bpf.h) --------------------------------------------- */
 #include "net.bpf.h"
