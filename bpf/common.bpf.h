@@ -184,6 +184,15 @@ static __always_inline void resolve_at(struct task_struct *task, long dfd, const
   pad_string(&sc->str);
 }
 
+/* The image task runs: its process and which exec of it (records.h). */
+static __always_inline struct raqib_image image_of(struct task_struct *task) {
+  struct raqib_image image = {};
+  image.tgid = BPF_CORE_READ(task, tgid);
+  image.exec_seq = (__u32)BPF_CORE_READ(task, self_exec_id);
+  image.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+  return image;
+}
+
 static __always_inline __u64 hash_string(const struct raqib_string *s) {
   return raqib_siphash24((const __u8 *)s->str, s->len, hash_key0, hash_key1);
 }

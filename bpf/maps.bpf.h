@@ -26,9 +26,10 @@
     __array(values, struct name##_inner);                                          \
   } name SEC(".maps") = {.values = {&name##_a}}
 
-/* exec_activity: tgid -> raqib_proc, every fork/exec/exit of the epoch merged
- * per tgid. Bound: config [exec] map_entries. */
-RAQIB_EPOCH_PAIR(exec_activity, __u32, struct raqib_proc, 16384);
+/* exec_activity: raqib_image -> raqib_proc, every fork/exec/exit of the
+ * epoch merged per process image (an exec starts a new entry). Bound:
+ * config [exec] map_entries. */
+RAQIB_EPOCH_PAIR(exec_activity, struct raqib_image, struct raqib_proc, 16384);
 
 /* file_activity: raqib_file_key -> raqib_file_value. Bound: config
  * [file_access] map_entries. */

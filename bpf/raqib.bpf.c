@@ -10,12 +10,14 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
 
 /* ---- processes ------------------------------------------------------- */
 
-/* The epoch's entry for tgid, created from the task's current facts when the
- * epoch has none yet. NULL when the map is full (counted). */
+/* The epoch's entry for the image task runs, created from the task's
+ * current facts when the epoch has none yet. NULL when the map is full
+ * (counted). */
 static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, __u32 tgid) {
   void *inner = current_epoch(&exec_activity);
   if (!inner) return NULL;
-  struct raqib_proc *rec = bpf_map_lookup_elem(inner, &tgid);
+  struct raqib_image image = image_of(task);
+  struct raqib_proc *rec = bpf_map_lookup_elem(inner, &image);
   if (rec) {
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_UPDATE);
     return rec;
@@ -28,6 +30,7 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
   p->hdr.version = RAQIB_RECORD_VERSION;
   p->hdr.size = sizeof(*p);
   p->tgid = tgid;
+  p->exec_seq = image.exec_seq;
   p->ppid = BPF_CORE_READ(task, real_parent, tgid);
   p->uid = BPF_CORE_READ(task, cred, uid.val);
   p->euid = BPF_CORE_READ(task, cred, euid.val);
@@ -39,14 +42,14 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
   p->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
   p->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
   BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
-  long err = bpf_map_update_elem(inner, &tgid, p, BPF_NOEXIST);
+  long err = bpf_map_update_elem(inner, &image, p, BPF_NOEXIST);
   if (err == 0)
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_INSERT);
   else if (err != -EEXIST) {
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_FAILED);
     return NULL;
   }
-  return bpf_map_lookup_elem(inner, &tgid);
+  return bpf_map_lookup_elem(inner, &image);
 }
 
 /* argv of the task that just exec'd, NUL-separated, the first RAQIB_ARGS_MAX
@@ -254,6 +257,14 @@ static __always_inline __u32 open_actions(__u32 flags) {
   return actions;
 }
 
+/* A file record's process: tgid, in the image the current task runs. */
+static __always_inline void set_image(struct raqib_file_key *key, __u32 tgid) {
+  struct raqib_image image = image_of(bpf_get_current_task_btf());
+  key->tgid = tgid;
+  key->exec_seq = image.exec_seq;
+  key->start_ns = image.start_ns;
+}
+
 /* The ring-buffer transport: send the event itself, path and all, as
  * streaming monitors do. A full buffer drops it (counted). */
 static __always_inline void stream_file(const struct raqib_file_key *key, struct raqib_string *s,
@@ -296,7 +307,7 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
   struct raqib_file_key key = {};
   key.path_hash = path_hash;
   key.other_hash = other_hash;
-  key.tgid = tgid;
+  set_image(&key, tgid);
   key.actions = actions;
   key.error = error;
   key.path_flags = s->flags;
@@ -364,7 +375,7 @@ static __always_inline bool record_cached_file(__u32 tgid, const struct raqib_pa
   struct raqib_file_key key = {};
   key.path_hash = cv->path_hash;
   key.other_hash = other;
-  key.tgid = tgid;
+  set_image(&key, tgid);
   key.actions = actions;
   key.error = error;
   key.path_flags = cv->path_flags;

@@ -6,7 +6,9 @@
 
 #include <cstddef>
 
+#include <algorithm>
 #include <chrono>
+#include <tuple>
 
 namespace raqib {
 
@@ -80,15 +82,23 @@ Status Drainer::drainExec() {
   // Every entry into the table first, then the records: a child's record
   // then finds the parent that forked it in the same interval, whatever
   // order the map hands them out in.
+  // The images of one process in the order they ran (its start, then each
+  // exec): each replaces the one before it in the table, which keeps the
+  // replaced one for the records it made.
   std::vector<raqib_proc> epoch;
-  auto status = drainMap<uint32_t, raqib_proc>(*drained, [&](uint32_t, const raqib_proc &rec) {
+  auto status = drainMap<raqib_image, raqib_proc>(
+      *drained, [&](const raqib_image &, const raqib_proc &rec) { epoch.push_back(rec); });
+  std::sort(epoch.begin(), epoch.end(), [](const raqib_proc &a, const raqib_proc &b) {
+    return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
+  });
+  for (const raqib_proc &rec : epoch) {
     const std::string *exe =
         (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
     processes_.apply(rec, exe ? *exe : std::string());
-    epoch.push_back(rec);
-  });
+  }
   for (const raqib_proc &rec : epoch) {
-    deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset));
+    deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset,
+                                 ImageRef{rec.start_ns, rec.exec_seq}));
     stats_.exec_records++;
   }
   if (status) bpf_.execEpochs().drained();
@@ -172,7 +182,7 @@ int Drainer::consumeFileEvent(const void *data, size_t size) {
   }
   int64_t offset = bootToUnixOffsetNs();
   deliver(RecordSnapshot::file(processes_, e->key.tgid, decodeFileEvent(*e, lookupString(), offset),
-                               offset));
+                               offset, ImageRef{e->key.start_ns, e->key.exec_seq}));
   stats_.file_records++;
   return 0;
 }
@@ -197,7 +207,8 @@ Status Drainer::drainFile() {
   return drainWithContext<raqib_file_key, raqib_file_value>(
       bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
         deliver(RecordSnapshot::file(processes_, key.tgid,
-                                     decodeFile(key, value, lookupString(), offset), offset));
+                                     decodeFile(key, value, lookupString(), offset), offset,
+                                     ImageRef{key.start_ns, key.exec_seq}));
         stats_.file_records++;
       });
 }
