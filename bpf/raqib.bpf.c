@@ -143,7 +143,6 @@ static __always_inline __u32 env_markers(struct task_struct *task) {
  * socket, as services get from their manager, is not). */
 static __always_inline __u32 stdio_inet(struct task_struct *task) {
   __u32 flags = 0;
-  if (BPF_CORE_READ(task, files, fdt, max_fds) < 3) return 0;
   for (int fd = 0; fd < 3; fd++) {
     struct file *f = fd_file(task, fd);
     if (!f) continue;
@@ -542,8 +541,9 @@ RAQIB_FILE_SYSCALL(lsetxattr,
                    syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, ctx->args[1], 0))
 RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0, 0,
                                             ctx->args[1], 0))
+/* setxattrat(dfd, path, at_flags, name, struct xattr_args *, size) */
 RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0,
-                                             ctx->args[4], 0))
+                                             ctx->args[3], 0))
 
 /* Mount changes: every cached path may have changed. */
 RAQIB_FILE_SYSCALL(mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))

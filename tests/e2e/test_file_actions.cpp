@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -171,6 +172,31 @@ TEST_F(FileActions, ChmodChownSetcapMmapExec) {
   for (const auto &r : fileRecords(records, f.string()))
     if (r["file"]["actions"][0] == "chmod") chmods += r["count"].get<int>();
   EXPECT_EQ(chmods, 2);
+}
+
+// setxattrat(2) (Linux 6.13): the attribute's name is its fourth argument,
+// the value comes in a struct xattr_args.
+long setxattrat(const char *path, const char *name, const void *value, uint32_t size) {
+  struct {
+    uint64_t value;
+    uint32_t size;
+    uint32_t flags;
+  } args{reinterpret_cast<uintptr_t>(value), size, 0};
+  constexpr long kSetxattrat = 463;
+  return syscall(kSetxattrat, AT_FDCWD, path, 0, name, &args, sizeof args);
+}
+
+TEST_F(FileActions, SetxattratOfTheCapabilityIsRecorded) {
+  fs::path f = dir_ / "real" / "f";
+  const uint32_t caps[5] = {0x02000001, 1u << 13, 0, 0, 0};
+  auto records = run([&] {
+    if (setxattrat(f.c_str(), "security.capability", caps, sizeof caps) != 0) _exit(3);
+    if (setxattrat(f.c_str(), "user.raqib", "x", 1) != 0) _exit(4);  // not recorded
+  });
+  EXPECT_EQ(actionsOn(records, f), (std::set<std::vector<std::string>>{{"setcap"}}));
+  int setcaps = 0;
+  for (const auto &r : fileRecords(records, f.string())) setcaps += r["count"].get<int>();
+  EXPECT_EQ(setcaps, 1);
 }
 
 }  // namespace
