@@ -182,6 +182,24 @@ struct {
   __type(value, struct raqib_peer_key);
 } connect_inflight SEC(".maps");
 
+/* dns_asked: the DNS queries sent and not yet answered, by the socket that
+ * sent them, its port and the transaction id. A response counts (and its
+ * answers name addresses) only when it answers one of these: a forged
+ * answer to a socket that did not ask, or with another id, is ignored. LRU:
+ * a query never answered ages out. */
+struct raqib_dns_asked_key {
+  __u64 cookie; /* the socket's */
+  __u16 lport;  /* its local port */
+  __u16 id;     /* the transaction id */
+  __u32 _pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct raqib_dns_asked_key);
+  __type(value, __u8);
+} dns_asked SEC(".maps");
+
 /* net_scratch: per-CPU space for the DNS parser; slot 0 for egress, 1 for
  * ingress (softirq ingress can interrupt a process-context egress program on
  * the same CPU; the tracepoints' scratch is not used here for that reason). */

@@ -216,8 +216,19 @@ Status Drainer::drainFile() {
 // ---- network ---------------------------------------------------------
 
 void ResolvedNames::add(const std::string &addr, const std::string &name) {
-  if (names_.size() >= max_addresses_ && !names_.count(addr)) names_.clear();
-  std::vector<std::string> &names = names_[addr];
+  auto it = names_.find(addr);
+  if (it == names_.end()) {
+    if (names_.size() >= max_addresses_ && !order_.empty()) {
+      names_.erase(order_.back());
+      order_.pop_back();
+      evicted_++;
+    }
+    order_.push_front(addr);
+    it = names_.emplace(addr, Entry{{}, order_.begin()}).first;
+  } else {
+    order_.splice(order_.begin(), order_, it->second.order);
+  }
+  std::vector<std::string> &names = it->second.names;
   std::erase(names, name);
   names.insert(names.begin(), name);
   if (names.size() > kNamesPerAddress) names.resize(kNamesPerAddress);
@@ -225,7 +236,7 @@ void ResolvedNames::add(const std::string &addr, const std::string &name) {
 
 std::vector<std::string> ResolvedNames::lookup(const std::string &addr) const {
   auto it = names_.find(addr);
-  return it == names_.end() ? std::vector<std::string>{} : it->second;
+  return it == names_.end() ? std::vector<std::string>{} : it->second.names;
 }
 
 std::string addressText(const uint8_t *addr, uint32_t family) {
