@@ -65,6 +65,8 @@ enum raqib_ia32_nr {
   IA32_LSETXATTR = 227,
   IA32_FSETXATTR = 228,
   IA32_OPENAT = 295,
+  IA32_UNSHARE = 310,
+  IA32_SETNS = 346,
   IA32_FCHOWNAT = 298,
   IA32_UNLINKAT = 301,
   IA32_RENAMEAT = 302,
@@ -180,11 +182,17 @@ static __always_inline void compat_enter(struct pt_regs *regs, long id) {
       syscall_enter(AT, RAQIB_FILE_SETCAP, d0, a1, 0, a3, 0);
       break;
     case IA32_MOUNT:
+      syscall_enter(RAQIB_RESOLVE_AT_TEXT, MOUNT, CWD, a1, 0, a0, 0);
+      break;
     case IA32_UMOUNT:
     case IA32_UMOUNT2:
+      syscall_enter(AT, RAQIB_FILE_UMOUNT, CWD, a0, 0, 0, 0);
+      break;
     case IA32_MOVE_MOUNT:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, d2, a3, d0, a1, 0);
+      break;
     case IA32_PIVOT_ROOT:
-      syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0);
+      syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, CWD, a0, CWD, a1, 0);
       break;
     case IA32_MMAP2:
       compat_mmap(a2, a3, (__s32)a4);
@@ -201,7 +209,12 @@ static __always_inline void compat_enter(struct pt_regs *regs, long id) {
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
   if (!in_compat_syscall()) return 0;
-  compat_enter(regs, regs->orig_ax);
+  long id = regs->orig_ax;
+  if (id == IA32_UNSHARE || id == IA32_SETNS) {
+    if (ret == 0) record_ns_change(id == IA32_UNSHARE ? RAQIB_PROC_UNSHARED : RAQIB_PROC_SETNS);
+    return 0;
+  }
+  compat_enter(regs, id);
   syscall_exit(ret);
   return 0;
 }

@@ -126,7 +126,6 @@ enum raqib_resolve {
   RAQIB_RESOLVE_AT = 3,      /* dfd + name */
   RAQIB_RESOLVE_AT_AT = 4,   /* dfd + name, and dfd2 + name2 as the other path */
   RAQIB_RESOLVE_AT_TEXT = 5, /* dfd + name, and the text name2 as the other path */
-  RAQIB_RESOLVE_NONE = 6,    /* no path: a mount change, which starts a new path generation */
 };
 
 /* syscall_args: per-task arguments of a file syscall in flight, from its

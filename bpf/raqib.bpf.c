@@ -206,6 +206,32 @@ int BPF_PROG(raqib_exit, struct task_struct *task) {
   return 0;
 }
 
+/* A namespace change of the current process (RAQIB_PROC_UNSHARED or
+ * RAQIB_PROC_SETNS): flagged on its entry, with the namespaces it has now. */
+static __always_inline void record_ns_change(__u32 flag) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  if (tgid == self_tgid) return;
+  struct raqib_proc *rec = proc_entry(task, tgid);
+  if (!rec) return;
+  rec->flags |= flag;
+  rec->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+  rec->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+  rec->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+}
+
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int raqib_unshare(struct trace_event_raw_sys_exit *ctx) {
+  if (ctx->ret == 0) record_ns_change(RAQIB_PROC_UNSHARED);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int raqib_setns(struct trace_event_raw_sys_exit *ctx) {
+  if (ctx->ret == 0) record_ns_change(RAQIB_PROC_SETNS);
+  return 0;
+}
+
 /* Every live process, for the core to reconcile its table with: read
  * through an iterator link, no /proc needed (the core has dropped its
  * privileges by then). */
@@ -431,9 +457,6 @@ static __always_inline void syscall_exit(long ret) {
   }
   struct file *file = NULL;
   switch (a->resolve) {
-    case RAQIB_RESOLVE_NONE: /* a mount change: cached paths may be wrong now */
-      if (!error) new_path_generation();
-      return;
     case RAQIB_RESOLVE_OPENED: {
       __u32 flags = a->flags;
       if (a->name2) { /* openat2: its struct open_how, read at the exit too */
@@ -457,8 +480,10 @@ static __always_inline void syscall_exit(long ret) {
     default:
       resolve_at(task, a->dfd, (const char *)a->name, sc);
   }
-  /* A renamed directory changes the path of everything below it. */
-  if ((actions & RAQIB_FILE_RENAME) && !error) new_path_generation();
+  /* A renamed directory changes the path of everything below it, and a
+   * mount change the path of files already cached. */
+  if ((actions & (RAQIB_FILE_RENAME | RAQIB_FILE_MOUNT | RAQIB_FILE_UMOUNT)) && !error)
+    new_path_generation();
   record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
 }
 
@@ -545,11 +570,19 @@ RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP,
 RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0,
                                              ctx->args[3], 0))
 
-/* Mount changes: every cached path may have changed. */
-RAQIB_FILE_SYSCALL(mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(umount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(move_mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(pivot_root, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
+/* Mount changes, on their target; each also starts a new path generation. */
+#define MOUNT RAQIB_FILE_MOUNT
+/* mount(source, target, type, flags, data): the source is text (a device,
+ * a file system's name, or a path for a bind mount). */
+RAQIB_FILE_SYSCALL(mount, syscall_enter(RAQIB_RESOLVE_AT_TEXT, MOUNT, CWD, ctx->args[1], 0,
+                                        ctx->args[0], 0))
+RAQIB_FILE_SYSCALL(umount, syscall_enter(AT, RAQIB_FILE_UMOUNT, CWD, ctx->args[0], 0, 0, 0))
+/* move_mount(from_dfd, from_path, to_dfd, to_path, flags) */
+RAQIB_FILE_SYSCALL(move_mount, syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, ctx->args[2], ctx->args[3],
+                                             ctx->args[0], ctx->args[1], 0))
+/* pivot_root(new_root, put_old) */
+RAQIB_FILE_SYSCALL(pivot_root, syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, CWD, ctx->args[0], CWD,
+                                             ctx->args[1], 0))
 
 /* A file mapped executable (not anonymous memory). */
 RAQIB_FILE_SYSCALL(mmap,

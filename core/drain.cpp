@@ -68,7 +68,9 @@ ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {
   ExecActivity a;
   a.events = (rec.flags & RAQIB_PROC_FORKED ? RAQIB_EXEC_FORKED : 0) |
              (rec.flags & RAQIB_PROC_EXECED ? RAQIB_EXEC_EXECED : 0) |
-             (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0);
+             (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0) |
+             (rec.flags & RAQIB_PROC_UNSHARED ? RAQIB_EXEC_UNSHARED : 0) |
+             (rec.flags & RAQIB_PROC_SETNS ? RAQIB_EXEC_SETNS : 0);
   a.exit_code = rec.exit_code;
   a.exec_unix_ns = rec.exec_ns ? unixNsOfBoot(rec.exec_ns, boot_to_unix_ns) : 0;
   a.exit_unix_ns = rec.exit_ns ? unixNsOfBoot(rec.exit_ns, boot_to_unix_ns) : 0;
@@ -136,9 +138,10 @@ FileActivity decodeFileKey(const raqib_file_key &key, const std::string *path,
                  (key.path_flags & RAQIB_STR_UNRESOLVED ? RAQIB_PATH_UNRESOLVED : 0) |
                  (joined ? RAQIB_PATH_LEXICAL : 0);
   if (key.other_hash) {
-    // A symlink's other path is its text; a rename's or link's is a path.
+    // A symlink's other path is its text, and a mount's source; a
+    // rename's or link's is a path.
     const std::string *other = strings(key.other_hash);
-    bool text = key.actions & RAQIB_FILE_SYMLINK;
+    bool text = key.actions & (RAQIB_FILE_SYMLINK | RAQIB_FILE_MOUNT);
     a.other_path = !other ? kEvicted : text ? *other : foldDots(*other);
   }
   a.actions = key.actions;  // the kernel's action bits are the SDK's

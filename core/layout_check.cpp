@@ -48,6 +48,8 @@ SAME_BIT(CHOWN);
 SAME_BIT(SETCAP);
 SAME_BIT(MMAP_EXEC);
 SAME_BIT(EXEC);
+SAME_BIT(MOUNT);
+SAME_BIT(UMOUNT);
 
 // Network (records.h "network").
 static_assert(sizeof(raqib_peer_key) == 32);

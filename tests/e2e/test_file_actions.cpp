@@ -2,12 +2,15 @@
 // reported as info records (--events all) with canonical absolute paths.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -197,6 +200,41 @@ TEST_F(FileActions, SetxattratOfTheCapabilityIsRecorded) {
   int setcaps = 0;
   for (const auto &r : fileRecords(records, f.string())) setcaps += r["count"].get<int>();
   EXPECT_EQ(setcaps, 1);
+}
+
+// Mounts and unmounts are file actions on their target; unshare and setns
+// are events of the process, whose record then carries its new namespaces.
+TEST_F(FileActions, MountsUnmountsAndNamespaceChangesAreRecorded) {
+  fs::path mnt = dir_ / "mnt";
+  fs::create_directory(mnt);
+  auto records = run([&] {
+    if (unshare(CLONE_NEWNS) != 0) _exit(3);
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(4);
+    if (mount("raqibfs", mnt.c_str(), "tmpfs", 0, nullptr) != 0) _exit(5);
+    if (umount(mnt.c_str()) != 0) _exit(6);
+    int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(7);
+  });
+  EXPECT_EQ(actionsOn(records, mnt), (std::set<std::vector<std::string>>{{"mount"}, {"umount"}}));
+  for (const auto &r : fileRecords(records, mnt.string()))
+    if (r["file"]["actions"][0] == "mount") EXPECT_EQ(r["file"]["other_path"], "raqibfs");
+  EXPECT_EQ(actionsOn(records, "/"), (std::set<std::vector<std::string>>{{"mount"}}));
+
+  char own_mnt_ns[64] = "";
+  ASSERT_GT(readlink("/proc/self/ns/mnt", own_mnt_ns, sizeof own_mnt_ns - 1), 0);
+  std::set<std::string> events;
+  for (const auto &r : records) {
+    if (r.value("type", "") != "exec") continue;
+    for (const auto &e : r["exec"]["events"]) events.insert(e.get<std::string>());
+    bool unshared = std::find(r["exec"]["events"].begin(), r["exec"]["events"].end(), "unshare") !=
+                    r["exec"]["events"].end();
+    if (unshared)
+      EXPECT_NE("mnt:[" + std::to_string(r["process"]["namespaces"]["mnt"].get<uint64_t>()) + "]",
+                own_mnt_ns)
+          << r.dump();
+  }
+  EXPECT_TRUE(events.count("unshare")) << "events seen: " << json(events).dump();
+  EXPECT_TRUE(events.count("setns")) << "events seen: " << json(events).dump();
 }
 
 }  // namespace

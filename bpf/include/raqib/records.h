@@ -57,6 +57,8 @@ enum raqib_proc_flags {
   RAQIB_PROC_STDIN_INET = 1u << 9,
   RAQIB_PROC_STDOUT_INET = 1u << 10,
   RAQIB_PROC_STDERR_INET = 1u << 11,
+  RAQIB_PROC_UNSHARED = 1u << 12, /* unshare(2) succeeded; the namespaces are the new ones */
+  RAQIB_PROC_SETNS = 1u << 13,    /* setns(2) succeeded; likewise */
 };
 /* Environment bytes scanned per exec for the RAQIB_PROC_ENV_* markers. */
 #define RAQIB_ENV_SCAN_MAX 4000
@@ -123,6 +125,9 @@ enum raqib_file_act {
   RAQIB_FILE_SETCAP = 1u << 11,   /* setxattr of security.capability */
   RAQIB_FILE_MMAP_EXEC = 1u << 12, /* mapped with PROT_EXEC */
   RAQIB_FILE_EXEC = 1u << 13,     /* executed */
+  RAQIB_FILE_MOUNT = 1u << 14,    /* mounted on (mount, move_mount, pivot_root); other_hash: the
+                                     source, as text for mount(2) */
+  RAQIB_FILE_UMOUNT = 1u << 15,   /* unmounted */
 };
 
 /* One entry per (process, path, action set, result) per epoch. */
