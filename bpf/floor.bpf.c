@@ -67,6 +67,17 @@ FLOOR_SYSCALL(setxattrat)
 FLOOR_SYSCALL(mmap)
 FLOOR_SYSCALL(open_by_handle_at)
 
+/* Namespace changes: their exits only. */
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int floor_unshare(struct trace_event_raw_sys_exit *ctx) {
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int floor_setns(struct trace_event_raw_sys_exit *ctx) {
+  return 0;
+}
+
 /* abi.bpf.h: the ia32 ABI on raw sys_exit (every syscall), and io_uring
  * completions. */
 SEC("tp_btf/sys_exit")
