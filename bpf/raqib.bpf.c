@@ -246,7 +246,25 @@ int raqib_live_tasks(struct bpf_iter__task *ctx) {
 
 /* ---- files ----------------------------------------------------------- */
 
-/* Remember a file syscall's arguments at its entry, for its exit. */
+/* Only the file capabilities attribute: it grants privileges on exec. 1 when
+ * the name at user_name is it, 0 when not, -1 when the name cannot be read
+ * (not paged in yet: a BPF program cannot fault it in). */
+static __always_inline int capability_xattr(__u64 user_name) {
+  static const char want[] = "security.capability";
+  char name[sizeof(want) + 1] = {}; /* one more: a longer name is not it */
+  long n = bpf_probe_read_user_str(name, sizeof(name), (void *)user_name);
+  if (n < 0) return -1;
+  if (n != sizeof(want)) return 0;
+  for (int i = 0; i < sizeof(want); i++)
+    if (name[i] != want[i]) return 0;
+  return 1;
+}
+
+/* Remember a file syscall's arguments at its entry, for its exit. User
+ * memory the exit would need and that is small is read here, once, before
+ * the kernel reads it (a racing thread can change it before the exit): an
+ * xattr's name, openat2's open_how flags. Only when it is not paged in yet
+ * is it left (name2 kept) for the exit to read. */
 static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd, __u64 name,
                                           long dfd2, __u64 name2, __u32 flags) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return;
@@ -254,6 +272,18 @@ static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd
   struct raqib_syscall_args *a =
       bpf_task_storage_get(&syscall_args, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!a) return;
+  a->active = 0;
+  if (actions & RAQIB_FILE_SETCAP) {
+    int cap = capability_xattr(name2);
+    if (cap == 0) return; /* another attribute: not recorded */
+    if (cap == 1) name2 = 0;
+  } else if (resolve == RAQIB_RESOLVE_OPENED && name2) {
+    __u64 how_flags = 0; /* struct open_how's first member */
+    if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)name2) == 0) {
+      flags = how_flags;
+      name2 = 0;
+    }
+  }
   a->resolve = resolve;
   a->actions = actions;
   a->dfd = dfd;
@@ -421,17 +451,6 @@ static __always_inline void record_opened_file(__u32 tgid, struct file *file, __
   record_file(tgid, &sc->str, hash, other, actions, error);
 }
 
-/* Only the file capabilities attribute: it grants privileges on exec. Read
- * at the exit: by then the kernel has faulted the name in (a BPF program
- * cannot, and a string constant of the caller may not be paged in yet). */
-static __always_inline bool is_capability_xattr(__u64 user_name) {
-  static const char want[] = "security.capability";
-  char name[sizeof(want)] = {};
-  if (bpf_probe_read_user_str(name, sizeof(name), (void *)user_name) != sizeof(want)) return false;
-  for (int i = 0; i < sizeof(want); i++)
-    if (name[i] != want[i]) return false;
-  return true;
-}
 /* At a file syscall's exit: find its path(s) as the entry said, and record. */
 static __always_inline void syscall_exit(long ret) {
   struct task_struct *task = bpf_get_current_task_btf();
@@ -444,7 +463,7 @@ static __always_inline void syscall_exit(long ret) {
   __s32 error = ret < 0 && ret > -4096 ? (__s32)ret : 0;
   __u32 actions = a->actions;
   __u64 other = 0;
-  if ((actions & RAQIB_FILE_SETCAP) && !is_capability_xattr(a->name2)) return;
+  if ((actions & RAQIB_FILE_SETCAP) && a->name2 && capability_xattr(a->name2) != 1) return;
 
   /* The other name first: scratch.str then holds the main path. */
   if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
@@ -459,7 +478,7 @@ static __always_inline void syscall_exit(long ret) {
   switch (a->resolve) {
     case RAQIB_RESOLVE_OPENED: {
       __u32 flags = a->flags;
-      if (a->name2) { /* openat2: its struct open_how, read at the exit too */
+      if (a->name2) { /* openat2: its struct open_how, not paged in at the entry */
         struct open_how how = {};
         bpf_probe_read_user(&how, sizeof(how), (void *)a->name2);
         flags = how.flags;

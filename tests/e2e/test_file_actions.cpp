@@ -1,9 +1,11 @@
 // Every file action raqib records, done for real by a child process, and
 // reported as info records (--events all) with canonical absolute paths.
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "records.hpp"
 #include "shared_daemon.hpp"
@@ -235,6 +238,46 @@ TEST_F(FileActions, MountsUnmountsAndNamespaceChangesAreRecorded) {
   }
   EXPECT_TRUE(events.count("unshare")) << "events seen: " << json(events).dump();
   EXPECT_TRUE(events.count("setns")) << "events seen: " << json(events).dump();
+}
+
+// setxattr copies the attribute's name and then its value; with the value
+// in a page userfaultfd holds back, a second thread rewrites the name after
+// the kernel copied it and before the syscall returns. raqib must record
+// the name the kernel used (read at the entry), not the one left at the exit.
+TEST_F(FileActions, ANameRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
+  fs::path f = dir_ / "real" / "f";
+  auto records = run([&] {
+    static char name[] = "security.capability";
+    long page = sysconf(_SC_PAGESIZE);
+    int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+    if (uffd < 0) _exit(3);
+    uffdio_api api{.api = UFFD_API};
+    if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(4);
+    void *held = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (held == MAP_FAILED) _exit(5);
+    uffdio_register reg{};
+    reg.range = {reinterpret_cast<uintptr_t>(held), static_cast<uint64_t>(page)};
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(6);
+    std::thread rewriter([&] {
+      uffd_msg msg{};
+      if (read(uffd, &msg, sizeof msg) != sizeof msg) _exit(7);
+      std::memcpy(name, "user.raqib.renamed", sizeof "user.raqib.renamed");
+      // The value: a v2 file capability granting cap_net_raw.
+      static uint32_t caps[1024] = {0x02000001, 1u << 13};
+      uffdio_copy copy{};
+      copy.dst = reinterpret_cast<uintptr_t>(held);
+      copy.src = reinterpret_cast<uintptr_t>(caps);
+      copy.len = static_cast<uint64_t>(page);
+      if (ioctl(uffd, UFFDIO_COPY, &copy) != 0) _exit(8);
+    });
+    if (setxattr(f.c_str(), name, held, 20, 0) != 0) _exit(9);
+    rewriter.join();
+  });
+  EXPECT_EQ(actionsOn(records, f), (std::set<std::vector<std::string>>{{"setcap"}}));
+  std::vector<char> value(64);
+  EXPECT_EQ(getxattr(f.c_str(), "security.capability", value.data(), value.size()), 20)
+      << "the kernel set the capability";
 }
 
 }  // namespace
