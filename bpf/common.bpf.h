@@ -186,12 +186,14 @@ static __always_inline void resolve_at(struct task_struct *task, long dfd, const
   pad_string(&sc->str);
 }
 
-/* The image task runs: its process and which exec of it (records.h). */
+/* The image task (a BTF pointer) runs: its process and which exec of it
+ * (records.h). Direct loads: on every file record, where a helper call per
+ * field would cost more than the rest of the fast path. */
 static __always_inline struct raqib_image image_of(struct task_struct *task) {
   struct raqib_image image = {};
-  image.tgid = BPF_CORE_READ(task, tgid);
-  image.exec_seq = (__u32)BPF_CORE_READ(task, self_exec_id);
-  image.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+  image.tgid = task->tgid;
+  image.exec_seq = (__u32)task->self_exec_id;
+  image.start_ns = task->group_leader->start_boottime;
   return image;
 }
 
