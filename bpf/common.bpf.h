@@ -120,11 +120,13 @@ static __always_inline void resolve_path(const struct path *path, struct raqib_s
   pad_string(&sc->str);
 }
 
-/* The struct file of fd in task's table, or NULL. */
+/* The struct file of fd in task's table, or NULL (an fd outside the table
+ * too: it is the caller's argument, not to index kernel memory with). */
 static __always_inline struct file *fd_file(struct task_struct *task, long fd) {
-  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  struct file **fds = BPF_CORE_READ(fdt, fd);
   struct file *file = NULL;
-  if (fd < 0) return NULL;
+  if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
   bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
   return file;
 }
@@ -182,6 +184,17 @@ static __always_inline void resolve_at(struct task_struct *task, long dfd, const
   sc->str.len = len;
   sc->str.flags = flags;
   pad_string(&sc->str);
+}
+
+/* The image task (a BTF pointer) runs: its process and which exec of it
+ * (records.h). Direct loads: on every file record, where a helper call per
+ * field would cost more than the rest of the fast path. */
+static __always_inline struct raqib_image image_of(struct task_struct *task) {
+  struct raqib_image image = {};
+  image.tgid = task->tgid;
+  image.exec_seq = (__u32)task->self_exec_id;
+  image.start_ns = task->group_leader->start_boottime;
+  return image;
 }
 
 static __always_inline __u64 hash_string(const struct raqib_string *s) {

@@ -65,3 +65,27 @@ FLOOR_SYSCALL(lsetxattr)
 FLOOR_SYSCALL(fsetxattr)
 FLOOR_SYSCALL(setxattrat)
 FLOOR_SYSCALL(mmap)
+FLOOR_SYSCALL(open_by_handle_at)
+
+/* Namespace changes: their exits only. */
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int floor_unshare(struct trace_event_raw_sys_exit *ctx) {
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int floor_setns(struct trace_event_raw_sys_exit *ctx) {
+  return 0;
+}
+
+/* abi.bpf.h: the ia32 ABI on raw sys_exit (every syscall), and io_uring
+ * completions. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(floor_compat_exit, struct pt_regs *regs, long ret) {
+  return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(floor_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe) {
+  return 0;
+}

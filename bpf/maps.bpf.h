@@ -26,9 +26,10 @@
     __array(values, struct name##_inner);                                          \
   } name SEC(".maps") = {.values = {&name##_a}}
 
-/* exec_activity: tgid -> raqib_proc, every fork/exec/exit of the epoch merged
- * per tgid. Bound: config [exec] map_entries. */
-RAQIB_EPOCH_PAIR(exec_activity, __u32, struct raqib_proc, 16384);
+/* exec_activity: raqib_image -> raqib_proc, every fork/exec/exit of the
+ * epoch merged per process image (an exec starts a new entry). Bound:
+ * config [exec] map_entries. */
+RAQIB_EPOCH_PAIR(exec_activity, struct raqib_image, struct raqib_proc, 16384);
 
 /* file_activity: raqib_file_key -> raqib_file_value. Bound: config
  * [file_access] map_entries. */
@@ -125,7 +126,6 @@ enum raqib_resolve {
   RAQIB_RESOLVE_AT = 3,      /* dfd + name */
   RAQIB_RESOLVE_AT_AT = 4,   /* dfd + name, and dfd2 + name2 as the other path */
   RAQIB_RESOLVE_AT_TEXT = 5, /* dfd + name, and the text name2 as the other path */
-  RAQIB_RESOLVE_NONE = 6,    /* no path: a mount change, which starts a new path generation */
 };
 
 /* syscall_args: per-task arguments of a file syscall in flight, from its
@@ -180,6 +180,24 @@ struct {
   __type(key, __u64);
   __type(value, struct raqib_peer_key);
 } connect_inflight SEC(".maps");
+
+/* dns_asked: the DNS queries sent and not yet answered, by the socket that
+ * sent them, its port and the transaction id. A response counts (and its
+ * answers name addresses) only when it answers one of these: a forged
+ * answer to a socket that did not ask, or with another id, is ignored. LRU:
+ * a query never answered ages out. */
+struct raqib_dns_asked_key {
+  __u64 cookie; /* the socket's */
+  __u16 lport;  /* its local port */
+  __u16 id;     /* the transaction id */
+  __u32 _pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct raqib_dns_asked_key);
+  __type(value, __u8);
+} dns_asked SEC(".maps");
 
 /* net_scratch: per-CPU space for the DNS parser; slot 0 for egress, 1 for
  * ingress (softirq ingress can interrupt a process-context egress program on

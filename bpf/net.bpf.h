@@ -338,13 +338,22 @@ static long dns_answer_step(__u32 index, void *ctx) {
 /* The question (and, in a response, the A/AAAA answers) of the DNS message
  * at off. Names are kept in wire format (length-prefixed labels) in the
  * strings map; the core turns them into dotted text. */
-static __always_inline void parse_dns(struct __sk_buff *skb, __u32 off, int egress, __u32 tgid) {
+static __always_inline void parse_dns(struct __sk_buff *skb, __u32 off, int egress, __u32 tgid,
+                                      __u16 lport) {
   __u8 hdr[12];
   if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr))) return;
   int response = hdr[2] >> 7;
   if (response == egress) return; /* queries go out, responses come in */
   __u16 qdcount = (hdr[4] << 8) | hdr[5];
   if (qdcount == 0) return;
+  /* A response answers a query this socket sent from this port with this id. */
+  struct raqib_dns_asked_key asked = {
+      .cookie = bpf_get_socket_cookie(skb), .lport = lport, .id = (hdr[0] << 8) | hdr[1]};
+  __u8 yes = 1;
+  if (!response)
+    bpf_map_update_elem(&dns_asked, &asked, &yes, BPF_ANY);
+  else if (bpf_map_delete_elem(&dns_asked, &asked) != 0)
+    return;
 
   __u32 slot = egress ? 0 : 1;
   struct raqib_net_scratch *sc = net_scratch_slot(&slot);
@@ -446,7 +455,7 @@ static __always_inline void on_packet(struct __sk_buff *skb, int egress) {
   }
   record_flow(&key, tgid, egress, payload_bytes(skb, key.protocol, l4_off), segs ? segs : 1, state);
   if (key.protocol == IPPROTO_UDP && key.rport == RAQIB_DNS_PORT)
-    parse_dns(skb, l4_off + 8, egress, tgid);
+    parse_dns(skb, l4_off + 8, egress, tgid, key.lport);
 }
 
 SEC("cgroup_skb/egress")

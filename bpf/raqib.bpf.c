@@ -10,12 +10,14 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
 
 /* ---- processes ------------------------------------------------------- */
 
-/* The epoch's entry for tgid, created from the task's current facts when the
- * epoch has none yet. NULL when the map is full (counted). */
+/* The epoch's entry for the image task runs, created from the task's
+ * current facts when the epoch has none yet. NULL when the map is full
+ * (counted). */
 static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, __u32 tgid) {
   void *inner = current_epoch(&exec_activity);
   if (!inner) return NULL;
-  struct raqib_proc *rec = bpf_map_lookup_elem(inner, &tgid);
+  struct raqib_image image = image_of(task);
+  struct raqib_proc *rec = bpf_map_lookup_elem(inner, &image);
   if (rec) {
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_UPDATE);
     return rec;
@@ -28,6 +30,7 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
   p->hdr.version = RAQIB_RECORD_VERSION;
   p->hdr.size = sizeof(*p);
   p->tgid = tgid;
+  p->exec_seq = image.exec_seq;
   p->ppid = BPF_CORE_READ(task, real_parent, tgid);
   p->uid = BPF_CORE_READ(task, cred, uid.val);
   p->euid = BPF_CORE_READ(task, cred, euid.val);
@@ -39,14 +42,14 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
   p->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
   p->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
   BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
-  long err = bpf_map_update_elem(inner, &tgid, p, BPF_NOEXIST);
+  long err = bpf_map_update_elem(inner, &image, p, BPF_NOEXIST);
   if (err == 0)
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_INSERT);
   else if (err != -EEXIST) {
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_FAILED);
     return NULL;
   }
-  return bpf_map_lookup_elem(inner, &tgid);
+  return bpf_map_lookup_elem(inner, &image);
 }
 
 /* argv of the task that just exec'd, NUL-separated, the first RAQIB_ARGS_MAX
@@ -140,7 +143,6 @@ static __always_inline __u32 env_markers(struct task_struct *task) {
  * socket, as services get from their manager, is not). */
 static __always_inline __u32 stdio_inet(struct task_struct *task) {
   __u32 flags = 0;
-  if (BPF_CORE_READ(task, files, fdt, max_fds) < 3) return 0;
   for (int fd = 0; fd < 3; fd++) {
     struct file *f = fd_file(task, fd);
     if (!f) continue;
@@ -204,6 +206,32 @@ int BPF_PROG(raqib_exit, struct task_struct *task) {
   return 0;
 }
 
+/* A namespace change of the current process (RAQIB_PROC_UNSHARED or
+ * RAQIB_PROC_SETNS): flagged on its entry, with the namespaces it has now. */
+static __always_inline void record_ns_change(__u32 flag) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  if (tgid == self_tgid) return;
+  struct raqib_proc *rec = proc_entry(task, tgid);
+  if (!rec) return;
+  rec->flags |= flag;
+  rec->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+  rec->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+  rec->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+}
+
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int raqib_unshare(struct trace_event_raw_sys_exit *ctx) {
+  if (ctx->ret == 0) record_ns_change(RAQIB_PROC_UNSHARED);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int raqib_setns(struct trace_event_raw_sys_exit *ctx) {
+  if (ctx->ret == 0) record_ns_change(RAQIB_PROC_SETNS);
+  return 0;
+}
+
 /* Every live process, for the core to reconcile its table with: read
  * through an iterator link, no /proc needed (the core has dropped its
  * privileges by then). */
@@ -218,7 +246,25 @@ int raqib_live_tasks(struct bpf_iter__task *ctx) {
 
 /* ---- files ----------------------------------------------------------- */
 
-/* Remember a file syscall's arguments at its entry, for its exit. */
+/* Only the file capabilities attribute: it grants privileges on exec. 1 when
+ * the name at user_name is it, 0 when not, -1 when the name cannot be read
+ * (not paged in yet: a BPF program cannot fault it in). */
+static __always_inline int capability_xattr(__u64 user_name) {
+  static const char want[] = "security.capability";
+  char name[sizeof(want) + 1] = {}; /* one more: a longer name is not it */
+  long n = bpf_probe_read_user_str(name, sizeof(name), (void *)user_name);
+  if (n < 0) return -1;
+  if (n != sizeof(want)) return 0;
+  for (int i = 0; i < sizeof(want); i++)
+    if (name[i] != want[i]) return 0;
+  return 1;
+}
+
+/* Remember a file syscall's arguments at its entry, for its exit. User
+ * memory the exit would need and that is small is read here, once, before
+ * the kernel reads it (a racing thread can change it before the exit): an
+ * xattr's name, openat2's open_how flags. Only when it is not paged in yet
+ * is it left (name2 kept) for the exit to read. */
 static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd, __u64 name,
                                           long dfd2, __u64 name2, __u32 flags) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return;
@@ -226,6 +272,18 @@ static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd
   struct raqib_syscall_args *a =
       bpf_task_storage_get(&syscall_args, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!a) return;
+  a->active = 0;
+  if (actions & RAQIB_FILE_SETCAP) {
+    int cap = capability_xattr(name2);
+    if (cap == 0) return; /* another attribute: not recorded */
+    if (cap == 1) name2 = 0;
+  } else if (resolve == RAQIB_RESOLVE_OPENED && name2) {
+    __u64 how_flags = 0; /* struct open_how's first member */
+    if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)name2) == 0) {
+      flags = how_flags;
+      name2 = 0;
+    }
+  }
   a->resolve = resolve;
   a->actions = actions;
   a->dfd = dfd;
@@ -252,6 +310,14 @@ static __always_inline __u32 open_actions(__u32 flags) {
   if (flags & 0100) actions |= RAQIB_FILE_CREATE;    /* O_CREAT */
   if (flags & 01000) actions |= RAQIB_FILE_TRUNCATE; /* O_TRUNC */
   return actions;
+}
+
+/* A file record's process: tgid, in the image the current task runs. */
+static __always_inline void set_image(struct raqib_file_key *key, __u32 tgid) {
+  struct raqib_image image = image_of(bpf_get_current_task_btf());
+  key->tgid = tgid;
+  key->exec_seq = image.exec_seq;
+  key->start_ns = image.start_ns;
 }
 
 /* The ring-buffer transport: send the event itself, path and all, as
@@ -296,7 +362,7 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
   struct raqib_file_key key = {};
   key.path_hash = path_hash;
   key.other_hash = other_hash;
-  key.tgid = tgid;
+  set_image(&key, tgid);
   key.actions = actions;
   key.error = error;
   key.path_flags = s->flags;
@@ -364,24 +430,27 @@ static __always_inline bool record_cached_file(__u32 tgid, const struct raqib_pa
   struct raqib_file_key key = {};
   key.path_hash = cv->path_hash;
   key.other_hash = other;
-  key.tgid = tgid;
+  set_image(&key, tgid);
   key.actions = actions;
   key.error = error;
   key.path_flags = cv->path_flags;
   return bump_file(inner, &key, bpf_ktime_get_boot_ns());
 }
 
-/* Only the file capabilities attribute: it grants privileges on exec. Read
- * at the exit: by then the kernel has faulted the name in (a BPF program
- * cannot, and a string constant of the caller may not be paged in yet). */
-static __always_inline bool is_capability_xattr(__u64 user_name) {
-  static const char want[] = "security.capability";
-  char name[sizeof(want)] = {};
-  if (bpf_probe_read_user_str(name, sizeof(name), (void *)user_name) != sizeof(want)) return false;
-  for (int i = 0; i < sizeof(want); i++)
-    if (name[i] != want[i]) return false;
-  return true;
+/* Record an action on an open file, by the path of its (dentry, mount). */
+static __always_inline void record_opened_file(__u32 tgid, struct file *file, __u64 other,
+                                               __u32 actions, __s32 error,
+                                               struct raqib_scratch *sc) {
+  struct raqib_path_cache_key ck = {};
+  ck.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+  ck.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+  if (record_cached_file(tgid, &ck, other, actions, error)) return;
+  resolve_path(&file->f_path, sc);
+  __u64 hash = hash_string(&sc->str);
+  if (!stream_files) cache_path(&ck, hash, sc->str.flags);
+  record_file(tgid, &sc->str, hash, other, actions, error);
 }
+
 /* At a file syscall's exit: find its path(s) as the entry said, and record. */
 static __always_inline void syscall_exit(long ret) {
   struct task_struct *task = bpf_get_current_task_btf();
@@ -394,7 +463,7 @@ static __always_inline void syscall_exit(long ret) {
   __s32 error = ret < 0 && ret > -4096 ? (__s32)ret : 0;
   __u32 actions = a->actions;
   __u64 other = 0;
-  if ((actions & RAQIB_FILE_SETCAP) && !is_capability_xattr(a->name2)) return;
+  if ((actions & RAQIB_FILE_SETCAP) && a->name2 && capability_xattr(a->name2) != 1) return;
 
   /* The other name first: scratch.str then holds the main path. */
   if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
@@ -407,12 +476,9 @@ static __always_inline void syscall_exit(long ret) {
   }
   struct file *file = NULL;
   switch (a->resolve) {
-    case RAQIB_RESOLVE_NONE: /* a mount change: cached paths may be wrong now */
-      if (!error) new_path_generation();
-      return;
     case RAQIB_RESOLVE_OPENED: {
       __u32 flags = a->flags;
-      if (a->name2) { /* openat2: its struct open_how, read at the exit too */
+      if (a->name2) { /* openat2: its struct open_how, not paged in at the entry */
         struct open_how how = {};
         bpf_probe_read_user(&how, sizeof(how), (void *)a->name2);
         flags = how.flags;
@@ -420,6 +486,7 @@ static __always_inline void syscall_exit(long ret) {
       actions = open_actions(flags);
       file = error ? NULL : fd_file(task, ret);
       if (!file) { /* the kernel opened nothing: keep the name as it was passed */
+        if (!a->name) return; /* open_by_handle_at: no name */
         read_user_string((const char *)a->name, RAQIB_STR_UNRESOLVED, sc);
         break;
       }
@@ -427,20 +494,15 @@ static __always_inline void syscall_exit(long ret) {
     case RAQIB_RESOLVE_FD: {
       if (!file) file = fd_file(task, a->dfd);
       if (!file) return;
-      struct raqib_path_cache_key ck = {};
-      ck.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
-      ck.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
-      if (record_cached_file(tgid, &ck, other, actions, error)) return;
-      resolve_path(&file->f_path, sc);
-      __u64 hash = hash_string(&sc->str);
-      if (!stream_files) cache_path(&ck, hash, sc->str.flags);
-      return record_file(tgid, &sc->str, hash, other, actions, error);
+      return record_opened_file(tgid, file, other, actions, error, sc);
     }
     default:
       resolve_at(task, a->dfd, (const char *)a->name, sc);
   }
-  /* A renamed directory changes the path of everything below it. */
-  if ((actions & RAQIB_FILE_RENAME) && !error) new_path_generation();
+  /* A renamed directory changes the path of everything below it, and a
+   * mount change the path of files already cached. */
+  if ((actions & (RAQIB_FILE_RENAME | RAQIB_FILE_MOUNT | RAQIB_FILE_UMOUNT)) && !error)
+    new_path_generation();
   record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
 }
 
@@ -523,20 +585,32 @@ RAQIB_FILE_SYSCALL(lsetxattr,
                    syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, ctx->args[0], 0, ctx->args[1], 0))
 RAQIB_FILE_SYSCALL(fsetxattr, syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, ctx->args[0], 0, 0,
                                             ctx->args[1], 0))
+/* setxattrat(dfd, path, at_flags, name, struct xattr_args *, size) */
 RAQIB_FILE_SYSCALL(setxattrat, syscall_enter(AT, RAQIB_FILE_SETCAP, ctx->args[0], ctx->args[1], 0,
-                                             ctx->args[4], 0))
+                                             ctx->args[3], 0))
 
-/* Mount changes: every cached path may have changed. */
-RAQIB_FILE_SYSCALL(mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(umount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(move_mount, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
-RAQIB_FILE_SYSCALL(pivot_root, syscall_enter(RAQIB_RESOLVE_NONE, 0, 0, 0, 0, 0, 0))
+/* Mount changes, on their target; each also starts a new path generation. */
+#define MOUNT RAQIB_FILE_MOUNT
+/* mount(source, target, type, flags, data): the source is text (a device,
+ * a file system's name, or a path for a bind mount). */
+RAQIB_FILE_SYSCALL(mount, syscall_enter(RAQIB_RESOLVE_AT_TEXT, MOUNT, CWD, ctx->args[1], 0,
+                                        ctx->args[0], 0))
+RAQIB_FILE_SYSCALL(umount, syscall_enter(AT, RAQIB_FILE_UMOUNT, CWD, ctx->args[0], 0, 0, 0))
+/* move_mount(from_dfd, from_path, to_dfd, to_path, flags) */
+RAQIB_FILE_SYSCALL(move_mount, syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, ctx->args[2], ctx->args[3],
+                                             ctx->args[0], ctx->args[1], 0))
+/* pivot_root(new_root, put_old) */
+RAQIB_FILE_SYSCALL(pivot_root, syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, CWD, ctx->args[0], CWD,
+                                             ctx->args[1], 0))
 
 /* A file mapped executable (not anonymous memory). */
 RAQIB_FILE_SYSCALL(mmap,
                    if ((ctx->args[2] & 4) && !(ctx->args[3] & 0x20) && (long)ctx->args[4] >= 0)
                        syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, ctx->args[4], 0, 0, 0,
                                      0)) /* PROT_EXEC, MAP_ANONYMOUS */
+
+/* ---- other entries: ia32, io_uring, open_by_handle_at (abi.bpf.h) ---- */
+#include "abi.bpf.h"
 
 /* ---- network (net.bpf.h) --------------------------------------------- */
 #include "net.bpf.h"

@@ -122,6 +122,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};
   j["strings_evicted"] = drainer.strings().lost();
+  j["dns_names_evicted"] = drainer.resolvedNames().evicted();
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};
   for (const auto &p : plugins.stats())

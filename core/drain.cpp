@@ -6,7 +6,9 @@
 
 #include <cstddef>
 
+#include <algorithm>
 #include <chrono>
+#include <tuple>
 
 namespace raqib {
 
@@ -66,7 +68,9 @@ ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {
   ExecActivity a;
   a.events = (rec.flags & RAQIB_PROC_FORKED ? RAQIB_EXEC_FORKED : 0) |
              (rec.flags & RAQIB_PROC_EXECED ? RAQIB_EXEC_EXECED : 0) |
-             (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0);
+             (rec.flags & RAQIB_PROC_EXITED ? RAQIB_EXEC_EXITED : 0) |
+             (rec.flags & RAQIB_PROC_UNSHARED ? RAQIB_EXEC_UNSHARED : 0) |
+             (rec.flags & RAQIB_PROC_SETNS ? RAQIB_EXEC_SETNS : 0);
   a.exit_code = rec.exit_code;
   a.exec_unix_ns = rec.exec_ns ? unixNsOfBoot(rec.exec_ns, boot_to_unix_ns) : 0;
   a.exit_unix_ns = rec.exit_ns ? unixNsOfBoot(rec.exit_ns, boot_to_unix_ns) : 0;
@@ -80,15 +84,23 @@ Status Drainer::drainExec() {
   // Every entry into the table first, then the records: a child's record
   // then finds the parent that forked it in the same interval, whatever
   // order the map hands them out in.
+  // The images of one process in the order they ran (its start, then each
+  // exec): each replaces the one before it in the table, which keeps the
+  // replaced one for the records it made.
   std::vector<raqib_proc> epoch;
-  auto status = drainMap<uint32_t, raqib_proc>(*drained, [&](uint32_t, const raqib_proc &rec) {
+  auto status = drainMap<raqib_image, raqib_proc>(
+      *drained, [&](const raqib_image &, const raqib_proc &rec) { epoch.push_back(rec); });
+  std::sort(epoch.begin(), epoch.end(), [](const raqib_proc &a, const raqib_proc &b) {
+    return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
+  });
+  for (const raqib_proc &rec : epoch) {
     const std::string *exe =
         (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
     processes_.apply(rec, exe ? *exe : std::string());
-    epoch.push_back(rec);
-  });
+  }
   for (const raqib_proc &rec : epoch) {
-    deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset));
+    deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset,
+                                 ImageRef{rec.start_ns, rec.exec_seq}));
     stats_.exec_records++;
   }
   if (status) bpf_.execEpochs().drained();
@@ -126,9 +138,10 @@ FileActivity decodeFileKey(const raqib_file_key &key, const std::string *path,
                  (key.path_flags & RAQIB_STR_UNRESOLVED ? RAQIB_PATH_UNRESOLVED : 0) |
                  (joined ? RAQIB_PATH_LEXICAL : 0);
   if (key.other_hash) {
-    // A symlink's other path is its text; a rename's or link's is a path.
+    // A symlink's other path is its text, and a mount's source; a
+    // rename's or link's is a path.
     const std::string *other = strings(key.other_hash);
-    bool text = key.actions & RAQIB_FILE_SYMLINK;
+    bool text = key.actions & (RAQIB_FILE_SYMLINK | RAQIB_FILE_MOUNT);
     a.other_path = !other ? kEvicted : text ? *other : foldDots(*other);
   }
   a.actions = key.actions;  // the kernel's action bits are the SDK's
@@ -172,7 +185,7 @@ int Drainer::consumeFileEvent(const void *data, size_t size) {
   }
   int64_t offset = bootToUnixOffsetNs();
   deliver(RecordSnapshot::file(processes_, e->key.tgid, decodeFileEvent(*e, lookupString(), offset),
-                               offset));
+                               offset, ImageRef{e->key.start_ns, e->key.exec_seq}));
   stats_.file_records++;
   return 0;
 }
@@ -197,7 +210,8 @@ Status Drainer::drainFile() {
   return drainWithContext<raqib_file_key, raqib_file_value>(
       bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
         deliver(RecordSnapshot::file(processes_, key.tgid,
-                                     decodeFile(key, value, lookupString(), offset), offset));
+                                     decodeFile(key, value, lookupString(), offset), offset,
+                                     ImageRef{key.start_ns, key.exec_seq}));
         stats_.file_records++;
       });
 }
@@ -205,8 +219,19 @@ Status Drainer::drainFile() {
 // ---- network ---------------------------------------------------------
 
 void ResolvedNames::add(const std::string &addr, const std::string &name) {
-  if (names_.size() >= max_addresses_ && !names_.count(addr)) names_.clear();
-  std::vector<std::string> &names = names_[addr];
+  auto it = names_.find(addr);
+  if (it == names_.end()) {
+    if (names_.size() >= max_addresses_ && !order_.empty()) {
+      names_.erase(order_.back());
+      order_.pop_back();
+      evicted_++;
+    }
+    order_.push_front(addr);
+    it = names_.emplace(addr, Entry{{}, order_.begin()}).first;
+  } else {
+    order_.splice(order_.begin(), order_, it->second.order);
+  }
+  std::vector<std::string> &names = it->second.names;
   std::erase(names, name);
   names.insert(names.begin(), name);
   if (names.size() > kNamesPerAddress) names.resize(kNamesPerAddress);
@@ -214,7 +239,7 @@ void ResolvedNames::add(const std::string &addr, const std::string &name) {
 
 std::vector<std::string> ResolvedNames::lookup(const std::string &addr) const {
   auto it = names_.find(addr);
-  return it == names_.end() ? std::vector<std::string>{} : it->second;
+  return it == names_.end() ? std::vector<std::string>{} : it->second.names;
 }
 
 std::string addressText(const uint8_t *addr, uint32_t family) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,13 +46,22 @@ class StringCache {
 class ResolvedNames {
  public:
   explicit ResolvedNames(size_t max_addresses = 65536) : max_addresses_(max_addresses) {}
+  // Past max_addresses, the address answered least recently leaves (one per
+  // new address, counted): a flood of answers cannot wipe the others.
   void add(const std::string &addr, const std::string &name);
   std::vector<std::string> lookup(const std::string &addr) const;
+  uint64_t evicted() const { return evicted_; }
 
  private:
   static constexpr size_t kNamesPerAddress = 8;
+  struct Entry {
+    std::vector<std::string> names;  // newest first
+    std::list<std::string>::iterator order;
+  };
   size_t max_addresses_;
-  std::unordered_map<std::string, std::vector<std::string>> names_;
+  std::unordered_map<std::string, Entry> names_;
+  std::list<std::string> order_;  // addresses, answered most recently first
+  uint64_t evicted_ = 0;
 };
 
 // "127.0.0.1" or "::1" from 16 bytes in network order (IPv4 in the first 4).
@@ -122,6 +132,7 @@ class Drainer {
 
   const DrainStats &stats() const { return stats_; }
   const StringCache &strings() const { return strings_; }
+  const ResolvedNames &resolvedNames() const { return resolved_; }
 
  private:
   // Flip pair, drain what its records depend on (processes; with names,

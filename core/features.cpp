@@ -2,7 +2,10 @@
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstring>
 #include <memory>
@@ -24,7 +27,9 @@ struct Probe {
 };
 
 constexpr Probe kProbes[] = {
-    {"tp_btf", "probe_tp_btf", "process fork/exec/exit", "none: raqib needs tp_btf"},
+    {"tp_btf", "probe_tp_btf",
+     "process fork/exec/exit, ia32 file syscalls (raw sys_exit), io_uring opens",
+     "none: raqib needs tp_btf"},
     {"tracepoint", "probe_tracepoint", "file syscalls (entry and exit)",
      "none: raqib needs syscall tracepoints"},
     {"raw_tp", "probe_raw_tp", "not needed while tp_btf works", "-"},
@@ -84,6 +89,33 @@ std::string featuresTable(const std::vector<HookSupport> &hooks) {
   for (const auto &h : hooks)
     out += fmt::format("{:<18} {:<8} {}{}\n", h.hook, h.usable ? "yes" : "no", h.role,
                        h.usable ? "" : fmt::format(" ({})", h.detail));
+  return out;
+}
+
+std::string entriesTable() {
+  // x32 syscalls skip the per-syscall tracepoints like ia32 ones; most
+  // kernels build the ABI but leave it off (syscall.x32=n).
+  errno = 0;
+  bool x32 = syscall(0x40000000 | SYS_getpid) >= 0 || errno != ENOSYS;
+  struct Entry {
+    const char *entry, *covered, *how;
+  };
+  const Entry entries[] = {
+      {"native syscalls", "yes", "per-syscall tracepoints, entry and exit"},
+      {"ia32 syscalls", "yes",
+       "raw sys_exit, for int $0x80 and sysenter/syscall from 32-bit code; names read at the exit"},
+      {"x32 syscalls", x32 ? "no" : "-",
+       x32 ? "the x32 ABI is enabled here and not traced" : "the x32 ABI is off in this kernel"},
+      {"open_by_handle_at", "yes", "its syscall tracepoints; the path of the fd opened"},
+      {"io_uring open", "yes",
+       "io_uring_complete: IORING_OP_OPENAT/OPENAT2 into an fd (not a fixed-file slot; a failed "
+       "open is not recorded)"},
+      {"io_uring other", "no",
+       "unlinkat, renameat, linkat, symlinkat, mkdirat and xattr ops through io_uring are not "
+       "recorded"},
+  };
+  std::string out = fmt::format("{:<18} {:<8} {}\n", "file entry", "covered", "how");
+  for (const Entry &e : entries) out += fmt::format("{:<18} {:<8} {}\n", e.entry, e.covered, e.how);
   return out;
 }
 

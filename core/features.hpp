@@ -20,4 +20,8 @@ std::vector<HookSupport> probeHooks();
 // The table `raqib --features` prints.
 std::string featuresTable(const std::vector<HookSupport> &hooks);
 
+// The table of the entries to a file action (syscall ABIs, io_uring, ...)
+// and whether raqib records an action taken through each.
+std::string entriesTable();
+
 }  // namespace raqib

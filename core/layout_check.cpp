@@ -10,7 +10,8 @@
 static_assert(sizeof(raqib_rec_header) == 8);
 static_assert(sizeof(raqib_live_task) == 16);
 static_assert(offsetof(raqib_live_task, start_ns) == 8);
-static_assert(sizeof(raqib_proc) == 96 + RAQIB_COMM_LEN + RAQIB_ARGS_MAX);
+static_assert(sizeof(raqib_proc) == 104 + RAQIB_COMM_LEN + RAQIB_ARGS_MAX);
+static_assert(offsetof(raqib_proc, exec_seq) == 96 + RAQIB_COMM_LEN + RAQIB_ARGS_MAX);
 static_assert(offsetof(raqib_proc, tgid) == 8);
 static_assert(offsetof(raqib_proc, start_ns) == 32);
 static_assert(offsetof(raqib_proc, exe_hash) == 64);
@@ -18,7 +19,11 @@ static_assert(offsetof(raqib_proc, flags) == 72);
 static_assert(offsetof(raqib_proc, mnt_ns) == 80);
 static_assert(offsetof(raqib_proc, comm) == 96);
 static_assert(offsetof(raqib_proc, args) == 96 + RAQIB_COMM_LEN);
-static_assert(sizeof(raqib_file_key) == 32);
+static_assert(sizeof(raqib_file_key) == 48);
+static_assert(offsetof(raqib_file_key, exec_seq) == 32);
+static_assert(offsetof(raqib_file_key, start_ns) == 40);
+static_assert(sizeof(raqib_image) == 16);
+static_assert(offsetof(raqib_image, start_ns) == 8);
 static_assert(offsetof(raqib_file_key, other_hash) == 8);
 static_assert(offsetof(raqib_file_key, tgid) == 16);
 static_assert(offsetof(raqib_file_key, error) == 24);
@@ -43,6 +48,8 @@ SAME_BIT(CHOWN);
 SAME_BIT(SETCAP);
 SAME_BIT(MMAP_EXEC);
 SAME_BIT(EXEC);
+SAME_BIT(MOUNT);
+SAME_BIT(UMOUNT);
 
 // Network (records.h "network").
 static_assert(sizeof(raqib_peer_key) == 32);

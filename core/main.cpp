@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     raqib::routeLibbpfLogs();
-    std::cout << raqib::featuresTable(raqib::probeHooks());
+    std::cout << raqib::featuresTable(raqib::probeHooks()) << "\n" << raqib::entriesTable();
     return 0;
   }
 

@@ -29,6 +29,7 @@ std::vector<std::string> actionNames(uint32_t actions) {
       {RAQIB_ACTION_SYMLINK, "symlink"},     {RAQIB_ACTION_CHMOD, "chmod"},
       {RAQIB_ACTION_CHOWN, "chown"},         {RAQIB_ACTION_SETCAP, "setcap"},
       {RAQIB_ACTION_MMAP_EXEC, "mmap_exec"}, {RAQIB_ACTION_EXEC, "exec"},
+      {RAQIB_ACTION_MOUNT, "mount"},         {RAQIB_ACTION_UMOUNT, "umount"},
   };
   std::vector<std::string> names;
   for (auto [bit, name] : kNames)
@@ -217,7 +218,9 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
   if (const raqib_exec_record *e = record.exec) {
     Json exec = {{"events", flagNames(e->events, {{RAQIB_EXEC_FORKED, "fork"},
                                                   {RAQIB_EXEC_EXECED, "exec"},
-                                                  {RAQIB_EXEC_EXITED, "exit"}})}};
+                                                  {RAQIB_EXEC_EXITED, "exit"},
+                                                  {RAQIB_EXEC_UNSHARED, "unshare"},
+                                                  {RAQIB_EXEC_SETNS, "setns"}})}};
     if (e->events & RAQIB_EXEC_EXECED) exec["exec_time"] = rfc3339(e->exec_unix_ns);
     if (e->events & RAQIB_EXEC_EXITED) {
       exec["exit_time"] = rfc3339(e->exit_unix_ns);

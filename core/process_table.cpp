@@ -86,6 +86,14 @@ bool sameStart(uint64_t a, uint64_t b) {
   return (a > b ? a - b : b - a) < startTolerance();
 }
 
+// Whether p started at start (a kernel record's): exactly, once p's start
+// came from the kernel too (its image is known); within /proc's precision
+// for a process seeded from there. Two processes can get one pid within a
+// clock tick.
+bool startedAt(const ProcessInfo &p, uint64_t start) {
+  return p.exec_seq ? p.start_boot_ns == start : sameStart(p.start_boot_ns, start);
+}
+
 // The cgroup v2 id (the inode of its directory) from /proc/PID/cgroup.
 uint64_t cgroupId(const fs::path &proc_dir, const std::string &cgroup_root) {
   if (cgroup_root.empty()) return 0;
@@ -181,11 +189,22 @@ uint32_t execFlags(uint32_t proc_flags) {
   return out;
 }
 
+void ProcessTable::keepReplaced(const ProcessInfo &p, uint64_t now_boot_ns) {
+  replaced_[p.pid].emplace_back(p, now_boot_ns);
+  replaced_count_++;
+}
+
 void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
   auto [it, inserted] = procs_.try_emplace(rec.tgid);
   ProcessInfo &p = it->second;
-  if (!inserted && rec.start_ns && p.start_boot_ns && !sameStart(p.start_boot_ns, rec.start_ns))
-    p = ProcessInfo{};  // the pid was reused
+  if (!inserted && rec.start_ns && p.start_boot_ns && !startedAt(p, rec.start_ns)) {
+    keepReplaced(p, rec.start_ns);  // the pid was reused
+    p = ProcessInfo{};
+  } else if (!inserted && p.pid != 0 &&
+             (p.exec_seq ? *p.exec_seq != rec.exec_seq : bool(rec.flags & RAQIB_PROC_EXECED))) {
+    keepReplaced(p, rec.exec_ns ? rec.exec_ns : bootNowNs());  // an exec replaced its image
+  }
+  p.exec_seq = rec.exec_seq;
   bool fresh = p.pid == 0;
   p.pid = rec.tgid;
   p.ppid = rec.ppid;
@@ -227,6 +246,18 @@ const ProcessInfo *ProcessTable::find(uint32_t pid) const {
   return it == procs_.end() ? nullptr : &it->second;
 }
 
+const ProcessInfo *ProcessTable::findImage(uint32_t pid, const ImageRef &image) const {
+  const ProcessInfo *current = find(pid);
+  auto matches = [&](const ProcessInfo &p) {
+    return startedAt(p, image.start_boot_ns) && (!p.exec_seq || *p.exec_seq == image.exec_seq);
+  };
+  if (current && matches(*current)) return current;
+  if (auto it = replaced_.find(pid); it != replaced_.end())
+    for (auto r = it->second.rbegin(); r != it->second.rend(); ++r)
+      if (matches(r->first)) return &r->first;
+  return current;
+}
+
 std::vector<const ProcessInfo *> ProcessTable::ancestry(uint32_t pid) const {
   std::vector<const ProcessInfo *> chain;
   std::unordered_set<uint32_t> seen{pid};
@@ -259,6 +290,12 @@ void ProcessTable::expire(uint64_t now_boot_ns, std::chrono::nanoseconds keep) {
     const auto &exit = entry.second.exit_boot_ns;
     return exit && *exit + uint64_t(keep.count()) < now_boot_ns;
   });
+  for (auto it = replaced_.begin(); it != replaced_.end();) {
+    replaced_count_ -= std::erase_if(it->second, [&](const auto &image) {
+      return image.second + uint64_t(keep.count()) < now_boot_ns;
+    });
+    it = it->second.empty() ? replaced_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace raqib

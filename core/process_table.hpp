@@ -36,6 +36,13 @@ struct ProcessInfo {
   uint64_t start_boot_ns = 0;  // CLOCK_BOOTTIME
   std::optional<uint64_t> exit_boot_ns;
   int32_t exit_code = 0;
+  std::optional<uint32_t> exec_seq;  // which image (raqib_image); unknown when seeded from /proc
+};
+
+// The image a record names: the process's start and which exec of it.
+struct ImageRef {
+  uint64_t start_boot_ns = 0;
+  uint32_t exec_seq = 0;
 };
 
 // RAQIB_EXE_* flags of an executable's canonical path (deleted: it had no
@@ -59,6 +66,11 @@ class ProcessTable {
 
   const ProcessInfo *find(uint32_t pid) const;
 
+  // The image of pid that image names: the current one, or one it replaced
+  // (by an exec, or as an earlier process with the same pid) that is still
+  // kept; the current one when neither matches.
+  const ProcessInfo *findImage(uint32_t pid, const ImageRef &image) const;
+
   // Parent first, up to pid 1; stops at an unknown pid or a loop.
   std::vector<const ProcessInfo *> ancestry(uint32_t pid) const;
 
@@ -66,13 +78,20 @@ class ProcessTable {
   // processes, or whose pid now belongs to a later process. Returns how many.
   size_t reconcile(const std::vector<raqib_live_task> &live, uint64_t now_boot_ns);
 
-  // Forget processes that exited more than keep before now.
+  // Forget processes that exited, and images replaced, more than keep
+  // before now.
   void expire(uint64_t now_boot_ns, std::chrono::nanoseconds keep);
 
-  size_t size() const { return procs_.size(); }
+  size_t size() const { return procs_.size() + replaced_count_; }
 
  private:
+  // Keep p's image, about to be replaced at now, for the records it made.
+  void keepReplaced(const ProcessInfo &p, uint64_t now_boot_ns);
+
   std::unordered_map<uint32_t, ProcessInfo> procs_;
+  // Images replaced by an exec or a reused pid, per pid, with when.
+  std::unordered_map<uint32_t, std::vector<std::pair<ProcessInfo, uint64_t>>> replaced_;
+  size_t replaced_count_ = 0;
 };
 
 // The cgroup v2 mount point, from /proc/self/mountinfo; "" when none.

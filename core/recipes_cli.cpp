@@ -180,7 +180,7 @@ class ReplayedRecord {
     if (f.contains("other_path")) other_ = f["other_path"];
     static const std::map<std::string, uint32_t> kActionBits = [] {
       std::map<std::string, uint32_t> bits;
-      for (uint32_t bit = 1; bit <= RAQIB_ACTION_EXEC; bit <<= 1)
+      for (uint32_t bit = 1; bit <= RAQIB_ACTION_UMOUNT; bit <<= 1)
         bits[actionNames(bit).at(0)] = bit;
       return bits;
     }();
@@ -197,10 +197,12 @@ class ReplayedRecord {
   }
   void readExec(const nlohmann::json &e) {
     for (const std::string &ev : e.value("events", std::vector<std::string>{}))
-      exec_.events |= ev == "fork"   ? RAQIB_EXEC_FORKED
-                      : ev == "exec" ? RAQIB_EXEC_EXECED
-                      : ev == "exit" ? RAQIB_EXEC_EXITED
-                                     : 0;
+      exec_.events |= ev == "fork"      ? RAQIB_EXEC_FORKED
+                      : ev == "exec"    ? RAQIB_EXEC_EXECED
+                      : ev == "exit"    ? RAQIB_EXEC_EXITED
+                      : ev == "unshare" ? RAQIB_EXEC_UNSHARED
+                      : ev == "setns"   ? RAQIB_EXEC_SETNS
+                                        : 0;
     exec_.exec_unix_ns = unixNs(e.value("exec_time", nlohmann::json()));
     exec_.exit_unix_ns = unixNs(e.value("exit_time", nlohmann::json()));
     exec_.exit_code =

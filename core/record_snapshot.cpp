@@ -3,9 +3,10 @@
 namespace raqib {
 
 std::shared_ptr<RecordSnapshot> RecordSnapshot::about(const ProcessTable &table, uint32_t pid,
-                                                      uint32_t kind, int64_t boot_to_unix_ns) {
+                                                      uint32_t kind, int64_t boot_to_unix_ns,
+                                                      std::optional<ImageRef> image) {
   std::shared_ptr<RecordSnapshot> s(new RecordSnapshot());
-  const ProcessInfo *p = table.find(pid);
+  const ProcessInfo *p = image ? table.findImage(pid, *image) : table.find(pid);
   ProcessInfo unknown;
   unknown.pid = pid;
   s->addProcess(p ? *p : unknown, boot_to_unix_ns);
@@ -16,8 +17,9 @@ std::shared_ptr<RecordSnapshot> RecordSnapshot::about(const ProcessTable &table,
 
 std::shared_ptr<const RecordSnapshot> RecordSnapshot::file(const ProcessTable &table, uint32_t pid,
                                                            FileActivity activity,
-                                                           int64_t boot_to_unix_ns) {
-  auto s = about(table, pid, RAQIB_RECORD_FILE, boot_to_unix_ns);
+                                                           int64_t boot_to_unix_ns,
+                                                           std::optional<ImageRef> image) {
+  auto s = about(table, pid, RAQIB_RECORD_FILE, boot_to_unix_ns, image);
   s->file_activity_ = std::move(activity);
   const FileActivity &a = s->file_activity_;
   s->file_.struct_size = sizeof s->file_;
@@ -36,8 +38,9 @@ std::shared_ptr<const RecordSnapshot> RecordSnapshot::file(const ProcessTable &t
 
 std::shared_ptr<const RecordSnapshot> RecordSnapshot::exec(const ProcessTable &table, uint32_t pid,
                                                            ExecActivity activity,
-                                                           int64_t boot_to_unix_ns) {
-  auto s = about(table, pid, RAQIB_RECORD_EXEC, boot_to_unix_ns);
+                                                           int64_t boot_to_unix_ns,
+                                                           std::optional<ImageRef> image) {
+  auto s = about(table, pid, RAQIB_RECORD_EXEC, boot_to_unix_ns, image);
   s->exec_activity_ = activity;
   s->exec_.struct_size = sizeof s->exec_;
   s->exec_.events = activity.events;

@@ -75,11 +75,15 @@ struct DnsActivity {
 class RecordSnapshot {
  public:
   // A record about process pid, with the process and its ancestry as the
-  // table knows them now. boot_to_unix converts kernel times.
+  // table knows them now; with image, the process as that image of it (the
+  // one that acted: see ProcessTable::findImage). boot_to_unix converts
+  // kernel times.
   static std::shared_ptr<const RecordSnapshot> file(const ProcessTable &table, uint32_t pid,
-                                                    FileActivity activity, int64_t boot_to_unix_ns);
+                                                    FileActivity activity, int64_t boot_to_unix_ns,
+                                                    std::optional<ImageRef> image = std::nullopt);
   static std::shared_ptr<const RecordSnapshot> exec(const ProcessTable &table, uint32_t pid,
-                                                    ExecActivity activity, int64_t boot_to_unix_ns);
+                                                    ExecActivity activity, int64_t boot_to_unix_ns,
+                                                    std::optional<ImageRef> image = std::nullopt);
 
   // Network records; pid 0 when the owning process is not known.
   static std::shared_ptr<const RecordSnapshot> flow(const ProcessTable &table, uint32_t pid,
@@ -96,7 +100,8 @@ class RecordSnapshot {
   RecordSnapshot() = default;
   // The snapshot of pid and its ancestry, for a record of kind.
   static std::shared_ptr<RecordSnapshot> about(const ProcessTable &table, uint32_t pid,
-                                               uint32_t kind, int64_t boot_to_unix_ns);
+                                               uint32_t kind, int64_t boot_to_unix_ns,
+                                               std::optional<ImageRef> image = std::nullopt);
 
   struct OwnedProcess {
     std::string exe;

@@ -324,6 +324,7 @@ constexpr std::pair<std::string_view, uint32_t> kActions[] = {
     {"symlink", RAQIB_ACTION_SYMLINK},     {"chmod", RAQIB_ACTION_CHMOD},
     {"chown", RAQIB_ACTION_CHOWN},         {"setcap", RAQIB_ACTION_SETCAP},
     {"mmap_exec", RAQIB_ACTION_MMAP_EXEC}, {"exec", RAQIB_ACTION_EXEC},
+    {"mount", RAQIB_ACTION_MOUNT},         {"umount", RAQIB_ACTION_UMOUNT},
 };
 
 Filter readFilter(const Reader &parent, std::string_view key) {

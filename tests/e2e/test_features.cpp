@@ -40,6 +40,10 @@ TEST(Features, TableSaysWhatThisKernelAllows) {
   EXPECT_EQ(hooks["fentry"], "no");
   EXPECT_EQ(hooks["lsm"], "no");
   EXPECT_NE(d.stdoutText().find("Operation not permitted"), std::string::npos) << d.stdoutText();
+  // Then the entries to a file action raqib covers (tests/e2e/test_abi.cpp).
+  for (const char *row : {"ia32 syscalls      yes", "open_by_handle_at  yes",
+                          "io_uring open      yes", "io_uring other     no"})
+    EXPECT_NE(d.stdoutText().find(row), std::string::npos) << row << "\n" << d.stdoutText();
 }
 
 TEST(Features, TheDaemonLogsEachFallbackItTakes) {

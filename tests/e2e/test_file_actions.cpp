@@ -1,15 +1,22 @@
 // Every file action raqib records, done for real by a child process, and
 // reported as info records (--events all) with canonical absolute paths.
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "records.hpp"
 #include "shared_daemon.hpp"
@@ -171,6 +178,106 @@ TEST_F(FileActions, ChmodChownSetcapMmapExec) {
   for (const auto &r : fileRecords(records, f.string()))
     if (r["file"]["actions"][0] == "chmod") chmods += r["count"].get<int>();
   EXPECT_EQ(chmods, 2);
+}
+
+// setxattrat(2) (Linux 6.13): the attribute's name is its fourth argument,
+// the value comes in a struct xattr_args.
+long setxattrat(const char *path, const char *name, const void *value, uint32_t size) {
+  struct {
+    uint64_t value;
+    uint32_t size;
+    uint32_t flags;
+  } args{reinterpret_cast<uintptr_t>(value), size, 0};
+  constexpr long kSetxattrat = 463;
+  return syscall(kSetxattrat, AT_FDCWD, path, 0, name, &args, sizeof args);
+}
+
+TEST_F(FileActions, SetxattratOfTheCapabilityIsRecorded) {
+  fs::path f = dir_ / "real" / "f";
+  const uint32_t caps[5] = {0x02000001, 1u << 13, 0, 0, 0};
+  auto records = run([&] {
+    if (setxattrat(f.c_str(), "security.capability", caps, sizeof caps) != 0) _exit(3);
+    if (setxattrat(f.c_str(), "user.raqib", "x", 1) != 0) _exit(4);  // not recorded
+  });
+  EXPECT_EQ(actionsOn(records, f), (std::set<std::vector<std::string>>{{"setcap"}}));
+  int setcaps = 0;
+  for (const auto &r : fileRecords(records, f.string())) setcaps += r["count"].get<int>();
+  EXPECT_EQ(setcaps, 1);
+}
+
+// Mounts and unmounts are file actions on their target; unshare and setns
+// are events of the process, whose record then carries its new namespaces.
+TEST_F(FileActions, MountsUnmountsAndNamespaceChangesAreRecorded) {
+  fs::path mnt = dir_ / "mnt";
+  fs::create_directory(mnt);
+  auto records = run([&] {
+    if (unshare(CLONE_NEWNS) != 0) _exit(3);
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(4);
+    if (mount("raqibfs", mnt.c_str(), "tmpfs", 0, nullptr) != 0) _exit(5);
+    if (umount(mnt.c_str()) != 0) _exit(6);
+    int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(7);
+  });
+  EXPECT_EQ(actionsOn(records, mnt), (std::set<std::vector<std::string>>{{"mount"}, {"umount"}}));
+  for (const auto &r : fileRecords(records, mnt.string()))
+    if (r["file"]["actions"][0] == "mount") EXPECT_EQ(r["file"]["other_path"], "raqibfs");
+  EXPECT_EQ(actionsOn(records, "/"), (std::set<std::vector<std::string>>{{"mount"}}));
+
+  char own_mnt_ns[64] = "";
+  ASSERT_GT(readlink("/proc/self/ns/mnt", own_mnt_ns, sizeof own_mnt_ns - 1), 0);
+  std::set<std::string> events;
+  for (const auto &r : records) {
+    if (r.value("type", "") != "exec") continue;
+    for (const auto &e : r["exec"]["events"]) events.insert(e.get<std::string>());
+    bool unshared = std::find(r["exec"]["events"].begin(), r["exec"]["events"].end(), "unshare") !=
+                    r["exec"]["events"].end();
+    if (unshared)
+      EXPECT_NE("mnt:[" + std::to_string(r["process"]["namespaces"]["mnt"].get<uint64_t>()) + "]",
+                own_mnt_ns)
+          << r.dump();
+  }
+  EXPECT_TRUE(events.count("unshare")) << "events seen: " << json(events).dump();
+  EXPECT_TRUE(events.count("setns")) << "events seen: " << json(events).dump();
+}
+
+// setxattr copies the attribute's name and then its value; with the value
+// in a page userfaultfd holds back, a second thread rewrites the name after
+// the kernel copied it and before the syscall returns. raqib must record
+// the name the kernel used (read at the entry), not the one left at the exit.
+TEST_F(FileActions, ANameRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
+  fs::path f = dir_ / "real" / "f";
+  auto records = run([&] {
+    static char name[] = "security.capability";
+    long page = sysconf(_SC_PAGESIZE);
+    int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+    if (uffd < 0) _exit(3);
+    uffdio_api api{.api = UFFD_API};
+    if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(4);
+    void *held = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (held == MAP_FAILED) _exit(5);
+    uffdio_register reg{};
+    reg.range = {reinterpret_cast<uintptr_t>(held), static_cast<uint64_t>(page)};
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(6);
+    std::thread rewriter([&] {
+      uffd_msg msg{};
+      if (read(uffd, &msg, sizeof msg) != sizeof msg) _exit(7);
+      std::memcpy(name, "user.raqib.renamed", sizeof "user.raqib.renamed");
+      // The value: a v2 file capability granting cap_net_raw.
+      static uint32_t caps[1024] = {0x02000001, 1u << 13};
+      uffdio_copy copy{};
+      copy.dst = reinterpret_cast<uintptr_t>(held);
+      copy.src = reinterpret_cast<uintptr_t>(caps);
+      copy.len = static_cast<uint64_t>(page);
+      if (ioctl(uffd, UFFDIO_COPY, &copy) != 0) _exit(8);
+    });
+    if (setxattr(f.c_str(), name, held, 20, 0) != 0) _exit(9);
+    rewriter.join();
+  });
+  EXPECT_EQ(actionsOn(records, f), (std::set<std::vector<std::string>>{{"setcap"}}));
+  std::vector<char> value(64);
+  EXPECT_EQ(getxattr(f.c_str(), "security.capability", value.data(), value.size()), 20)
+      << "the kernel set the capability";
 }
 
 }  // namespace

@@ -412,10 +412,20 @@ std::string wireName(const std::string &dotted) {
   return wire + '\0';
 }
 
+// How the resolver answers: to a query the client sent (ask), with the
+// query's id or another one; or, not asked, to a client that sent nothing.
+struct DnsPlay {
+  const char *name = kName;
+  const char *answer = kAnswer;
+  bool ask = true;
+  uint16_t answer_id = 0x5241;  // the query's id
+};
+
 // The child: in a network namespace of its own, bring up lo, run a one-shot
-// resolver on 127.0.0.1:53, ask it for kName, then connect to the answer.
-// Exit code 0 when everything worked, else the step that failed.
-int resolveAndConnect() {
+// resolver on 127.0.0.1:53, ask it for play.name (or not), answer
+// play.answer, then connect to the answer. Exit code 0 when everything
+// worked, else the step that failed.
+int resolveAndConnect(const DnsPlay &play = {}) {
   if (unshare(CLONE_NEWNET) != 0) return 10;
   {
     Fd ctl(socket(AF_INET, SOCK_DGRAM, 0));
@@ -429,33 +439,42 @@ int resolveAndConnect() {
   sockaddr_in dns = v4("127.0.0.1", 53);
   if (bind(resolver.get(), reinterpret_cast<sockaddr *>(&dns), sizeof dns) != 0) return 13;
   Fd service(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in svc = v4(kAnswer, kServicePort);
+  sockaddr_in svc = v4(play.answer, kServicePort);
   if (bind(service.get(), reinterpret_cast<sockaddr *>(&svc), sizeof svc) != 0) return 14;
   if (listen(service.get(), 1) != 0) return 15;
 
-  // The query: id 0x5241, recursion desired, one question, kName IN A.
-  std::string question = wireName(kName) + std::string("\0\1\0\1", 4);
+  // The query: id 0x5241, recursion desired, one question, play.name IN A.
+  std::string question = wireName(play.name) + std::string("\0\1\0\1", 4);
   std::string query = std::string("\x52\x41\x01\x00\0\1\0\0\0\0\0\0", 12) + question;
   Fd client(socket(AF_INET, SOCK_DGRAM, 0));
-  if (sendto(client.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr *>(&dns),
-             sizeof dns) != ssize_t(query.size()))
-    return 16;
-
-  // The resolver answers it: the question, then one A record whose owner
-  // name is a pointer to the question's name (0xc00c).
-  char buf[512];
-  sockaddr_in from{};
+  sockaddr_in from = v4("127.0.0.1", 0);
   socklen_t from_len = sizeof from;
-  ssize_t n =
-      recvfrom(resolver.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr *>(&from), &from_len);
-  if (n != ssize_t(query.size())) return 17;
-  std::string answer = std::string("\x52\x41\x81\x80\0\1\0\1\0\0\0\0", 12) + question +
+  char buf[512];
+  if (play.ask) {
+    if (sendto(client.get(), query.data(), query.size(), 0, reinterpret_cast<sockaddr *>(&dns),
+               sizeof dns) != ssize_t(query.size()))
+      return 16;
+    ssize_t n = recvfrom(resolver.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr *>(&from),
+                         &from_len);
+    if (n != ssize_t(query.size())) return 17;
+  } else if (bind(client.get(), reinterpret_cast<sockaddr *>(&from), sizeof from) != 0 ||
+             getsockname(client.get(), reinterpret_cast<sockaddr *>(&from), &from_len) != 0) {
+    return 23;
+  }
+
+  // The resolver answers: the question, then one A record whose owner name
+  // is a pointer to the question's name (0xc00c).
+  in_addr answer_addr{};
+  if (inet_pton(AF_INET, play.answer, &answer_addr) != 1) return 24;
+  std::string answer = std::string(1, char(play.answer_id >> 8)) +
+                       std::string(1, char(play.answer_id & 0xff)) +
+                       std::string("\x81\x80\0\1\0\1\0\0\0\0", 10) + question +
                        std::string("\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4", 12) +
-                       std::string("\x7f\x00\x00\x4d", 4);  // 127.0.0.77
+                       std::string(reinterpret_cast<const char *>(&answer_addr), 4);
   if (sendto(resolver.get(), answer.data(), answer.size(), 0, reinterpret_cast<sockaddr *>(&from),
              from_len) != ssize_t(answer.size()))
     return 18;
-  n = recv(client.get(), buf, sizeof buf, 0);
+  ssize_t n = recv(client.get(), buf, sizeof buf, 0);
   if (n != ssize_t(answer.size())) return 19;
   in_addr resolved{};
   std::memcpy(&resolved, buf + n - 4, 4);
@@ -521,6 +540,43 @@ TEST_F(NetworkTest, DnsQueryAnsweredOnLoopbackNamesTheFlow) {
     if (toService(f)) {
       EXPECT_EQ(f["flow"]["names"], json::array({kName})) << f.dump();
     }
+}
+
+// A forged answer, to a socket that asked nothing or with another id than
+// the query's, names no address: the kernel counts a response only when it
+// answers a query that socket sent from that port with that id.
+TEST_F(NetworkTest, AForgedDnsAnswerNamesNoAddress) {
+  const DnsPlay plays[] = {
+      {"unasked.raqib.test", "127.0.0.78", false, 0x5241},
+      {"wrongid.raqib.test", "127.0.0.79", true, 0x1234},
+  };
+  for (const DnsPlay &play : plays) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) _exit(resolveAndConnect(play));
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << play.name << ": the resolver child failed at step " << WEXITSTATUS(status);
+    auto toService = [&](const json &r) {
+      return r["process"]["pid"] == child && r["flow"]["remote"]["addr"] == play.answer &&
+             r["flow"]["remote"]["port"] == kServicePort;
+    };
+    ASSERT_TRUE(waitFor("flow", [&](const std::vector<json> &r) {
+      for (const json &f : r)
+        if (toService(f) && f["flow"]["direction"] == "connect") return true;
+      return false;
+    })) << output();
+    for (const json &f : records("flow"))
+      if (toService(f)) {
+        EXPECT_TRUE(!f["flow"].contains("names") || f["flow"]["names"].empty())
+            << play.name << ": " << f.dump();
+      }
+    for (const json &d : records("dns"))
+      if (d["process"]["pid"] == child) {
+        EXPECT_TRUE(d["dns"]["answers"].empty()) << play.name << ": " << d.dump();
+      }
+  }
 }
 
 }  // namespace

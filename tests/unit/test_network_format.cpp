@@ -44,9 +44,14 @@ TEST(NetworkFormat, ResolvedNamesNewestFirstAndBounded) {
   EXPECT_EQ(names.lookup("10.0.0.1"), (std::vector<std::string>{"a.test", "b.test"}));
   EXPECT_TRUE(names.lookup("10.0.0.2").empty());
   names.add("10.0.0.2", "c.test");
-  names.add("10.0.0.3", "d.test");  // a third address: the cache starts over
-  EXPECT_TRUE(names.lookup("10.0.0.1").empty());
+  names.add("10.0.0.1", "a.test");  // answered again: now the most recent
+  // A third address: only the address answered least recently leaves, so a
+  // flood of answers cannot wipe the cache.
+  names.add("10.0.0.3", "d.test");
+  EXPECT_TRUE(names.lookup("10.0.0.2").empty());
+  EXPECT_EQ(names.lookup("10.0.0.1"), (std::vector<std::string>{"a.test", "b.test"}));
   EXPECT_EQ(names.lookup("10.0.0.3"), std::vector<std::string>{"d.test"});
+  EXPECT_EQ(names.evicted(), 1u);
   for (int i = 0; i < 20; i++) names.add("10.0.0.3", "n" + std::to_string(i));
   EXPECT_EQ(names.lookup("10.0.0.3").size(), 8u);
   EXPECT_EQ(names.lookup("10.0.0.3").front(), "n19");

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define RAQIB_RECORD_VERSION 1
+#define RAQIB_RECORD_VERSION 2
 
 #define RAQIB_COMM_LEN 16
 /* Longest path kept; longer paths keep their last RAQIB_PATH_MAX - 1 bytes
@@ -57,6 +57,8 @@ enum raqib_proc_flags {
   RAQIB_PROC_STDIN_INET = 1u << 9,
   RAQIB_PROC_STDOUT_INET = 1u << 10,
   RAQIB_PROC_STDERR_INET = 1u << 11,
+  RAQIB_PROC_UNSHARED = 1u << 12, /* unshare(2) succeeded; the namespaces are the new ones */
+  RAQIB_PROC_SETNS = 1u << 13,    /* setns(2) succeeded; likewise */
 };
 /* Environment bytes scanned per exec for the RAQIB_PROC_ENV_* markers. */
 #define RAQIB_ENV_SCAN_MAX 4000
@@ -91,6 +93,19 @@ struct raqib_proc {
   __u32 _pad1;
   char comm[RAQIB_COMM_LEN];
   char args[RAQIB_ARGS_MAX]; /* argv, NUL-separated */
+  __u32 exec_seq;            /* which image of the process (struct raqib_image) */
+  __u32 _pad2;
+};
+
+/* A process image: the process (tgid and start) and which exec of it
+ * (the task's self_exec_id, which each exec bumps). The exec map keeps one
+ * entry per image of the epoch and every file record names its image, so
+ * an exec after the act, an exec chain or a pid reused inside one interval
+ * still name the image that acted. */
+struct raqib_image {
+  __u32 tgid;
+  __u32 exec_seq;
+  __u64 start_ns; /* the process's start, CLOCK_BOOTTIME, as raqib_proc.start_ns */
 };
 
 /* ---- files ----------------------------------------------------------- */
@@ -110,6 +125,9 @@ enum raqib_file_act {
   RAQIB_FILE_SETCAP = 1u << 11,   /* setxattr of security.capability */
   RAQIB_FILE_MMAP_EXEC = 1u << 12, /* mapped with PROT_EXEC */
   RAQIB_FILE_EXEC = 1u << 13,     /* executed */
+  RAQIB_FILE_MOUNT = 1u << 14,    /* mounted on (mount, move_mount, pivot_root); other_hash: the
+                                     source, as text for mount(2) */
+  RAQIB_FILE_UMOUNT = 1u << 15,   /* unmounted */
 };
 
 /* One entry per (process, path, action set, result) per epoch. */
@@ -120,6 +138,9 @@ struct raqib_file_key {
   __u32 actions; /* enum raqib_file_act */
   __s32 error;      /* 0, or the negative errno of a failed call */
   __u32 path_flags; /* enum raqib_str_flags: how this record's path was found */
+  __u32 exec_seq;   /* with tgid and start_ns: the image that acted (struct raqib_image) */
+  __u32 _pad;
+  __u64 start_ns;
 };
 
 struct raqib_file_value {

@@ -131,6 +131,8 @@ typedef enum raqib_file_action {
   RAQIB_ACTION_SETCAP = 1u << 11,    /* setxattr of security.capability */
   RAQIB_ACTION_MMAP_EXEC = 1u << 12, /* mapped executable */
   RAQIB_ACTION_EXEC = 1u << 13,      /* executed */
+  RAQIB_ACTION_MOUNT = 1u << 14,     /* path mounted on; other_path: the source */
+  RAQIB_ACTION_UMOUNT = 1u << 15,    /* path unmounted */
 } raqib_file_action;
 
 /* Log levels for raqib_host_api.log. */
@@ -199,13 +201,15 @@ typedef struct raqib_file_record {
   int64_t first_unix_ns;
   int64_t last_unix_ns;
   const char *other_path; /* rename: the new name; link: the target; symlink: its text;
-                             else NULL */
+                             mount: its source; else NULL */
 } raqib_file_record;
 
 /* What happened to a process during one drain interval: raqib_exec_record.events. */
 #define RAQIB_EXEC_FORKED (1u << 0)
 #define RAQIB_EXEC_EXECED (1u << 1)
 #define RAQIB_EXEC_EXITED (1u << 2)
+#define RAQIB_EXEC_UNSHARED (1u << 3) /* unshare(2): namespaces are the new ones */
+#define RAQIB_EXEC_SETNS (1u << 4)    /* setns(2): likewise */
 
 /* A process's lifecycle events during one drain interval. The process
  * itself (exe, args, ...) is raqib_record.process. */

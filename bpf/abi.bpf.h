@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The other entries to the file actions of raqib.bpf.c: the 32-bit (ia32)
+ * syscall ABI, io_uring opens and open_by_handle_at. Each hands its
+ * arguments to the same syscall_enter/syscall_exit (or fd recording) the
+ * native syscalls use, so every entry lands in the same records. Included
+ * from raqib.bpf.c after the native syscall programs. */
+#ifndef RAQIB_ABI_BPF_H
+#define RAQIB_ABI_BPF_H
+
+/* ---- open_by_handle_at ------------------------------------------------ */
+
+/* No name: the path is that of the fd returned (a failure records nothing,
+ * there is no name to record). */
+RAQIB_FILE_SYSCALL(open_by_handle_at,
+                   syscall_enter(RAQIB_RESOLVE_OPENED, 0, ctx->args[0], 0, 0, 0, ctx->args[2]))
+
+/* ---- the ia32 ABI ------------------------------------------------------ */
+
+/* The per-syscall tracepoints skip compat syscalls (a 64-bit process may use
+ * `int $0x80` too), so raw sys_exit takes them: one program that runs on
+ * every syscall of the machine, where a native one returns after one load
+ * of the task's thread_info.status (x86-64 sets TS_COMPAT there from a
+ * 32-bit syscall's entry until the return to user mode, after sys_exit).
+ * There is no entry program: the exit reads the syscall's number and
+ * arguments from the registers it was entered with, then takes the path of
+ * a native syscall's entry and exit at once. A raw sys_enter program too
+ * would cost a second program run on every syscall; the price of not
+ * having one is that a compat syscall's names are read at its exit (an
+ * open's path is the fd's, which is not affected). */
+#define RAQIB_TS_COMPAT 0x0002
+
+static __always_inline bool in_compat_syscall(void) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  return task->thread_info.status & RAQIB_TS_COMPAT;
+}
+
+/* ia32 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl). */
+enum raqib_ia32_nr {
+  IA32_OPEN = 5,
+  IA32_CREAT = 8,
+  IA32_LINK = 9,
+  IA32_UNLINK = 10,
+  IA32_CHMOD = 15,
+  IA32_LCHOWN16 = 16,
+  IA32_MOUNT = 21,
+  IA32_UMOUNT = 22,
+  IA32_RENAME = 38,
+  IA32_RMDIR = 40,
+  IA32_UMOUNT2 = 52,
+  IA32_SYMLINK = 83,
+  IA32_OLD_MMAP = 90,
+  IA32_TRUNCATE = 92,
+  IA32_FTRUNCATE = 93,
+  IA32_FCHMOD = 94,
+  IA32_FCHOWN16 = 95,
+  IA32_CHOWN16 = 182,
+  IA32_MMAP2 = 192,
+  IA32_TRUNCATE64 = 193,
+  IA32_FTRUNCATE64 = 194,
+  IA32_LCHOWN = 198,
+  IA32_FCHOWN = 207,
+  IA32_CHOWN = 212,
+  IA32_PIVOT_ROOT = 217,
+  IA32_SETXATTR = 226,
+  IA32_LSETXATTR = 227,
+  IA32_FSETXATTR = 228,
+  IA32_OPENAT = 295,
+  IA32_UNSHARE = 310,
+  IA32_SETNS = 346,
+  IA32_FCHOWNAT = 298,
+  IA32_UNLINKAT = 301,
+  IA32_RENAMEAT = 302,
+  IA32_LINKAT = 303,
+  IA32_SYMLINKAT = 304,
+  IA32_FCHMODAT = 306,
+  IA32_OPEN_BY_HANDLE_AT = 342,
+  IA32_RENAMEAT2 = 353,
+  IA32_MOVE_MOUNT = 429,
+  IA32_OPENAT2 = 437,
+  IA32_FCHMODAT2 = 452,
+  IA32_SETXATTRAT = 463,
+};
+
+/* struct mmap_arg_struct32, old_mmap's single argument. */
+struct raqib_ia32_mmap_args {
+  __u32 addr, len, prot, flags, fd, offset;
+};
+
+static __always_inline void compat_mmap(__u32 prot, __u32 flags, __s32 fd) {
+  if ((prot & 4) && !(flags & 0x20) && fd >= 0) /* PROT_EXEC, not MAP_ANONYMOUS */
+    syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_MMAP_EXEC, fd, 0, 0, 0, 0);
+}
+
+/* The entry of ia32 syscall id: its arguments are 32 bits in ebx, ecx, edx,
+ * esi, edi; an fd or a dfd is signed. The same resolve and actions as the
+ * native programs. */
+static __always_inline void compat_enter(struct pt_regs *regs, long id) {
+  __u64 a0 = (__u32)regs->bx, a1 = (__u32)regs->cx, a2 = (__u32)regs->dx;
+  __u64 a3 = (__u32)regs->si, a4 = (__u32)regs->di;
+  __s32 d0 = (__s32)a0, d2 = (__s32)a2;
+  switch (id) {
+    case IA32_OPEN:
+      syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, a0, 0, 0, a1);
+      break;
+    case IA32_OPENAT:
+      syscall_enter(RAQIB_RESOLVE_OPENED, 0, d0, a1, 0, 0, a2);
+      break;
+    case IA32_CREAT:
+      syscall_enter(RAQIB_RESOLVE_OPENED, 0, CWD, a0, 0, 0, 01 | 0100 | 01000);
+      break;
+    case IA32_OPENAT2:
+      syscall_enter(RAQIB_RESOLVE_OPENED, 0, d0, a1, 0, a2, 0);
+      break;
+    case IA32_OPEN_BY_HANDLE_AT:
+      syscall_enter(RAQIB_RESOLVE_OPENED, 0, d0, 0, 0, 0, a2);
+      break;
+    case IA32_UNLINK:
+    case IA32_RMDIR:
+      syscall_enter(AT, RAQIB_FILE_UNLINK, CWD, a0, 0, 0, 0);
+      break;
+    case IA32_UNLINKAT:
+      syscall_enter(AT, RAQIB_FILE_UNLINK, d0, a1, 0, 0, 0);
+      break;
+    case IA32_RENAME:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENAME, CWD, a0, CWD, a1, 0);
+      break;
+    case IA32_RENAMEAT:
+    case IA32_RENAMEAT2:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_RENAME, d0, a1, d2, a3, 0);
+      break;
+    case IA32_LINK:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, CWD, a1, CWD, a0, 0);
+      break;
+    case IA32_LINKAT:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, RAQIB_FILE_LINK, d2, a3, d0, a1, 0);
+      break;
+    case IA32_SYMLINK:
+      syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SYMLINK, CWD, a1, 0, a0, 0);
+      break;
+    case IA32_SYMLINKAT:
+      syscall_enter(RAQIB_RESOLVE_AT_TEXT, RAQIB_FILE_SYMLINK, (__s32)a1, a2, 0, a0, 0);
+      break;
+    case IA32_CHMOD:
+      syscall_enter(AT, RAQIB_FILE_CHMOD, CWD, a0, 0, 0, 0);
+      break;
+    case IA32_FCHMOD:
+      syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHMOD, d0, 0, 0, 0, 0);
+      break;
+    case IA32_FCHMODAT:
+    case IA32_FCHMODAT2:
+      syscall_enter(AT, RAQIB_FILE_CHMOD, d0, a1, 0, 0, 0);
+      break;
+    case IA32_CHOWN16:
+    case IA32_CHOWN:
+    case IA32_LCHOWN16:
+    case IA32_LCHOWN:
+      syscall_enter(AT, RAQIB_FILE_CHOWN, CWD, a0, 0, 0, 0);
+      break;
+    case IA32_FCHOWN16:
+    case IA32_FCHOWN:
+      syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_CHOWN, d0, 0, 0, 0, 0);
+      break;
+    case IA32_FCHOWNAT:
+      syscall_enter(AT, RAQIB_FILE_CHOWN, d0, a1, 0, 0, 0);
+      break;
+    case IA32_TRUNCATE:
+    case IA32_TRUNCATE64:
+      syscall_enter(AT, RAQIB_FILE_TRUNCATE, CWD, a0, 0, 0, 0);
+      break;
+    case IA32_FTRUNCATE:
+    case IA32_FTRUNCATE64:
+      syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_TRUNCATE, d0, 0, 0, 0, 0);
+      break;
+    case IA32_SETXATTR:
+    case IA32_LSETXATTR:
+      syscall_enter(AT, RAQIB_FILE_SETCAP, CWD, a0, 0, a1, 0);
+      break;
+    case IA32_FSETXATTR:
+      syscall_enter(RAQIB_RESOLVE_FD, RAQIB_FILE_SETCAP, d0, 0, 0, a1, 0);
+      break;
+    case IA32_SETXATTRAT: /* (dfd, path, at_flags, name, args, size) */
+      syscall_enter(AT, RAQIB_FILE_SETCAP, d0, a1, 0, a3, 0);
+      break;
+    case IA32_MOUNT:
+      syscall_enter(RAQIB_RESOLVE_AT_TEXT, MOUNT, CWD, a1, 0, a0, 0);
+      break;
+    case IA32_UMOUNT:
+    case IA32_UMOUNT2:
+      syscall_enter(AT, RAQIB_FILE_UMOUNT, CWD, a0, 0, 0, 0);
+      break;
+    case IA32_MOVE_MOUNT:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, d2, a3, d0, a1, 0);
+      break;
+    case IA32_PIVOT_ROOT:
+      syscall_enter(RAQIB_RESOLVE_AT_AT, MOUNT, CWD, a0, CWD, a1, 0);
+      break;
+    case IA32_MMAP2:
+      compat_mmap(a2, a3, (__s32)a4);
+      break;
+    case IA32_OLD_MMAP: {
+      struct raqib_ia32_mmap_args m = {};
+      if (bpf_probe_read_user(&m, sizeof(m), (void *)a0) == 0)
+        compat_mmap(m.prot, m.flags, (__s32)m.fd);
+      break;
+    }
+  }
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
+  if (!in_compat_syscall()) return 0;
+  long id = regs->orig_ax;
+  if (id == IA32_UNSHARE || id == IA32_SETNS) {
+    if (ret == 0) record_ns_change(id == IA32_UNSHARE ? RAQIB_PROC_UNSHARED : RAQIB_PROC_SETNS);
+    return 0;
+  }
+  compat_enter(regs, id);
+  syscall_exit(ret);
+  return 0;
+}
+
+/* ---- io_uring ------------------------------------------------------------ */
+
+/* An io_uring open (IORING_OP_OPENAT, IORING_OP_OPENAT2) is no syscall:
+ * take it at its completion, in a thread of the process that owns the ring
+ * (the submitter, its io-wq worker or its SQPOLL thread all share its file
+ * table), where the result is the fd installed. An open into a fixed-file
+ * slot installs no fd and a failed open leaves no name to read here: those
+ * are not recorded (docs/architecture.md). */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(raqib_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (tgid == self_tgid) return 0;
+  struct io_kiocb *r = req;
+  __u8 op = BPF_CORE_READ(r, opcode);
+  if (op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2) return 0;
+  struct io_open *open = (struct io_open *)&r->cmd;
+  __s32 fd = BPF_CORE_READ(cqe, res);
+  if (fd < 0 || BPF_CORE_READ(open, file_slot)) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct file *file = fd_file(task, fd);
+  struct raqib_scratch *sc = get_scratch();
+  if (!file || !sc) return 0;
+  record_opened_file(tgid, file, 0, open_actions(BPF_CORE_READ(open, how.flags)), 0, sc);
+  return 0;
+}
+
+#endif /* RAQIB_ABI_BPF_H */
