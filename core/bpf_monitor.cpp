@@ -133,6 +133,8 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     bpf_map__set_max_entries(map, config.network_flows.map_entries);
   for (bpf_map *map : {s->maps.dns_a, s->maps.dns_b})
     bpf_map__set_max_entries(map, config.dns.map_entries);
+  for (bpf_map *map : {s->maps.tamper_activity_a, s->maps.tamper_activity_b})
+    bpf_map__set_max_entries(map, config.tamper.map_entries);
   // Sockets outlive their flow entries; keep owners for several epochs' worth.
   bpf_map__set_max_entries(s->maps.sock_owner,
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
@@ -144,6 +146,7 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                     std::strerror(-err))};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};
+  if (auto registered = m->registerOwnObjects(); !registered) return Error{registered.error()};
   // libbpf reads the possible CPUs once and keeps them: now, while files
   // can still be opened.
   if (libbpf_num_possible_cpus() <= 0) return Error{"cannot count the possible CPUs"};
@@ -158,6 +161,9 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                         bpf_map__fd(s->maps.flows_b));
   m->dns_ =
       EpochPair(bpf_map__fd(s->maps.dns), bpf_map__fd(s->maps.dns_a), bpf_map__fd(s->maps.dns_b));
+  m->tamper_ =
+      EpochPair(bpf_map__fd(s->maps.tamper_activity), bpf_map__fd(s->maps.tamper_activity_a),
+                bpf_map__fd(s->maps.tamper_activity_b));
   return m;
 }
 
@@ -169,6 +175,7 @@ Status BpfMonitor::attachAll() {
                       "libbpf's details)",
                       what, std::strerror(errno))};
     links_.emplace_back(link, bpf_link__destroy);
+    link_names_.push_back(what);
     return Ok{};
   };
   // The network hooks go on the root cgroup v2, so they see every process.

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -45,6 +46,14 @@ struct MapCounters {
   uint64_t failed = 0;
 };
 
+// One of raqib's own maps, programs or links (enum raqib_object_type), by
+// the kernel's id; a link's name is the hook it attaches to.
+struct OwnObject {
+  uint32_t type = 0;
+  uint32_t id = 0;
+  std::string name;
+};
+
 class BpfMonitor {
  public:
   // Check the machine (privilege, BTF, tracefs), then open, size, load and
@@ -59,6 +68,8 @@ class BpfMonitor {
   EpochPair &peerEpochs() { return peers_; }
   EpochPair &flowEpochs() { return flows_; }
   EpochPair &dnsEpochs() { return dns_; }
+  EpochPair &tamperEpochs() { return tamper_; }
+  const std::vector<OwnObject> &ownObjects() const { return own_objects_; }
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -77,9 +88,14 @@ class BpfMonitor {
   // period per syscall tracepoint, serialised in the kernel: seconds for
   // all of raqib's) happens after the daemon has exited, not in its stop.
   Status startLinkHolder();
+  // Write the id of every map, program and link into raqib_objects, for the
+  // tamper programs to recognise them (core/tamper.cpp).
+  Status registerOwnObjects();
 
   raqib_bpf *skel_ = nullptr;
   std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
+  std::vector<std::string> link_names_;  // the hook of each of links_
+  std::vector<OwnObject> own_objects_;
   int holder_pipe_ = -1;
   bpf_link *tasks_iter_ = nullptr;  // raqib_live_tasks, one of links_  // the link holder reads EOF
                                     // once the daemon is gone
@@ -88,6 +104,7 @@ class BpfMonitor {
   EpochPair peers_;
   EpochPair flows_;
   EpochPair dns_;
+  EpochPair tamper_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

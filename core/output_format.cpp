@@ -278,6 +278,17 @@ std::string detectionJson(const DetectionMeta &meta, const raqib_record &record)
   return dump(j);
 }
 
+std::string tamperJson(Json fields, const raqib_record *actor, const std::string &host) {
+  if (actor) {
+    addRecordFields(fields, *actor, host);
+  } else {
+    fields["process"] = nullptr;
+    fields["ancestry"] = Json::array();
+    fields["host"] = host;
+  }
+  return dump(fields);
+}
+
 std::string infoJson(const raqib_record &record, int64_t time_unix_ns, const std::string &host) {
   Json j = {
       {"time", rfc3339(time_unix_ns)}, {"kind", "info"}, {"type", recordTypeName(record.kind)}};

@@ -1,0 +1,249 @@
+#include "tamper.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "drain.hpp"
+#include "output_format.hpp"
+#include "raqib.skel.h"
+#include "record_snapshot.hpp"
+
+namespace raqib {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+uint64_t objectKey(uint32_t type, uint32_t id) {
+  return uint64_t(type) << 32 | id;
+}
+
+const char *objectTypeName(uint32_t type) {
+  switch (type) {
+    case RAQIB_OBJ_MAP:
+      return "map";
+    case RAQIB_OBJ_PROG:
+      return "program";
+    case RAQIB_OBJ_LINK:
+      return "link";
+    default:
+      return "unknown";
+  }
+}
+
+// The kernel id of a map, program or link fd; 0 when the kernel says nothing.
+template <class Info>
+uint32_t objectId(int fd, Info &info) {
+  uint32_t len = sizeof info;
+  std::memset(&info, 0, sizeof info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+}  // namespace
+
+Status BpfMonitor::registerOwnObjects() {
+  int objects = bpf_map__fd(skel_->maps.raqib_objects);
+  auto add = [&](uint32_t type, uint32_t id, std::string name) -> Status {
+    if (!id)
+      return Error{fmt::format("reading the id of raqib's {} {}", objectTypeName(type), name)};
+    raqib_object_key key{type, id};
+    uint32_t one = 1;
+    if (int err = bpf_map_update_elem(objects, &key, &one, BPF_ANY); err < 0)
+      return Error{fmt::format("registering raqib's {} {} for tamper evidence: {}",
+                               objectTypeName(type), name, std::strerror(-err))};
+    own_objects_.push_back({type, id, std::move(name)});
+    return Ok{};
+  };
+  bpf_map *map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    bpf_map_info info;
+    if (auto s = add(RAQIB_OBJ_MAP, objectId(bpf_map__fd(map), info), bpf_map__name(map)); !s)
+      return s;
+  }
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    bpf_prog_info info;
+    if (auto s =
+            add(RAQIB_OBJ_PROG, objectId(bpf_program__fd(prog), info), bpf_program__name(prog));
+        !s)
+      return s;
+  }
+  for (size_t i = 0; i < links_.size(); i++) {
+    bpf_link_info info;
+    if (auto s = add(RAQIB_OBJ_LINK, objectId(bpf_link__fd(links_[i].get()), info), link_names_[i]);
+        !s)
+      return s;
+  }
+  return Ok{};
+}
+
+const char *tamperMoveName(uint32_t move) {
+  switch (move) {
+    case RAQIB_TAMPER_BPF_GET_FD:
+      return "bpf_get_fd_by_id";
+    case RAQIB_TAMPER_BPF_MAP_READ:
+      return "bpf_map_read";
+    case RAQIB_TAMPER_BPF_MAP_WRITE:
+      return "bpf_map_write";
+    case RAQIB_TAMPER_BPF_DETACH:
+      return "bpf_detach";
+    case RAQIB_TAMPER_BPF_PROG_LOAD:
+      return "bpf_prog_load";
+    case RAQIB_TAMPER_MODULE_LOAD:
+      return "module_load";
+    case RAQIB_TAMPER_PTRACE:
+      return "ptrace";
+    case RAQIB_TAMPER_PROCESS_VM:
+      return "process_vm";
+    case RAQIB_TAMPER_SIGNAL:
+      return "signal";
+    default:
+      return "unknown";
+  }
+}
+
+std::string bpfCommandName(uint32_t cmd) {
+  static const std::unordered_map<uint32_t, const char *> kNames = {
+      {BPF_MAP_LOOKUP_ELEM, "BPF_MAP_LOOKUP_ELEM"},
+      {BPF_MAP_UPDATE_ELEM, "BPF_MAP_UPDATE_ELEM"},
+      {BPF_MAP_DELETE_ELEM, "BPF_MAP_DELETE_ELEM"},
+      {BPF_MAP_GET_NEXT_KEY, "BPF_MAP_GET_NEXT_KEY"},
+      {BPF_PROG_LOAD, "BPF_PROG_LOAD"},
+      {BPF_PROG_DETACH, "BPF_PROG_DETACH"},
+      {BPF_PROG_GET_FD_BY_ID, "BPF_PROG_GET_FD_BY_ID"},
+      {BPF_MAP_GET_FD_BY_ID, "BPF_MAP_GET_FD_BY_ID"},
+      {BPF_MAP_LOOKUP_AND_DELETE_ELEM, "BPF_MAP_LOOKUP_AND_DELETE_ELEM"},
+      {BPF_MAP_FREEZE, "BPF_MAP_FREEZE"},
+      {BPF_MAP_LOOKUP_BATCH, "BPF_MAP_LOOKUP_BATCH"},
+      {BPF_MAP_LOOKUP_AND_DELETE_BATCH, "BPF_MAP_LOOKUP_AND_DELETE_BATCH"},
+      {BPF_MAP_UPDATE_BATCH, "BPF_MAP_UPDATE_BATCH"},
+      {BPF_MAP_DELETE_BATCH, "BPF_MAP_DELETE_BATCH"},
+      {BPF_LINK_UPDATE, "BPF_LINK_UPDATE"},
+      {BPF_LINK_GET_FD_BY_ID, "BPF_LINK_GET_FD_BY_ID"},
+      {BPF_LINK_DETACH, "BPF_LINK_DETACH"},
+  };
+  auto it = kNames.find(cmd);
+  return it != kNames.end() ? it->second : fmt::format("BPF_CMD_{}", cmd);
+}
+
+const char *tamperImportance(const raqib_tamper_key &key) {
+  switch (key.move) {
+    case RAQIB_TAMPER_BPF_GET_FD:
+      // Every `bpftool prog show` gets each program's fd to read its info;
+      // a map's or link's fd is what writing or detaching needs.
+      return key.object_type == RAQIB_OBJ_PROG ? "medium" : "high";
+    case RAQIB_TAMPER_BPF_MAP_READ:
+    case RAQIB_TAMPER_BPF_PROG_LOAD:
+      return "high";
+    default:
+      return "critical";
+  }
+}
+
+Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
+                  const std::unordered_map<uint64_t, std::string> &names, int64_t boot_to_unix_ns) {
+  Json j = {{"time", rfc3339(unixNsOfBoot(value.last_ns, boot_to_unix_ns))},
+            {"kind", "tamper"},
+            {"move", tamperMoveName(key.move)},
+            {"importance", tamperImportance(key)}};
+  switch (key.move) {
+    case RAQIB_TAMPER_BPF_GET_FD:
+    case RAQIB_TAMPER_BPF_MAP_READ:
+    case RAQIB_TAMPER_BPF_MAP_WRITE:
+    case RAQIB_TAMPER_BPF_DETACH: {
+      auto name = names.find(objectKey(key.object_type, value.object_id));
+      j["bpf"] = {{"command", bpfCommandName(key.detail)},
+                  {"object",
+                   {{"type", objectTypeName(key.object_type)},
+                    {"id", value.object_id},
+                    {"name", name != names.end() ? name->second : ""}}}};
+      break;
+    }
+    case RAQIB_TAMPER_BPF_PROG_LOAD: {
+      const char *type = libbpf_bpf_prog_type_str(bpf_prog_type(key.detail));
+      const char *attach = libbpf_bpf_attach_type_str(bpf_attach_type(value.attach_type));
+      j["program"] = {{"name", std::string(value.name, strnlen(value.name, sizeof value.name))},
+                      {"type", type ? Json(type) : Json(key.detail)}};
+      // 0 is also "not given": most program types have no attach type.
+      if (value.attach_type)
+        j["program"]["attach_type"] = attach ? Json(attach) : Json(value.attach_type);
+      break;
+    }
+    default:
+      break;
+  }
+  j["count"] = value.count;
+  j["first"] = rfc3339(unixNsOfBoot(value.first_ns, boot_to_unix_ns));
+  j["last"] = rfc3339(unixNsOfBoot(value.last_ns, boot_to_unix_ns));
+  return j;
+}
+
+TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins,
+                         const Config &config)
+    : bpf_(bpf),
+      processes_(processes),
+      plugins_(plugins),
+      allowed_loaders_(config.tamper_allowed_loaders.begin(), config.tamper_allowed_loaders.end()) {
+  for (const OwnObject &o : bpf.ownObjects()) names_[objectKey(o.type, o.id)] = o.name;
+}
+
+Status TamperWatch::drain(Drainer &drainer) {
+  auto drained = bpf_.tamperEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  // The actors' exec records are in the exec map flipped after this one.
+  if (auto s = drainer.drainExec(); !s) return s;
+  int64_t offset = bootToUnixOffsetNs();
+  std::vector<std::pair<raqib_tamper_key, raqib_tamper_value>> entries;
+  auto status = drainMap<raqib_tamper_key, raqib_tamper_value>(
+      *drained, [&](const raqib_tamper_key &key, const raqib_tamper_value &value) {
+        entries.emplace_back(key, value);
+      });
+  if (status) bpf_.tamperEpochs().drained();
+  for (const auto &[key, value] : entries) {
+    const ProcessInfo *actor = processes_.find(key.tgid);
+    if (key.move == RAQIB_TAMPER_BPF_PROG_LOAD && actor && allowed_loaders_.count(actor->exe)) {
+      stats_.allowed_loads += value.count;
+      continue;
+    }
+    publish(tamperFields(key, value, names_, offset), key.tgid);
+  }
+  return status;
+}
+
+void TamperWatch::publish(Json fields, uint32_t actor) {
+  std::string summary;
+  if (fields.contains("bpf"))
+    summary = fmt::format(" {} {} {} (id {})", fields["bpf"]["command"].get<std::string>(),
+                          fields["bpf"]["object"]["type"].get<std::string>(),
+                          fields["bpf"]["object"]["name"].get<std::string>(),
+                          fields["bpf"]["object"]["id"].get<uint32_t>());
+  if (fields.contains("program"))
+    summary =
+        fmt::format(" {} {}", fields["program"]["type"].dump(), fields["program"]["name"].dump());
+  std::shared_ptr<const RecordSnapshot> snapshot;
+  std::string who = "an unknown process";
+  if (actor) {
+    snapshot = RecordSnapshot::actor(processes_, actor, bootToUnixOffsetNs());
+    const raqib_record &r = snapshot->view();
+    who = fmt::format("pid={} exe={}", r.process->pid, r.process->exe);
+    for (uint32_t i = 0; i < r.ancestry_len; i++)
+      who += fmt::format("{}{}({})", i ? "<" : " via ", r.ancestry[i].comm, r.ancestry[i].pid);
+  }
+  std::string text =
+      fmt::format("{} {} tamper {}{} x{} by {}", fields["time"].get<std::string>(),
+                  fields["importance"].get<std::string>(), fields["move"].get<std::string>(),
+                  summary, fields["count"].get<uint64_t>(), who);
+  for (char &c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  spdlog::warn("{}", text);
+  std::string json =
+      tamperJson(std::move(fields), snapshot ? &snapshot->view() : nullptr, plugins_.hostname());
+  plugins_.publishTamper(std::move(json), std::move(text));
+  stats_.records++;
+}
+
+}  // namespace raqib

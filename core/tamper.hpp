@@ -1,0 +1,68 @@
+// Tamper evidence: what other processes do to raqib itself, as "tamper"
+// records for the printers (docs/events.md). The kernel half is
+// bpf/tamper.bpf.h; the threat model is in docs/architecture.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf_monitor.hpp"
+#include "config.hpp"
+#include "plugin_host.hpp"
+#include "process_table.hpp"
+#include "raqib/records.h"
+#include "result.hpp"
+
+namespace raqib {
+
+class Drainer;
+
+// "bpf_map_write" for RAQIB_TAMPER_BPF_MAP_WRITE; "unknown" out of range.
+const char *tamperMoveName(uint32_t move);
+// "BPF_MAP_UPDATE_ELEM" for 2; "BPF_CMD_<n>" for a command not named here.
+std::string bpfCommandName(uint32_t cmd);
+
+// How much a move matters: "critical" for moves that change or blind raqib,
+// lower for those that only look (a program's fd got by id, as `bpftool prog
+// show` does) or ask it to stop (SIGTERM; from pid 1, the service manager,
+// "low").
+const char *tamperImportance(const raqib_tamper_key &key);
+
+// The record's own fields (no process), as the drain decodes one entry:
+// object names come from names (raqib's objects by type and id).
+nlohmann::ordered_json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
+                                    const std::unordered_map<uint64_t, std::string> &names,
+                                    int64_t boot_to_unix_ns);
+
+struct TamperStats {
+  uint64_t records = 0;        // tamper records published
+  uint64_t allowed_loads = 0;  // program loads by an allowed loader, not reported
+};
+
+class TamperWatch {
+ public:
+  TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, const Config &config);
+
+  // Flip the tamper map, bring the process table up to date (the actors'
+  // exec records), then publish a record per entry.
+  Status drain(Drainer &drainer);
+
+  const TamperStats &stats() const { return stats_; }
+
+ private:
+  void publish(nlohmann::ordered_json fields, uint32_t actor);
+
+  BpfMonitor &bpf_;
+  ProcessTable &processes_;
+  PluginHost &plugins_;
+  std::unordered_set<std::string> allowed_loaders_;
+  std::unordered_map<uint64_t, std::string> names_;  // (type << 32 | id) -> object name
+  TamperStats stats_;
+};
+
+}  // namespace raqib

@@ -1,0 +1,183 @@
+// Tamper evidence: each move against raqib is performed for real, with
+// bpftool and with code of the test's own, and the tamper record must name
+// the actor with its ancestry within two cadences of the move.
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "records.hpp"
+
+namespace raqib::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto kCadence = 1s;  // [tamper] cadence of the daemons below
+const std::string kBpftool = "/usr/sbin/bpftool";
+
+std::string daemonConfig() {
+  return "[exec]\ncadence = \"50ms\"\n[tamper]\ncadence = \"1s\"\n"
+         "[printers.stdout]\nformat = \"json\"\n";
+}
+
+// The ids of the BPF objects whose fds process pid holds, by kind
+// ("map_id", "prog_id", "link_id"), from /proc/PID/fdinfo: reading it is
+// not a bpf() call.
+std::set<uint32_t> heldIds(pid_t pid, const std::string &field) {
+  std::set<uint32_t> ids;
+  for (const auto &e : fs::directory_iterator(fmt::format("/proc/{}/fdinfo", pid))) {
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.starts_with(field + ":")) ids.insert(std::stoul(line.substr(field.size() + 1)));
+  }
+  return ids;
+}
+
+// bpftool's JSON listing of OBJECTS ("map", "link"), or an empty array.
+json bpftoolList(const std::string &objects) {
+  std::string out;
+  if (shell(kBpftool + " -j " + objects + " show 2>/dev/null", out) != 0) return json::array();
+  return json::parse(out, nullptr, false);
+}
+
+class Tamper : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    config_ = std::make_unique<TempFile>("raqib.toml", daemonConfig());
+    daemon_ =
+        std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
+    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(daemon_->stop(), 0) << daemon_->stderrText();
+    daemon_.reset();
+    config_.reset();
+  }
+
+  // The id of the daemon's map called name.
+  static uint32_t mapId(const std::string &name) {
+    std::set<uint32_t> held = heldIds(daemon_->pid(), "map_id");
+    for (const json &m : bpftoolList("map"))
+      if (m.value("name", "") == name && held.count(m.value("id", 0u))) return m["id"];
+    ADD_FAILURE() << "raqib holds no map " << name;
+    return 0;
+  }
+
+  // The tamper record of move by pid that names object (when not empty),
+  // waited for at most two cadences after now. Checks that it names the
+  // actor with its ancestry up to the test.
+  static json tamperRecord(const std::string &move, pid_t pid, const std::string &object = "",
+                           std::chrono::milliseconds within = 2 * kCadence) {
+    json found;
+    daemon_->waitForStdout(
+        [&](const std::string &line) {
+          json j = json::parse(line, nullptr, false);
+          if (!j.is_object() || j["kind"] != "tamper" || j["move"] != move) return false;
+          if (!j["process"].is_object() || j["process"]["pid"] != pid) return false;
+          if (!object.empty() && j["bpf"]["object"]["name"] != object) return false;
+          found = j;
+          return true;
+        },
+        within);
+    EXPECT_FALSE(found.is_null()) << "no " << move << " record about pid " << pid << " within "
+                                  << within.count() << "ms\n"
+                                  << daemon_->stdoutText() << daemon_->stderrText();
+    if (found.is_null()) return found;
+    EXPECT_GE(found["ancestry"].size(), 2u) << found;
+    if (found["ancestry"].size() >= 1) EXPECT_EQ(found["ancestry"][0]["pid"], getpid()) << found;
+    EXPECT_EQ(found["ancestry"].back()["pid"], 1) << found;
+    return found;
+  }
+
+  static inline std::unique_ptr<TempFile> config_;
+  static inline std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(Tamper, BpftoolUpdatesAndDeletesAnEntryOfARaqibMap) {
+  uint32_t id = mapId("raqib_objects");
+  ASSERT_NE(id, 0u);
+  auto update = runChild({kBpftool, "map", "update", "id", std::to_string(id),
+                          "key",    "hex", "ff",     "ff", "ff",
+                          "ff",     "ff",  "ff",     "ff", "ff",
+                          "value",  "hex", "00",     "00", "00",
+                          "00"});
+  ASSERT_EQ(update.status, 0);
+  json r = tamperRecord("bpf_map_write", update.pid, "raqib_objects");
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["importance"], "critical");
+  EXPECT_EQ(r["bpf"]["command"], "BPF_MAP_UPDATE_ELEM");
+  EXPECT_EQ(r["bpf"]["object"]["type"], "map");
+  EXPECT_EQ(r["bpf"]["object"]["id"], id);
+  EXPECT_EQ(r["process"]["exe"], kBpftool);
+
+  auto del = runChild({kBpftool, "map", "delete", "id", std::to_string(id), "key", "hex", "ff",
+                       "ff", "ff", "ff", "ff", "ff", "ff", "ff"});
+  ASSERT_EQ(del.status, 0);
+  r = tamperRecord("bpf_map_write", del.pid, "raqib_objects");
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["bpf"]["command"], "BPF_MAP_DELETE_ELEM");
+}
+
+TEST_F(Tamper, BpftoolDumpsARaqibMapById) {
+  uint32_t id = mapId("raqib_objects");
+  ASSERT_NE(id, 0u);
+  auto dump = runChild({kBpftool, "map", "dump", "id", std::to_string(id)});
+  ASSERT_EQ(dump.status, 0);
+  json got = tamperRecord("bpf_get_fd_by_id", dump.pid, "raqib_objects");
+  ASSERT_FALSE(got.is_null());
+  EXPECT_EQ(got["bpf"]["command"], "BPF_MAP_GET_FD_BY_ID");
+  EXPECT_EQ(got["importance"], "high");
+  json read = tamperRecord("bpf_map_read", dump.pid, "raqib_objects");
+  ASSERT_FALSE(read.is_null());
+}
+
+// The test's own code: a child gets the map's fd by id and reads and writes
+// it through libbpf.
+TEST_F(Tamper, OwnProgramReadsAndWritesARaqibMap) {
+  uint32_t id = mapId("raqib_objects");
+  ASSERT_NE(id, 0u);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = bpf_map_get_fd_by_id(id);
+    uint64_t key = ~0ull, next = 0;
+    uint32_t value = 0;
+    bpf_map_get_next_key(fd, nullptr, &next);
+    bpf_map_update_elem(fd, &key, &value, BPF_ANY);
+    bpf_map_delete_elem(fd, &key);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  json write = tamperRecord("bpf_map_write", pid, "raqib_objects");
+  ASSERT_FALSE(write.is_null());
+  EXPECT_EQ(write["process"]["exe"], fs::read_symlink("/proc/self/exe").string());
+  json read = tamperRecord("bpf_map_read", pid, "raqib_objects");
+  ASSERT_FALSE(read.is_null());
+  EXPECT_EQ(read["bpf"]["command"], "BPF_MAP_GET_NEXT_KEY");
+}
+
+TEST_F(Tamper, TheDaemonDoesNotReportItself) {
+  // Every drain above swapped and read raqib's maps: none of it is a record.
+  std::istringstream out(daemon_->stdoutText());
+  for (std::string line; std::getline(out, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object())
+      EXPECT_NE(j["process"]["pid"], daemon_->pid()) << line;
+  }
+}
+
+}  // namespace
+}  // namespace raqib::test
