@@ -163,4 +163,22 @@ int raqib_tamper_bpf(struct trace_event_raw_sys_enter *ctx) {
   return 0;
 }
 
+/* Kernel module loads, refused ones included (seen at the syscall's entry).
+ * Only on kernels with loadable modules: without them these tracepoints do
+ * not exist, and the core does not load these programs. detail: 0
+ * init_module, 1 finit_module (object_id: its fd). */
+SEC("tracepoint/syscalls/sys_enter_init_module")
+int raqib_tamper_init_module(struct trace_event_raw_sys_enter *ctx) {
+  if ((bpf_get_current_pid_tgid() >> 32) != self_tgid)
+    record_tamper(RAQIB_TAMPER_MODULE_LOAD, 0, 0, 0, 0, NULL);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_finit_module")
+int raqib_tamper_finit_module(struct trace_event_raw_sys_enter *ctx) {
+  if ((bpf_get_current_pid_tgid() >> 32) != self_tgid)
+    record_tamper(RAQIB_TAMPER_MODULE_LOAD, 1, 0, ctx->args[0], 0, NULL);
+  return 0;
+}
+
 #endif /* RAQIB_TAMPER_BPF_H */

@@ -139,6 +139,21 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   bpf_map__set_max_entries(s->maps.sock_owner,
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
 
+  // A program whose section names a tracepoint this kernel lacks (module
+  // loads on a kernel without loadable modules) is left out.
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, s->obj) {
+    std::string_view section = bpf_program__section_name(prog);
+    if (!section.starts_with("tracepoint/")) continue;
+    section.remove_prefix(std::string_view("tracepoint/").size());
+    size_t slash = section.find('/');
+    std::string category(section.substr(0, slash)), name(section.substr(slash + 1));
+    if (slash == std::string_view::npos || tracepointExists(category, name)) continue;
+    spdlog::info("this kernel has no tracepoint {}/{}: {} is not loaded", category, name,
+                 bpf_program__name(prog));
+    bpf_program__set_autoload(prog, false);
+  }
+
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
         fmt::format("loading the BPF programs into the kernel failed: {} (set "
@@ -197,6 +212,7 @@ Status BpfMonitor::attachAll() {
   bpf_object__for_each_program(prog, skel_->obj) {
     std::string_view name = bpf_program__name(prog);
     if (prog == skel_->progs.raqib_sys_exit) continue;  // attached with each entry
+    if (!bpf_program__autoload(prog)) continue;         // its tracepoint is missing
     switch (bpf_program__type(prog)) {
       case BPF_PROG_TYPE_CGROUP_SKB:
       case BPF_PROG_TYPE_CGROUP_SOCK:

@@ -66,6 +66,7 @@ Status BpfMonitor::registerOwnObjects() {
   }
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;  // not loaded on this kernel
     bpf_prog_info info;
     if (auto s =
             add(RAQIB_OBJ_PROG, objectId(bpf_program__fd(prog), info), bpf_program__name(prog));
@@ -173,6 +174,10 @@ Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
         j["program"]["attach_type"] = attach ? Json(attach) : Json(value.attach_type);
       break;
     }
+    case RAQIB_TAMPER_MODULE_LOAD:
+      j["module"] = {{"syscall", key.detail ? "finit_module" : "init_module"}};
+      if (key.detail) j["module"]["fd"] = int32_t(value.object_id);
+      break;
     default:
       break;
   }

@@ -4,6 +4,8 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +28,9 @@ using namespace std::chrono_literals;
 constexpr auto kCadence = 1s;  // [tamper] cadence of the daemons below
 const std::string kBpftool = "/usr/sbin/bpftool";
 
-std::string daemonConfig() {
-  return "[exec]\ncadence = \"50ms\"\n[tamper]\ncadence = \"1s\"\n"
+// tamper_keys: more keys of [tamper].
+std::string daemonConfig(const std::string &tamper_keys = "") {
+  return "[exec]\ncadence = \"50ms\"\n[tamper]\ncadence = \"1s\"\n" + tamper_keys +
          "[printers.stdout]\nformat = \"json\"\n";
 }
 
@@ -169,6 +172,61 @@ TEST_F(Tamper, OwnProgramReadsAndWritesARaqibMap) {
   EXPECT_EQ(read["bpf"]["command"], "BPF_MAP_GET_NEXT_KEY");
 }
 
+// A child of the test loads a socket filter through libbpf.
+pid_t loadOwnProgram(const std::string &name) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, name.c_str(), "GPL", insns, 2, nullptr);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  return pid;
+}
+
+TEST_F(Tamper, OwnProgramLoadIsRecorded) {
+  std::string name = fmt::format("rq{}", getpid() % 100000000);
+  pid_t pid = loadOwnProgram(name);
+  json r = tamperRecord("bpf_prog_load", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["importance"], "high");
+  EXPECT_EQ(r["program"]["name"], name);
+  EXPECT_EQ(r["program"]["type"], "socket_filter");
+  EXPECT_EQ(r["process"]["exe"], fs::read_symlink("/proc/self/exe").string());
+}
+
+TEST_F(Tamper, BpftoolProgLoadIsRecorded) {
+  std::string pin = fmt::format("/sys/fs/bpf/raqib-tamper-{}", getpid());
+  auto load = runChild({kBpftool, "prog", "load", RAQIB_BUILD_ROOT "/bpf/floor.bpf.o", pin});
+  fs::remove(pin);
+  ASSERT_EQ(load.status, 0);
+  json r = tamperRecord("bpf_prog_load", load.pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["process"]["exe"], kBpftool);
+  EXPECT_EQ(r["process"]["args"][1], "prog");
+}
+
+TEST_F(Tamper, ModuleLoadAttemptIsRecorded) {
+  if (!fs::exists("/sys/kernel/tracing/events/syscalls/sys_enter_finit_module"))
+    GTEST_SKIP() << "this kernel has no loadable modules (no finit_module tracepoint, "
+                    "CONFIG_MODULES off): no module can be loaded, and raqib does not watch";
+  pid_t pid = fork();
+  if (pid == 0) {
+    syscall(SYS_finit_module, -1, "", 0);  // refused: a bad fd
+    _exit(0);
+  }
+  waitpid(pid, nullptr, 0);
+  json r = tamperRecord("module_load", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["module"]["syscall"], "finit_module");
+  EXPECT_EQ(r["importance"], "critical");
+}
+
 TEST_F(Tamper, TheDaemonDoesNotReportItself) {
   // Every drain above swapped and read raqib's maps: none of it is a record.
   std::istringstream out(daemon_->stdoutText());
@@ -177,6 +235,43 @@ TEST_F(Tamper, TheDaemonDoesNotReportItself) {
     if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object())
       EXPECT_NE(j["process"]["pid"], daemon_->pid()) << line;
   }
+}
+
+// Tests that need a daemon of their own configuration.
+class TamperOwnDaemon : public ::testing::Test {};
+
+TEST_F(TamperOwnDaemon, AnAllowedLoaderIsCountedNotReported) {
+  TempFile config("raqib.toml",
+                  daemonConfig(fmt::format("allowed_loaders = [\"{}\"]\n",
+                                           fs::read_symlink("/proc/self/exe").string())));
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  pid_t allowed = loadOwnProgram("rq_allowed");
+  // bpftool is not allowed: its load is reported, and comes after ours.
+  std::string pin = fmt::format("/sys/fs/bpf/raqib-tamper-{}", getpid());
+  auto load = runChild({kBpftool, "prog", "load", RAQIB_BUILD_ROOT "/bpf/floor.bpf.o", pin});
+  fs::remove(pin);
+  ASSERT_EQ(load.status, 0);
+  auto bpftool = daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        return j.is_object() && j["kind"] == "tamper" && j["process"].is_object() &&
+               j["process"]["pid"] == load.pid;
+      },
+      2 * kCadence);
+  ASSERT_TRUE(bpftool) << daemon.stdoutText() << daemon.stderrText();
+  ASSERT_EQ(daemon.stop(), 0);
+  std::istringstream out(daemon.stdoutText());
+  for (std::string line; std::getline(out, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object())
+      EXPECT_NE(j["process"]["pid"], allowed) << line;
+  }
+  auto stats = daemon.waitForStderr(
+      [](const std::string &line) { return line.find("raqib stats ") != std::string::npos; }, 1s);
+  ASSERT_TRUE(stats) << daemon.stderrText();
+  json j = json::parse(stats->substr(stats->find('{')));
+  EXPECT_GE(j["tamper"]["allowed_loads"], 1) << *stats;
 }
 
 }  // namespace
