@@ -62,7 +62,8 @@ static __always_inline bool is_raqib_object(__u32 type, __u32 id) {
 
 /* The id of the BPF object of type that fd is in the current task's table,
  * or 0 when fd is not one. BPF objects are anonymous-inode files named
- * "bpf-map", "bpf-prog" and "bpf_link"; their private data is the object. */
+ * "bpf-map", "bpf-prog" and "bpf_link" or "bpf-link"; their private data is
+ * the object. */
 static __always_inline __u32 bpf_fd_object_id(long fd, __u32 type) {
   struct task_struct *task = bpf_get_current_task_btf();
   if (fd < 0 || fd >= BPF_CORE_READ(task, files, fdt, max_fds)) return 0;
@@ -79,7 +80,9 @@ static __always_inline __u32 bpf_fd_object_id(long fd, __u32 type) {
       if (name[0] != 'b' || name[3] != '-' || name[4] != 'p' || name[8] != 0) return 0;
       return BPF_CORE_READ((struct bpf_prog *)priv, aux, id);
     default:
-      if (name[0] != 'b' || name[3] != '_' || name[4] != 'l' || name[8] != 0) return 0;
+      /* "bpf_link" as created, "bpf-link" as got by id */
+      if (name[0] != 'b' || (name[3] != '_' && name[3] != '-') || name[4] != 'l' || name[8] != 0)
+        return 0;
       return BPF_CORE_READ((struct bpf_link *)priv, id);
   }
 }

@@ -54,6 +54,23 @@ struct OwnObject {
   std::string name;
 };
 
+// One of raqib's links as it was attached at start: what the verification
+// on each tamper drain compares the link's state with.
+struct OwnLink {
+  int fd = -1;  // held until the daemon ends
+  uint32_t id = 0;
+  uint32_t prog_id = 0;
+  uint32_t type = 0;       // enum bpf_link_type
+  uint64_t cgroup_id = 0;  // a cgroup link's cgroup; 0 once detached
+  std::string hook;
+};
+
+// A link no longer attached as it was, and what changed.
+struct BrokenLink {
+  const OwnLink *link;
+  std::string what;
+};
+
 class BpfMonitor {
  public:
   // Check the machine (privilege, BTF, tracefs), then open, size, load and
@@ -70,6 +87,9 @@ class BpfMonitor {
   EpochPair &dnsEpochs() { return dns_; }
   EpochPair &tamperEpochs() { return tamper_; }
   const std::vector<OwnObject> &ownObjects() const { return own_objects_; }
+  // Every link whose state differs from start (core/tamper.cpp), read
+  // through the held fds: no privilege needed.
+  std::vector<BrokenLink> brokenLinks() const;
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -96,6 +116,7 @@ class BpfMonitor {
   std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
   std::vector<std::string> link_names_;  // the hook of each of links_
   std::vector<OwnObject> own_objects_;
+  std::vector<OwnLink> own_links_;
   int holder_pipe_ = -1;
   bpf_link *tasks_iter_ = nullptr;  // raqib_live_tasks, one of links_  // the link holder reads EOF
                                     // once the daemon is gone

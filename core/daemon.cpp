@@ -123,7 +123,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};
   j["tamper"] = {{"records", tamper.stats().records},
-                 {"allowed_loads", tamper.stats().allowed_loads}};
+                 {"allowed_loads", tamper.stats().allowed_loads},
+                 {"blind_spots", tamper.stats().blind_spots}};
   j["strings_evicted"] = drainer.strings().lost();
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};

@@ -75,11 +75,31 @@ Status BpfMonitor::registerOwnObjects() {
   }
   for (size_t i = 0; i < links_.size(); i++) {
     bpf_link_info info;
-    if (auto s = add(RAQIB_OBJ_LINK, objectId(bpf_link__fd(links_[i].get()), info), link_names_[i]);
-        !s)
-      return s;
+    int fd = bpf_link__fd(links_[i].get());
+    if (auto s = add(RAQIB_OBJ_LINK, objectId(fd, info), link_names_[i]); !s) return s;
+    own_links_.push_back({fd, info.id, info.prog_id, info.type,
+                          info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id : 0,
+                          link_names_[i]});
   }
   return Ok{};
+}
+
+std::vector<BrokenLink> BpfMonitor::brokenLinks() const {
+  std::vector<BrokenLink> broken;
+  for (const OwnLink &l : own_links_) {
+    bpf_link_info info;
+    uint32_t id = objectId(l.fd, info);
+    if (id != l.id)
+      broken.push_back({&l, "the kernel no longer knows the link"});
+    else if (info.prog_id != l.prog_id)
+      broken.push_back({&l, fmt::format("the link runs program {} instead of raqib's {}",
+                                        info.prog_id, l.prog_id)});
+    else if (l.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id != l.cgroup_id)
+      broken.push_back({&l, info.cgroup.cgroup_id
+                                ? fmt::format("the link moved to cgroup {}", info.cgroup.cgroup_id)
+                                : std::string("the link is detached from its cgroup")});
+  }
+  return broken;
 }
 
 const char *tamperMoveName(uint32_t move) {
@@ -216,7 +236,30 @@ Status TamperWatch::drain(Drainer &drainer) {
     }
     publish(tamperFields(key, value, names_, offset), key.tgid);
   }
+  verifyAttachments();
   return status;
+}
+
+void TamperWatch::verifyAttachments() {
+  for (const BrokenLink &b : bpf_.brokenLinks()) {
+    if (!blind_links_.insert(b.link->id).second) continue;  // reported already
+    stats_.blind_spots++;
+    std::string now = rfc3339(unixNsOfBoot(bootNowNs(), bootToUnixOffsetNs()));
+    // Attaching needs privileges the core dropped after start, and its
+    // seccomp filter allows no attach: the hook stays blind until restart.
+    publish(
+        {{"time", now},
+         {"kind", "tamper"},
+         {"move", "blind_spot"},
+         {"importance", "critical"},
+         {"link", {{"id", b.link->id}, {"hook", b.link->hook}, {"program_id", b.link->prog_id}}},
+         {"detail", b.what},
+         {"reattached", false},
+         {"count", 1},
+         {"first", now},
+         {"last", now}},
+        0);
+  }
 }
 
 void TamperWatch::publish(Json fields, uint32_t actor) {
@@ -226,6 +269,9 @@ void TamperWatch::publish(Json fields, uint32_t actor) {
                           fields["bpf"]["object"]["type"].get<std::string>(),
                           fields["bpf"]["object"]["name"].get<std::string>(),
                           fields["bpf"]["object"]["id"].get<uint32_t>());
+  if (fields.contains("link"))
+    summary = fmt::format(" {}: {}", fields["link"]["hook"].get<std::string>(),
+                          fields["detail"].get<std::string>());
   if (fields.contains("program"))
     summary =
         fmt::format(" {} {}", fields["program"]["type"].dump(), fields["program"]["name"].dump());

@@ -42,6 +42,7 @@ nlohmann::ordered_json tamperFields(const raqib_tamper_key &key, const raqib_tam
 struct TamperStats {
   uint64_t records = 0;        // tamper records published
   uint64_t allowed_loads = 0;  // program loads by an allowed loader, not reported
+  uint64_t blind_spots = 0;    // raqib links found detached or changed
 };
 
 class TamperWatch {
@@ -49,13 +50,16 @@ class TamperWatch {
   TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, const Config &config);
 
   // Flip the tamper map, bring the process table up to date (the actors'
-  // exec records), then publish a record per entry.
+  // exec records), then publish a record per entry; then verify that every
+  // link of raqib is still attached as it was at start.
   Status drain(Drainer &drainer);
 
   const TamperStats &stats() const { return stats_; }
 
  private:
   void publish(nlohmann::ordered_json fields, uint32_t actor);
+  // Report each of raqib's links found detached or changed, once.
+  void verifyAttachments();
 
   BpfMonitor &bpf_;
   ProcessTable &processes_;
@@ -63,6 +67,7 @@ class TamperWatch {
   std::unordered_set<std::string> allowed_loaders_;
   std::unordered_map<uint64_t, std::string> names_;  // (type << 32 | id) -> object name
   TamperStats stats_;
+  std::unordered_set<uint32_t> blind_links_;  // link ids reported
 };
 
 }  // namespace raqib

@@ -274,5 +274,52 @@ TEST_F(TamperOwnDaemon, AnAllowedLoaderIsCountedNotReported) {
   EXPECT_GE(j["tamper"]["allowed_loads"], 1) << *stats;
 }
 
+// bpftool detaches one of raqib's cgroup links: the detach names bpftool,
+// and the next verification of raqib's attachments reports the hook as a
+// blind spot.
+TEST_F(TamperOwnDaemon, ADetachedLinkIsReportedAsABlindSpot) {
+  TempFile config("raqib.toml", daemonConfig());
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  std::set<uint32_t> held = heldIds(daemon.pid(), "link_id");
+  uint32_t id = 0;
+  for (const json &l : bpftoolList("link"))
+    if (l.value("type", "") == "cgroup" && held.count(l.value("id", 0u))) id = l["id"];
+  ASSERT_NE(id, 0u) << "raqib holds no cgroup link";
+  auto detach = runChild({kBpftool, "link", "detach", "id", std::to_string(id)});
+  ASSERT_EQ(detach.status, 0);
+  json move, blind;
+  daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        if (!j.is_object() || j["kind"] != "tamper") return false;
+        if (j["move"] == "bpf_detach" && j["process"].is_object() &&
+            j["process"]["pid"] == detach.pid)
+          move = j;
+        if (j["move"] == "blind_spot" && j["link"]["id"] == id) blind = j;
+        return !move.is_null() && !blind.is_null();
+      },
+      2 * kCadence);
+  ASSERT_FALSE(move.is_null()) << daemon.stdoutText() << daemon.stderrText();
+  EXPECT_EQ(move["importance"], "critical");
+  EXPECT_EQ(move["bpf"]["command"], "BPF_LINK_DETACH");
+  EXPECT_EQ(move["bpf"]["object"]["id"], id);
+  EXPECT_EQ(move["process"]["exe"], kBpftool);
+  ASSERT_GE(move["ancestry"].size(), 2u);
+  EXPECT_EQ(move["ancestry"][0]["pid"], getpid());
+  ASSERT_FALSE(blind.is_null()) << daemon.stdoutText() << daemon.stderrText();
+  EXPECT_EQ(blind["importance"], "critical");
+  EXPECT_EQ(blind["link"]["hook"], move["bpf"]["object"]["name"]);
+  EXPECT_NE(blind["link"]["hook"], "");
+  EXPECT_EQ(blind["reattached"], false);
+  EXPECT_TRUE(blind["process"].is_null());
+  // Reported once, not on every verification.
+  auto again = daemon.waitForStdout(
+      [&](const std::string &line) { return line.find("\"blind_spot\"") != std::string::npos; },
+      2 * kCadence);
+  EXPECT_FALSE(again) << *again;
+  EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
+}
+
 }  // namespace
 }  // namespace raqib::test
