@@ -166,6 +166,131 @@ int raqib_tamper_bpf(struct trace_event_raw_sys_enter *ctx) {
   return 0;
 }
 
+/* ---- the daemon's process ------------------------------------------- */
+
+/* raqib_threads: tid -> 1 for every thread of the daemon but its main one
+ * (they start after the load, from the core's plugin host). Bound: 4096; a
+ * thread beyond is not recognised as raqib's (counted RAQIB_MAP_TAMPER
+ * failed). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, __u32);
+} raqib_threads SEC(".maps");
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(raqib_tamper_newtask, struct task_struct *task, __u64 clone_flags) {
+  if (task->tgid != self_tgid || task->pid == self_tgid) return 0;
+  __u32 tid = task->pid, one = 1;
+  if (bpf_map_update_elem(&raqib_threads, &tid, &one, BPF_ANY) != 0)
+    count_map(RAQIB_MAP_TAMPER, RAQIB_CNT_FAILED);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(raqib_tamper_thread_exit, struct task_struct *task) {
+  if (task->tgid != self_tgid) return 0;
+  __u32 tid = task->pid;
+  bpf_map_delete_elem(&raqib_threads, &tid);
+  return 0;
+}
+
+/* pid (as the caller's syscall named it) is a thread of the daemon. */
+static __always_inline bool is_raqib_task(__u32 pid) {
+  return pid == self_tgid || bpf_map_lookup_elem(&raqib_threads, &pid) != NULL;
+}
+
+static __always_inline bool from_self(void) {
+  return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
+}
+
+#define RAQIB_PTRACE_TRACEME 0
+
+SEC("tracepoint/syscalls/sys_enter_ptrace")
+int raqib_tamper_ptrace(struct trace_event_raw_sys_enter *ctx) {
+  __u32 request = ctx->args[0], pid = ctx->args[1];
+  if (!from_self() && request != RAQIB_PTRACE_TRACEME && is_raqib_task(pid))
+    record_tamper(RAQIB_TAMPER_PTRACE, request, 0, pid, 0, NULL);
+  return 0;
+}
+
+static __always_inline void process_vm(__u32 pid, __u32 write) {
+  if (!from_self() && is_raqib_task(pid))
+    record_tamper(RAQIB_TAMPER_PROCESS_VM, write, 0, pid, 0, NULL);
+}
+
+SEC("tracepoint/syscalls/sys_enter_process_vm_readv")
+int raqib_tamper_vm_readv(struct trace_event_raw_sys_enter *ctx) {
+  process_vm(ctx->args[0], 0);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
+int raqib_tamper_vm_writev(struct trace_event_raw_sys_enter *ctx) {
+  process_vm(ctx->args[0], 1);
+  return 0;
+}
+
+#define RAQIB_SI_USER 0
+#define RAQIB_SI_QUEUE (-1)
+#define RAQIB_SI_TKILL (-6)
+#define RAQIB_SEND_SIG_PRIV 1
+
+/* A signal to any thread of the daemon sent by another process: kill,
+ * tkill, tgkill, rt_sigqueueinfo, pidfd_send_signal all come here. Signals
+ * the kernel raises (a child's exit, a timer, SIGIO, the OOM killer) have
+ * no sender to name and are left out: only user si_codes are kept. */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(raqib_tamper_signal, int sig, struct kernel_siginfo *info, struct task_struct *task,
+             int type, int result) {
+  if (task->tgid != self_tgid || from_self()) return 0;
+  if ((__u64)info == RAQIB_SEND_SIG_PRIV) return 0;
+  int code = info ? BPF_CORE_READ(info, si_code) : RAQIB_SI_USER;
+  if (code != RAQIB_SI_USER && code != RAQIB_SI_QUEUE && code != RAQIB_SI_TKILL) return 0;
+  record_tamper(RAQIB_TAMPER_SIGNAL, sig, 0, task->pid, 0, NULL);
+  return 0;
+}
+
+#define RAQIB_PROC_SUPER_MAGIC 0x9fa0
+
+/* At an open's exit: the file opened is /proc/<pid>/mem or
+ * /proc/<pid>/task/<tid>/mem of a thread of the daemon (procfs, named
+ * "mem", its proc inode's pid one of raqib's: whatever path, mount or pid
+ * namespace reached it). */
+static __always_inline void proc_mem_opened(long ret) {
+  if (ret < 0 || from_self()) return;
+  struct file *file = fd_file(bpf_get_current_task_btf(), ret);
+  if (!file) return;
+  struct inode *inode = BPF_CORE_READ(file, f_inode);
+  if (BPF_CORE_READ(inode, i_sb, s_magic) != RAQIB_PROC_SUPER_MAGIC) return;
+  char name[4] = {};
+  bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
+  if (name[0] != 'm' || name[1] != 'e' || name[2] != 'm' || name[3] != 0) return;
+  struct proc_inode *pi = container_of(inode, struct proc_inode, vfs_inode);
+  __u32 pid = BPF_CORE_READ(pi, pid, numbers[0].nr);
+  if (is_raqib_task(pid))
+    record_tamper(RAQIB_TAMPER_PROC_MEM, BPF_CORE_READ(file, f_mode) & 3, 0, pid, 0, NULL);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int raqib_tamper_open_exit(struct trace_event_raw_sys_exit *ctx) {
+  proc_mem_opened(ctx->ret);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int raqib_tamper_openat_exit(struct trace_event_raw_sys_exit *ctx) {
+  proc_mem_opened(ctx->ret);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int raqib_tamper_openat2_exit(struct trace_event_raw_sys_exit *ctx) {
+  proc_mem_opened(ctx->ret);
+  return 0;
+}
+
 /* Kernel module loads, refused ones included (seen at the syscall's entry).
  * Only on kernels with loadable modules: without them these tracepoints do
  * not exist, and the core does not load these programs. detail: 0

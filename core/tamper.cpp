@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <signal.h>
+#include <sys/ptrace.h>
+
 #include <cstring>
 
 #include "drain.hpp"
@@ -122,6 +125,8 @@ const char *tamperMoveName(uint32_t move) {
       return "process_vm";
     case RAQIB_TAMPER_SIGNAL:
       return "signal";
+    case RAQIB_TAMPER_PROC_MEM:
+      return "proc_mem";
     default:
       return "unknown";
   }
@@ -151,8 +156,50 @@ std::string bpfCommandName(uint32_t cmd) {
   return it != kNames.end() ? it->second : fmt::format("BPF_CMD_{}", cmd);
 }
 
+std::string ptraceRequestName(uint32_t request) {
+  static const std::unordered_map<uint32_t, const char *> kNames = {
+      {PTRACE_PEEKTEXT, "PTRACE_PEEKTEXT"}, {PTRACE_PEEKDATA, "PTRACE_PEEKDATA"},
+      {PTRACE_POKETEXT, "PTRACE_POKETEXT"}, {PTRACE_POKEDATA, "PTRACE_POKEDATA"},
+      {PTRACE_ATTACH, "PTRACE_ATTACH"},     {PTRACE_DETACH, "PTRACE_DETACH"},
+      {PTRACE_SEIZE, "PTRACE_SEIZE"},       {PTRACE_INTERRUPT, "PTRACE_INTERRUPT"},
+      {PTRACE_GETREGS, "PTRACE_GETREGS"},   {PTRACE_SETREGS, "PTRACE_SETREGS"},
+  };
+  auto it = kNames.find(request);
+  return it != kNames.end() ? it->second : fmt::format("PTRACE_{}", request);
+}
+
+std::string signalName(uint32_t sig) {
+  const char *abbrev = sig < 65 ? sigabbrev_np(int(sig)) : nullptr;
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("SIG{}", sig);
+}
+
+namespace {
+
+// A signal whose default action ends or stops the process, other than the
+// ordinary requests to stop (TERM, INT) or reopen (HUP).
+bool harmfulSignal(uint32_t sig) {
+  switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+    case SIGHUP:
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 const char *tamperImportance(const raqib_tamper_key &key) {
   switch (key.move) {
+    case RAQIB_TAMPER_SIGNAL:
+      if (key.detail == SIGTERM || key.detail == SIGINT || key.detail == SIGHUP)
+        return key.tgid == 1 ? "low" : "medium";  // pid 1: the service manager
+      return harmfulSignal(key.detail) ? "critical" : "low";
     case RAQIB_TAMPER_BPF_GET_FD:
       // Every `bpftool prog show` gets each program's fd to read its info;
       // a map's or link's fd is what writing or detaching needs.
@@ -194,6 +241,20 @@ Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
         j["program"]["attach_type"] = attach ? Json(attach) : Json(value.attach_type);
       break;
     }
+    case RAQIB_TAMPER_PTRACE:
+      j["target"] = {{"tid", value.object_id}, {"request", ptraceRequestName(key.detail)}};
+      break;
+    case RAQIB_TAMPER_PROCESS_VM:
+      j["target"] = {{"tid", value.object_id}, {"access", key.detail ? "write" : "read"}};
+      break;
+    case RAQIB_TAMPER_PROC_MEM: {
+      static constexpr const char *kAccess[] = {"none", "read", "write", "read_write"};
+      j["target"] = {{"tid", value.object_id}, {"access", kAccess[key.detail & 3]}};
+      break;
+    }
+    case RAQIB_TAMPER_SIGNAL:
+      j["target"] = {{"tid", value.object_id}, {"signal", signalName(key.detail)}};
+      break;
     case RAQIB_TAMPER_MODULE_LOAD:
       j["module"] = {{"syscall", key.detail ? "finit_module" : "init_module"}};
       if (key.detail) j["module"]["fd"] = int32_t(value.object_id);
@@ -272,6 +333,11 @@ void TamperWatch::publish(Json fields, uint32_t actor) {
   if (fields.contains("link"))
     summary = fmt::format(" {}: {}", fields["link"]["hook"].get<std::string>(),
                           fields["detail"].get<std::string>());
+  if (fields.contains("target")) {
+    summary = fmt::format(" tid={}", fields["target"]["tid"].get<uint32_t>());
+    for (const char *k : {"request", "access", "signal"})
+      if (fields["target"].contains(k)) summary += " " + fields["target"][k].get<std::string>();
+  }
   if (fields.contains("program"))
     summary =
         fmt::format(" {} {}", fields["program"]["type"].dump(), fields["program"]["name"].dump());

@@ -27,6 +27,11 @@ const char *tamperMoveName(uint32_t move);
 // "BPF_MAP_UPDATE_ELEM" for 2; "BPF_CMD_<n>" for a command not named here.
 std::string bpfCommandName(uint32_t cmd);
 
+// "PTRACE_SEIZE"; "PTRACE_<n>" for a request not named here.
+std::string ptraceRequestName(uint32_t request);
+// "SIGTERM"; "SIG<n>" for a number without a name.
+std::string signalName(uint32_t sig);
+
 // How much a move matters: "critical" for moves that change or blind raqib,
 // lower for those that only look (a program's fd got by id, as `bpftool prog
 // show` does) or ask it to stop (SIGTERM; from pid 1, the service manager,

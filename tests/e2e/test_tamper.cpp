@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <linux/bpf.h>
+#include <fcntl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -227,6 +231,88 @@ TEST_F(Tamper, ModuleLoadAttemptIsRecorded) {
   EXPECT_EQ(r["importance"], "critical");
 }
 
+// Run act in a forked child of the test; its pid.
+pid_t inChild(const std::function<void()> &act) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    act();
+    _exit(0);
+  }
+  waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+// A thread of the daemon other than its main one (the plugin threads).
+pid_t daemonThread(pid_t daemon) {
+  for (const auto &e : fs::directory_iterator(fmt::format("/proc/{}/task", daemon)))
+    if (pid_t tid = std::stoi(e.path().filename()); tid != daemon) return tid;
+  return 0;
+}
+
+TEST_F(Tamper, PtraceOfTheDaemonIsRecorded) {
+  pid_t target = daemon_->pid();
+  // PTRACE_SEIZE does not stop the daemon; the tracer's exit detaches it.
+  pid_t pid = inChild([&] { ptrace(PTRACE_SEIZE, target, 0, 0); });
+  json r = tamperRecord("ptrace", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["importance"], "critical");
+  EXPECT_EQ(r["target"]["request"], "PTRACE_SEIZE");
+  EXPECT_EQ(r["target"]["tid"], target);
+  // One of its other threads is the daemon too.
+  pid_t thread = daemonThread(target);
+  ASSERT_NE(thread, 0);
+  pid = inChild([&] { ptrace(PTRACE_SEIZE, thread, 0, 0); });
+  r = tamperRecord("ptrace", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["target"]["tid"], thread);
+}
+
+TEST_F(Tamper, ReadingTheDaemonsMemoryIsRecorded) {
+  pid_t target = daemon_->pid();
+  pid_t pid = inChild([&] {
+    int fd = open(fmt::format("/proc/{}/mem", target).c_str(), O_RDONLY);
+    char byte;
+    if (fd >= 0) (void)!pread(fd, &byte, 1, 0x1000);
+  });
+  json r = tamperRecord("proc_mem", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["importance"], "critical");
+  EXPECT_EQ(r["target"]["access"], "read");
+  EXPECT_EQ(r["target"]["tid"], target);
+
+  pid = inChild([&] {
+    char byte;
+    iovec local{&byte, 1}, remote{reinterpret_cast<void *>(0x1000), 1};
+    process_vm_readv(target, &local, 1, &remote, 1, 0);
+  });
+  r = tamperRecord("process_vm", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["importance"], "critical");
+  EXPECT_EQ(r["target"]["access"], "read");
+}
+
+TEST_F(Tamper, SignalsToTheDaemonNameTheSender) {
+  pid_t target = daemon_->pid();
+  // SIGWINCH: ignored by the daemon, harmless.
+  pid_t pid = inChild([&] { kill(target, SIGWINCH); });
+  json r = tamperRecord("signal", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["target"]["signal"], "SIGWINCH");
+  EXPECT_EQ(r["target"]["tid"], target);
+  EXPECT_EQ(r["importance"], "low");
+  pid_t thread = daemonThread(target);
+  ASSERT_NE(thread, 0);
+  pid = inChild([&] { syscall(SYS_tgkill, target, thread, SIGWINCH); });
+  r = tamperRecord("signal", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["target"]["tid"], thread);
+  pid = inChild([&] {
+    int pidfd = syscall(SYS_pidfd_open, target, 0);
+    syscall(SYS_pidfd_send_signal, pidfd, SIGWINCH, nullptr, 0);
+  });
+  ASSERT_FALSE(tamperRecord("signal", pid).is_null());
+}
+
 TEST_F(Tamper, TheDaemonDoesNotReportItself) {
   // Every drain above swapped and read raqib's maps: none of it is a record.
   std::istringstream out(daemon_->stdoutText());
@@ -261,12 +347,20 @@ TEST_F(TamperOwnDaemon, AnAllowedLoaderIsCountedNotReported) {
       2 * kCadence);
   ASSERT_TRUE(bpftool) << daemon.stdoutText() << daemon.stderrText();
   ASSERT_EQ(daemon.stop(), 0);
+  // The SIGTERM that stopped it is a record of the final drain, not an alarm.
+  bool sigterm = false;
   std::istringstream out(daemon.stdoutText());
   for (std::string line; std::getline(out, line);) {
     json j = json::parse(line, nullptr, false);
     if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object())
       EXPECT_NE(j["process"]["pid"], allowed) << line;
+    if (j.is_object() && j["move"] == "signal" && j["process"]["pid"] == getpid()) {
+      EXPECT_EQ(j["target"]["signal"], "SIGTERM");
+      EXPECT_EQ(j["importance"], "medium");
+      sigterm = true;
+    }
   }
+  EXPECT_TRUE(sigterm) << daemon.stdoutText();
   auto stats = daemon.waitForStderr(
       [](const std::string &line) { return line.find("raqib stats ") != std::string::npos; }, 1s);
   ASSERT_TRUE(stats) << daemon.stderrText();

@@ -294,6 +294,7 @@ enum raqib_tamper_move {
   RAQIB_TAMPER_PTRACE = 7,        /* ptrace of the daemon */
   RAQIB_TAMPER_PROCESS_VM = 8,    /* process_vm_readv/writev of the daemon */
   RAQIB_TAMPER_SIGNAL = 9,        /* a signal sent to the daemon */
+  RAQIB_TAMPER_PROC_MEM = 10,     /* /proc/<daemon>/mem (or a thread's) opened */
 };
 
 /* The kind of a BPF object (raqib_object_key.type, raqib_tamper_key.object_type). */
@@ -314,7 +315,8 @@ struct raqib_tamper_key {
   __u32 tgid; /* the actor */
   __u32 move; /* enum raqib_tamper_move */
   /* bpf moves: the bpf() command; PROG_LOAD: the program type; PTRACE: the
-   * request; PROCESS_VM: 0 read, 1 write; SIGNAL: the signal number. */
+   * request; PROCESS_VM: 0 read, 1 write; SIGNAL: the signal number;
+   * PROC_MEM: the open's access, 1 read, 2 write, 3 both. */
   __u32 detail;
   __u32 object_type; /* enum raqib_object_type, or 0 */
 };
@@ -323,7 +325,8 @@ struct raqib_tamper_value {
   __u64 count;
   __u64 first_ns; /* CLOCK_BOOTTIME */
   __u64 last_ns;
-  __u32 object_id;   /* the last object's id (bpf moves), or the target thread id */
+  __u32 object_id;   /* the last object's id (bpf moves), or the target thread id
+                        (ptrace, process_vm, signal, proc_mem) */
   __u32 attach_type; /* PROG_LOAD: the expected attach type */
   char name[16];     /* PROG_LOAD: the program's name as the loader gave it */
 };
