@@ -97,6 +97,7 @@ Result<int> EpochPair::flip() {
   int drained = inner_[current_];
   current_ = idle;
   undrained_ = true;
+  if (guard_) guard_->takenOut(drained);
   return drained;
 }
 

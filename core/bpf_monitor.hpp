@@ -25,15 +25,35 @@ namespace raqib {
 // taken out goes back into service only once drained() says it is empty:
 // until then flip() returns it again instead of swapping, so a drain that
 // failed part-way is retried and never puts a still-full map in the slot.
+// Checks on an epoch pair's inner maps (the canaries of core/tamper.cpp):
+// takenOut when flip() takes a map out of service, before it is drained;
+// emptied when it was drained, before it goes back into service.
+class EpochGuard {
+ public:
+  virtual ~EpochGuard() = default;
+  virtual void takenOut(int fd) = 0;
+  virtual void emptied(int fd) = 0;
+};
+
 class EpochPair {
  public:
   EpochPair() = default;
   EpochPair(int outer_fd, int a_fd, int b_fd) : outer_(outer_fd), inner_{a_fd, b_fd} {}
   [[nodiscard]] Result<int> flip();
   // The map flip() returned was drained to empty.
-  void drained() { undrained_ = false; }
+  void drained() {
+    undrained_ = false;
+    if (guard_) guard_->emptied(inner_[1 - current_]);
+  }
+  // Guard both maps from now on (emptied is called for each at once).
+  void guard(EpochGuard *g) {
+    guard_ = g;
+    for (int fd : inner_) g->emptied(fd);
+  }
+  std::array<int, 2> innerFds() const { return inner_; }
 
  private:
+  EpochGuard *guard_ = nullptr;
   int outer_ = -1;
   std::array<int, 2> inner_{-1, -1};
   int current_ = 0;         // index of the inner map in the slot

@@ -19,6 +19,7 @@
 #include "privileges.hpp"
 #include "process_table.hpp"
 #include "sandbox.hpp"
+#include "taint.hpp"
 #include "tamper.hpp"
 
 namespace raqib {
@@ -124,7 +125,9 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
                   {"dns", drainer.stats().dns_records}};
   j["tamper"] = {{"records", tamper.stats().records},
                  {"allowed_loads", tamper.stats().allowed_loads},
-                 {"blind_spots", tamper.stats().blind_spots}};
+                 {"blind_spots", tamper.stats().blind_spots},
+                 {"integrity_failures", tamper.stats().integrity_failures}};
+  j["tainted"] = hostTainted().load();
   j["strings_evicted"] = drainer.strings().lost();
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/ptrace.h>
 
 #include <cstring>
@@ -13,7 +14,9 @@
 #include "drain.hpp"
 #include "output_format.hpp"
 #include "raqib.skel.h"
+#include "raqib/siphash.h"
 #include "record_snapshot.hpp"
+#include "taint.hpp"
 
 namespace raqib {
 
@@ -268,6 +271,91 @@ Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
   return j;
 }
 
+// The canary of one activity epoch pair: an entry under a key no program
+// writes (every byte 0xff: tgid 0xffffffff, address family 0xff), whose
+// value is a keyed MAC (SipHash-2-4 with a per-boot key held only in the
+// core's memory) of the map, its side and how many times it was planted.
+// Planted in each inner map while it is empty (at start and after each
+// drain), checked and removed when the map is taken out of service, before
+// its drain: a canary changed or gone means something other than raqib's
+// programs and drains wrote the map.
+class Canary : public EpochGuard {
+ public:
+  Canary(TamperWatch &watch, EpochPair &pair,
+         const std::unordered_map<uint64_t, std::string> &names, std::array<uint64_t, 2> key)
+      : watch_(watch), key_(key) {
+    auto fds = pair.innerFds();
+    for (size_t i = 0; i < 2; i++) {
+      bpf_map_info info;
+      Side &s = sides_[i];
+      s.fd = fds[i];
+      s.id = objectId(fds[i], info);
+      auto name = names.find(objectKey(RAQIB_OBJ_MAP, s.id));
+      s.name = name != names.end() ? name->second : fmt::format("map {}", s.id);
+      key_bytes_.assign(info.key_size, 0xff);
+      value_size_ = info.value_size;
+    }
+    pair.guard(this);
+  }
+
+  void takenOut(int fd) override {
+    Side *s = side(fd);
+    if (!s || !s->planted) return;
+    s->planted = false;
+    std::vector<uint8_t> value(value_size_);
+    int err = bpf_map_lookup_elem(fd, key_bytes_.data(), value.data());
+    if (err == -ENOENT) return watch_.integrityFailure(s->name, "the canary entry is missing");
+    if (err < 0)
+      return spdlog::error("reading the canary of map {}: {}", s->name, std::strerror(-err));
+    bpf_map_delete_elem(fd, key_bytes_.data());  // not an activity record
+    if (value != expected(*s)) watch_.integrityFailure(s->name, "the canary entry was changed");
+  }
+
+  void emptied(int fd) override {
+    Side *s = side(fd);
+    if (!s) return;
+    s->generation++;
+    std::vector<uint8_t> value = expected(*s);
+    int err = bpf_map_update_elem(fd, key_bytes_.data(), value.data(), BPF_ANY);
+    s->planted = err == 0;
+    if (err < 0) spdlog::error("planting the canary of map {}: {}", s->name, std::strerror(-err));
+  }
+
+ private:
+  struct Side {
+    int fd = -1;
+    uint32_t id = 0;
+    std::string name;
+    uint64_t generation = 0;
+    bool planted = false;
+  };
+
+  Side *side(int fd) {
+    for (Side &s : sides_)
+      if (s.fd == fd) return &s;
+    return nullptr;
+  }
+
+  // value_size_ bytes: MAC(map id, generation, offset), word by word.
+  std::vector<uint8_t> expected(const Side &s) const {
+    std::vector<uint8_t> value(value_size_);
+    for (uint32_t at = 0; at < value_size_; at += 8) {
+      // 24 bytes, and the zero word the hash reads after them; __u64, the
+      // type the hash reads them as (uint64_t is another type: aliasing).
+      __u64 message[4] = {s.id, s.generation, at, 0};
+      uint64_t mac = raqib_siphash24(reinterpret_cast<const __u8 *>(message), 24, key_[0], key_[1]);
+      std::memcpy(value.data() + at, &mac, std::min<size_t>(8, value_size_ - at));
+    }
+    return value;
+  }
+
+  TamperWatch &watch_;
+  std::array<uint64_t, 2> key_;
+  std::array<Side, 2> sides_;
+  std::vector<uint8_t> key_bytes_;
+  uint32_t value_size_ = 0;
+};
+
 TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins,
                          const Config &config)
     : bpf_(bpf),
@@ -275,6 +363,32 @@ TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &p
       plugins_(plugins),
       allowed_loaders_(config.tamper_allowed_loaders.begin(), config.tamper_allowed_loaders.end()) {
   for (const OwnObject &o : bpf.ownObjects()) names_[objectKey(o.type, o.id)] = o.name;
+  // The canaries' key: per boot, never written to a map (unlike the path
+  // hash key, which is in the object's read-only data).
+  std::array<uint64_t, 2> key{};
+  if (getrandom(key.data(), sizeof key, 0) != sizeof key)
+    spdlog::error("getrandom for the canary key failed: {}", std::strerror(errno));
+  for (EpochPair *pair : {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.peerEpochs(),
+                          &bpf.flowEpochs(), &bpf.dnsEpochs(), &bpf.tamperEpochs()})
+    canaries_.push_back(std::make_unique<Canary>(*this, *pair, names_, key));
+}
+
+TamperWatch::~TamperWatch() = default;
+
+void TamperWatch::integrityFailure(const std::string &map, const std::string &detail) {
+  hostTainted() = true;
+  stats_.integrity_failures++;
+  std::string now = rfc3339(unixNsOfBoot(bootNowNs(), bootToUnixOffsetNs()));
+  publish({{"time", now},
+           {"kind", "tamper"},
+           {"move", "integrity"},
+           {"importance", "critical"},
+           {"map", map},
+           {"detail", detail},
+           {"count", 1},
+           {"first", now},
+           {"last", now}},
+          0);
 }
 
 Status TamperWatch::drain(Drainer &drainer) {
@@ -330,6 +444,9 @@ void TamperWatch::publish(Json fields, uint32_t actor) {
                           fields["bpf"]["object"]["type"].get<std::string>(),
                           fields["bpf"]["object"]["name"].get<std::string>(),
                           fields["bpf"]["object"]["id"].get<uint32_t>());
+  if (fields.contains("map"))
+    summary = fmt::format(" map {}: {}", fields["map"].get<std::string>(),
+                          fields["detail"].get<std::string>());
   if (fields.contains("link"))
     summary = fmt::format(" {}: {}", fields["link"]["hook"].get<std::string>(),
                           fields["detail"].get<std::string>());

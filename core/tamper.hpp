@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -45,10 +46,13 @@ nlohmann::ordered_json tamperFields(const raqib_tamper_key &key, const raqib_tam
                                     int64_t boot_to_unix_ns);
 
 struct TamperStats {
-  uint64_t records = 0;        // tamper records published
-  uint64_t allowed_loads = 0;  // program loads by an allowed loader, not reported
-  uint64_t blind_spots = 0;    // raqib links found detached or changed
+  uint64_t records = 0;             // tamper records published
+  uint64_t allowed_loads = 0;       // program loads by an allowed loader, not reported
+  uint64_t blind_spots = 0;         // raqib links found detached or changed
+  uint64_t integrity_failures = 0;  // canaries found changed or missing
 };
+
+class Canary;
 
 class TamperWatch {
  public:
@@ -60,6 +64,10 @@ class TamperWatch {
   Status drain(Drainer &drainer);
 
   const TamperStats &stats() const { return stats_; }
+  ~TamperWatch();
+
+  // An integrity check failed on map: mark the host tainted and report it.
+  void integrityFailure(const std::string &map, const std::string &detail);
 
  private:
   void publish(nlohmann::ordered_json fields, uint32_t actor);
@@ -72,7 +80,8 @@ class TamperWatch {
   std::unordered_set<std::string> allowed_loaders_;
   std::unordered_map<uint64_t, std::string> names_;  // (type << 32 | id) -> object name
   TamperStats stats_;
-  std::unordered_set<uint32_t> blind_links_;  // link ids reported
+  std::unordered_set<uint32_t> blind_links_;       // link ids reported
+  std::vector<std::unique_ptr<Canary>> canaries_;  // one per activity epoch pair
 };
 
 }  // namespace raqib

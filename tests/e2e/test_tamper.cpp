@@ -16,7 +16,9 @@
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <thread>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -413,6 +415,82 @@ TEST_F(TamperOwnDaemon, ADetachedLinkIsReportedAsABlindSpot) {
       2 * kCadence);
   EXPECT_FALSE(again) << *again;
   EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
+}
+
+// "hex ff ff ..." of n bytes of b, as bpftool takes keys and values.
+std::vector<std::string> hexBytes(size_t n, const char *b) {
+  std::vector<std::string> out{"hex"};
+  out.insert(out.end(), n, b);
+  return out;
+}
+
+// bpftool changes the canary of one raqib activity map and deletes that of
+// another: both are integrity failures, the host is tainted from then on,
+// in every record, and in the stats line.
+TEST_F(TamperOwnDaemon, ACanaryChangedOrDeletedTaintsTheHost) {
+  TempFile config("raqib.toml", daemonConfig());
+  DaemonProcess daemon({"--config", config.path(), "--events", "all"});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  std::set<uint32_t> held = heldIds(daemon.pid(), "map_id");
+  std::map<std::string, json> maps;
+  for (const json &m : bpftoolList("map"))
+    if (held.count(m.value("id", 0u))) maps[m.value("name", "")] = m;
+  ASSERT_TRUE(maps.count("exec_activity_a") && maps.count("file_activity_b"));
+  const json &exec = maps["exec_activity_a"], &file = maps["file_activity_b"];
+  std::vector<std::string> update{
+      kBpftool, "map", "update", "id", std::to_string(exec["id"].get<uint32_t>()), "key"};
+  for (auto &b : hexBytes(exec["bytes_key"], "ff")) update.push_back(b);
+  update.push_back("value");
+  for (auto &b : hexBytes(exec["bytes_value"], "00")) update.push_back(b);
+  ASSERT_EQ(runChild(update).status, 0);
+  std::vector<std::string> del{
+      kBpftool, "map", "delete", "id", std::to_string(file["id"].get<uint32_t>()), "key"};
+  for (auto &b : hexBytes(file["bytes_key"], "ff")) del.push_back(b);
+  ASSERT_EQ(runChild(del).status, 0);
+
+  std::map<std::string, json> failures;  // by map
+  auto both = daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        if (j.is_object() && j["move"] == "integrity") failures[j["map"]] = j;
+        return failures.count("exec_activity_a") && failures.count("file_activity_b");
+      },
+      10s);
+  ASSERT_TRUE(both) << daemon.stdoutText() << daemon.stderrText();
+  EXPECT_EQ(failures["exec_activity_a"]["detail"], "the canary entry was changed");
+  EXPECT_EQ(failures["file_activity_b"]["detail"], "the canary entry is missing");
+  EXPECT_EQ(failures["exec_activity_a"]["importance"], "critical");
+  EXPECT_EQ(failures["exec_activity_a"]["tainted"], true);
+  // Every later record says so.
+  pid_t pid = inChild([] {});
+  auto later = daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        return j.is_object() && j["kind"] == "info" && j["process"]["pid"] == pid;
+      },
+      10s);
+  ASSERT_TRUE(later) << daemon.stdoutText();
+  EXPECT_EQ(json::parse(*later)["tainted"], true) << *later;
+  ASSERT_EQ(daemon.stop(), 0);
+  auto stats = daemon.waitForStderr(
+      [](const std::string &line) { return line.find("raqib stats ") != std::string::npos; }, 1s);
+  ASSERT_TRUE(stats) << daemon.stderrText();
+  EXPECT_EQ(json::parse(stats->substr(stats->find('{')))["tainted"], true) << *stats;
+}
+
+// Untouched, the canaries hold: a daemon that ran through many drains is
+// not tainted.
+TEST_F(TamperOwnDaemon, UntouchedCanariesHold) {
+  TempFile config("raqib.toml", daemonConfig());
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  std::this_thread::sleep_for(3 * kCadence);  // the claim is about time passing: drains
+  ASSERT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(daemon.stdoutText().find("\"tainted\""), std::string::npos) << daemon.stdoutText();
+  auto stats = daemon.waitForStderr(
+      [](const std::string &line) { return line.find("raqib stats ") != std::string::npos; }, 1s);
+  ASSERT_TRUE(stats) << daemon.stderrText();
+  EXPECT_EQ(json::parse(stats->substr(stats->find('{')))["tainted"], false) << *stats;
 }
 
 }  // namespace
