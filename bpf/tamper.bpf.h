@@ -23,7 +23,9 @@ struct {
  * [tamper] map_entries; a full map counts RAQIB_MAP_TAMPER failed. */
 RAQIB_EPOCH_PAIR(tamper_activity, struct raqib_tamper_key, struct raqib_tamper_value, 1024);
 
-/* Count one move of the current process in the current epoch. */
+/* Count one move of the current process in the current epoch: one entry
+ * per actor, move, detail and object (all of a kind's objects for fds got
+ * by id, the value naming the last). */
 static __always_inline void record_tamper(__u32 move, __u32 detail, __u32 object_type,
                                           __u32 object_id, __u32 attach_type, const char *name) {
   struct raqib_tamper_key key = {};
@@ -31,6 +33,7 @@ static __always_inline void record_tamper(__u32 move, __u32 detail, __u32 object
   key.move = move;
   key.detail = detail;
   key.object_type = object_type;
+  key.object_id = move == RAQIB_TAMPER_BPF_GET_FD ? 0 : object_id;
   __u64 now = bpf_ktime_get_boot_ns();
   void *inner = current_epoch(&tamper_activity);
   if (!inner) return;

@@ -197,17 +197,20 @@ bool harmfulSignal(uint32_t sig) {
 
 }  // namespace
 
-const char *tamperImportance(const raqib_tamper_key &key) {
+const char *tamperImportance(const raqib_tamper_key &key, const std::string &object_name) {
   switch (key.move) {
     case RAQIB_TAMPER_SIGNAL:
       if (key.detail == SIGTERM || key.detail == SIGINT || key.detail == SIGHUP)
         return key.tgid == 1 ? "low" : "medium";  // pid 1: the service manager
       return harmfulSignal(key.detail) ? "critical" : "low";
     case RAQIB_TAMPER_BPF_GET_FD:
-      // Every `bpftool prog show` gets each program's fd to read its info;
-      // a map's or link's fd is what writing or detaching needs.
-      return key.object_type == RAQIB_OBJ_PROG ? "medium" : "high";
+      // Listing tools get every object's fd to read its info (bpftool prog
+      // show: every program's, and every map of each); what is then done
+      // with the fd is a record of its own.
+      return "medium";
     case RAQIB_TAMPER_BPF_MAP_READ:
+      // bpftool prog show reads each program's .rodata for its metadata.
+      return object_name.find(".rodata") != std::string::npos ? "medium" : "high";
     case RAQIB_TAMPER_BPF_PROG_LOAD:
       return "high";
     default:
@@ -220,18 +223,20 @@ Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
   Json j = {{"time", rfc3339(unixNsOfBoot(value.last_ns, boot_to_unix_ns))},
             {"kind", "tamper"},
             {"move", tamperMoveName(key.move)},
-            {"importance", tamperImportance(key)}};
+            {"importance", ""}};
+  j["importance"] = tamperImportance(key, "");
   switch (key.move) {
     case RAQIB_TAMPER_BPF_GET_FD:
     case RAQIB_TAMPER_BPF_MAP_READ:
     case RAQIB_TAMPER_BPF_MAP_WRITE:
     case RAQIB_TAMPER_BPF_DETACH: {
-      auto name = names.find(objectKey(key.object_type, value.object_id));
-      j["bpf"] = {{"command", bpfCommandName(key.detail)},
-                  {"object",
-                   {{"type", objectTypeName(key.object_type)},
-                    {"id", value.object_id},
-                    {"name", name != names.end() ? name->second : ""}}}};
+      auto found = names.find(objectKey(key.object_type, value.object_id));
+      std::string name = found != names.end() ? found->second : "";
+      j["importance"] = tamperImportance(key, name);
+      j["bpf"] = {
+          {"command", bpfCommandName(key.detail)},
+          {"object",
+           {{"type", objectTypeName(key.object_type)}, {"id", value.object_id}, {"name", name}}}};
       break;
     }
     case RAQIB_TAMPER_BPF_PROG_LOAD: {

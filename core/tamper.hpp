@@ -33,11 +33,12 @@ std::string ptraceRequestName(uint32_t request);
 // "SIGTERM"; "SIG<n>" for a number without a name.
 std::string signalName(uint32_t sig);
 
-// How much a move matters: "critical" for moves that change or blind raqib,
-// lower for those that only look (a program's fd got by id, as `bpftool prog
-// show` does) or ask it to stop (SIGTERM; from pid 1, the service manager,
-// "low").
-const char *tamperImportance(const raqib_tamper_key &key);
+// How much a move matters: "critical" for moves that change, blind or stop
+// raqib; lower for those that only look (fds got by id, as listing tools
+// do; reads of its read-only data, as `bpftool prog show` does; object_name
+// is raqib's name of the object) or ask it to stop or reopen (SIGTERM,
+// SIGINT, SIGHUP; from pid 1, the service manager, "low").
+const char *tamperImportance(const raqib_tamper_key &key, const std::string &object_name);
 
 // The record's own fields (no process), as the drain decodes one entry:
 // object names come from names (raqib's objects by type and id).

@@ -319,6 +319,11 @@ struct raqib_tamper_key {
    * PROC_MEM: the open's access, 1 read, 2 write, 3 both. */
   __u32 detail;
   __u32 object_type; /* enum raqib_object_type, or 0 */
+  /* The object (map reads and writes, detaches) or target thread (ptrace,
+   * process_vm, signal, proc_mem); 0 for moves counted over all objects
+   * (getting fds by id: listing tools get one per object). */
+  __u32 object_id;
+  __u32 _pad;
 };
 
 struct raqib_tamper_value {
