@@ -192,7 +192,7 @@ int runDaemon(const Config &config, const std::filesystem::path &exe_dir) {
   Drainer drainer(**bpf, processes, **plugins, config.strings_map_entries, config.events);
   boost::asio::io_context io;
   OverflowWatch overflow;
-  TamperWatch tamper(**bpf, processes, **plugins, config);
+  TamperWatch tamper(**bpf, processes, **plugins, drainer, config);
   // Each drain first brings what its records depend on (processes, DNS
   // names) up to date; see Drainer::drainWithContext.
   auto every = [&](std::chrono::milliseconds cadence, Status (Drainer::*drain)()) {

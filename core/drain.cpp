@@ -81,7 +81,10 @@ Status Drainer::drainExec() {
   // then finds the parent that forked it in the same interval, whatever
   // order the map hands them out in.
   std::vector<raqib_proc> epoch;
-  auto status = drainMap<uint32_t, raqib_proc>(*drained, [&](uint32_t, const raqib_proc &rec) {
+  auto status = drainMap<uint32_t, raqib_proc>(*drained, [&](uint32_t tgid, const raqib_proc &rec) {
+    if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec || rec.tgid != tgid)
+      return impossible_("exec", fmt::format("an entry of kind {} for pid {} under key {}",
+                                             rec.hdr.kind, rec.tgid, tgid));
     const std::string *exe =
         (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
     processes_.apply(rec, exe ? *exe : std::string());
@@ -196,6 +199,9 @@ Status Drainer::drainFile() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_file_key, raqib_file_value>(
       bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
+        if (value.count == 0 || value.first_ns > value.last_ns)
+          return impossible_("file_access",
+                             fmt::format("an entry counting {} events", value.count));
         deliver(RecordSnapshot::file(processes_, key.tgid,
                                      decodeFile(key, value, lookupString(), offset), offset));
         stats_.file_records++;

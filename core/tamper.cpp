@@ -362,7 +362,7 @@ class Canary : public EpochGuard {
 };
 
 TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins,
-                         const Config &config)
+                         Drainer &drainer, const Config &config)
     : bpf_(bpf),
       processes_(processes),
       plugins_(plugins),
@@ -373,6 +373,9 @@ TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &p
   std::array<uint64_t, 2> key{};
   if (getrandom(key.data(), sizeof key, 0) != sizeof key)
     spdlog::error("getrandom for the canary key failed: {}", std::strerror(errno));
+  drainer.onImpossible([this](const std::string &map, const std::string &what) {
+    integrityFailure(map, "an entry the programs could not have written: " + what);
+  });
   for (EpochPair *pair : {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.peerEpochs(),
                           &bpf.flowEpochs(), &bpf.dnsEpochs(), &bpf.tamperEpochs()})
     canaries_.push_back(std::make_unique<Canary>(*this, *pair, names_, key));
@@ -409,6 +412,13 @@ Status TamperWatch::drain(Drainer &drainer) {
       });
   if (status) bpf_.tamperEpochs().drained();
   for (const auto &[key, value] : entries) {
+    if (value.count == 0 || value.first_ns > value.last_ns || key.tgid == 0 ||
+        std::string_view(tamperMoveName(key.move)) == "unknown") {
+      integrityFailure("tamper_activity",
+                       "an entry the programs could not have written: " +
+                           fmt::format("move {} counting {}", key.move, value.count));
+      continue;
+    }
     const ProcessInfo *actor = processes_.find(key.tgid);
     if (key.move == RAQIB_TAMPER_BPF_PROG_LOAD && actor && allowed_loaders_.count(actor->exe)) {
       stats_.allowed_loads += value.count;

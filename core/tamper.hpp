@@ -57,7 +57,9 @@ class Canary;
 
 class TamperWatch {
  public:
-  TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, const Config &config);
+  // Plants the canaries, and has drainer report impossible entries here.
+  TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, Drainer &drainer,
+              const Config &config);
 
   // Flip the tamper map, bring the process table up to date (the actors'
   // exec records), then publish a record per entry; then verify that every

@@ -445,6 +445,12 @@ TEST_F(TamperOwnDaemon, ACanaryChangedOrDeletedTaintsTheHost) {
   update.push_back("value");
   for (auto &b : hexBytes(exec["bytes_value"], "00")) update.push_back(b);
   ASSERT_EQ(runChild(update).status, 0);
+  // An entry no program could have written: a zeroed process record under
+  // pid 0x40000000 (no header, no pid).
+  std::vector<std::string> bogus = update;
+  std::fill(bogus.begin() + 7, bogus.begin() + 11, "00");
+  bogus[10] = "40";
+  ASSERT_EQ(runChild(bogus).status, 0);
   std::vector<std::string> del{
       kBpftool, "map", "delete", "id", std::to_string(file["id"].get<uint32_t>()), "key"};
   for (auto &b : hexBytes(file["bytes_key"], "ff")) del.push_back(b);
@@ -455,12 +461,16 @@ TEST_F(TamperOwnDaemon, ACanaryChangedOrDeletedTaintsTheHost) {
       [&](const std::string &line) {
         json j = json::parse(line, nullptr, false);
         if (j.is_object() && j["move"] == "integrity") failures[j["map"]] = j;
-        return failures.count("exec_activity_a") && failures.count("file_activity_b");
+        return failures.count("exec_activity_a") && failures.count("file_activity_b") &&
+               failures.count("exec");
       },
       10s);
   ASSERT_TRUE(both) << daemon.stdoutText() << daemon.stderrText();
   EXPECT_EQ(failures["exec_activity_a"]["detail"], "the canary entry was changed");
   EXPECT_EQ(failures["file_activity_b"]["detail"], "the canary entry is missing");
+  EXPECT_EQ(failures["exec"]["detail"],
+            "an entry the programs could not have written: an entry of kind 0 for pid 0 under key "
+            "1073741824");
   EXPECT_EQ(failures["exec_activity_a"]["importance"], "critical");
   EXPECT_EQ(failures["exec_activity_a"]["tainted"], true);
   // Every later record says so.
