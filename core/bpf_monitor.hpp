@@ -50,6 +50,7 @@ class EpochPair {
     guard_ = g;
     for (int fd : inner_) g->emptied(fd);
   }
+  void unguard() { guard_ = nullptr; }
   std::array<int, 2> innerFds() const { return inner_; }
 
  private:

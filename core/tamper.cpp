@@ -288,7 +288,7 @@ class Canary : public EpochGuard {
  public:
   Canary(TamperWatch &watch, EpochPair &pair,
          const std::unordered_map<uint64_t, std::string> &names, std::array<uint64_t, 2> key)
-      : watch_(watch), key_(key) {
+      : watch_(watch), pair_(pair), key_(key) {
     auto fds = pair.innerFds();
     for (size_t i = 0; i < 2; i++) {
       bpf_map_info info;
@@ -302,6 +302,9 @@ class Canary : public EpochGuard {
     }
     pair.guard(this);
   }
+  ~Canary() override { pair_.unguard(); }
+  Canary(const Canary &) = delete;
+  Canary &operator=(const Canary &) = delete;
 
   void takenOut(int fd) override {
     Side *s = side(fd);
@@ -355,6 +358,7 @@ class Canary : public EpochGuard {
   }
 
   TamperWatch &watch_;
+  EpochPair &pair_;
   std::array<uint64_t, 2> key_;
   std::array<Side, 2> sides_;
   std::vector<uint8_t> key_bytes_;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <filesystem>
@@ -85,30 +86,42 @@ class Tamper : public ::testing::Test {
     return 0;
   }
 
-  // The tamper record of move by pid that names object (when not empty),
-  // waited for at most two cadences after now. Checks that it names the
-  // actor with its ancestry up to the test.
-  static json tamperRecord(const std::string &move, pid_t pid, const std::string &object = "",
-                           std::chrono::milliseconds within = 2 * kCadence) {
-    json found;
+  // The tamper records of each of moves by pid that name object (when not
+  // empty), waited for together (records of one drain come in no particular
+  // order) at most two cadences after now; each must name the actor with its
+  // ancestry up to the test. Keyed by move; missing ones are failures.
+  static std::map<std::string, json> tamperRecords(const std::vector<std::string> &moves, pid_t pid,
+                                                   const std::string &object = "") {
+    std::map<std::string, json> found;
+    auto within = 2 * kCadence;
     daemon_->waitForStdout(
         [&](const std::string &line) {
           json j = json::parse(line, nullptr, false);
-          if (!j.is_object() || j["kind"] != "tamper" || j["move"] != move) return false;
+          if (!j.is_object() || j["kind"] != "tamper" || !j["move"].is_string()) return false;
+          if (std::find(moves.begin(), moves.end(), j["move"]) == moves.end()) return false;
           if (!j["process"].is_object() || j["process"]["pid"] != pid) return false;
           if (!object.empty() && j["bpf"]["object"]["name"] != object) return false;
-          found = j;
-          return true;
+          found.emplace(j["move"], j);
+          return found.size() == moves.size();
         },
         within);
-    EXPECT_FALSE(found.is_null()) << "no " << move << " record about pid " << pid << " within "
-                                  << within.count() << "ms\n"
-                                  << daemon_->stdoutText() << daemon_->stderrText();
-    if (found.is_null()) return found;
-    EXPECT_GE(found["ancestry"].size(), 2u) << found;
-    if (found["ancestry"].size() >= 1) EXPECT_EQ(found["ancestry"][0]["pid"], getpid()) << found;
-    EXPECT_EQ(found["ancestry"].back()["pid"], 1) << found;
+    for (const std::string &move : moves) {
+      auto it = found.find(move);
+      EXPECT_NE(it, found.end()) << "no " << move << " record about pid " << pid << " within "
+                                 << within.count() << "ms\n"
+                                 << daemon_->stdoutText() << daemon_->stderrText();
+      if (it == found.end()) continue;
+      const json &r = it->second;
+      EXPECT_GE(r["ancestry"].size(), 2u) << r;
+      if (r["ancestry"].size() >= 1) EXPECT_EQ(r["ancestry"][0]["pid"], getpid()) << r;
+      EXPECT_EQ(r["ancestry"].back()["pid"], 1) << r;
+    }
     return found;
+  }
+
+  static json tamperRecord(const std::string &move, pid_t pid, const std::string &object = "") {
+    auto found = tamperRecords({move}, pid, object);
+    return found.count(move) ? found[move] : json();
   }
 
   static inline std::unique_ptr<TempFile> config_;
@@ -145,12 +158,11 @@ TEST_F(Tamper, BpftoolDumpsARaqibMapById) {
   ASSERT_NE(id, 0u);
   auto dump = runChild({kBpftool, "map", "dump", "id", std::to_string(id)});
   ASSERT_EQ(dump.status, 0);
-  json got = tamperRecord("bpf_get_fd_by_id", dump.pid, "raqib_objects");
-  ASSERT_FALSE(got.is_null());
+  auto found = tamperRecords({"bpf_get_fd_by_id", "bpf_map_read"}, dump.pid, "raqib_objects");
+  ASSERT_EQ(found.size(), 2u);
+  const json &got = found["bpf_get_fd_by_id"], &read = found["bpf_map_read"];
   EXPECT_EQ(got["bpf"]["command"], "BPF_MAP_GET_FD_BY_ID");
   EXPECT_EQ(got["importance"], "medium");
-  json read = tamperRecord("bpf_map_read", dump.pid, "raqib_objects");
-  ASSERT_FALSE(read.is_null());
   EXPECT_EQ(read["importance"], "high");
 }
 
@@ -172,11 +184,10 @@ TEST_F(Tamper, OwnProgramReadsAndWritesARaqibMap) {
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  json write = tamperRecord("bpf_map_write", pid, "raqib_objects");
-  ASSERT_FALSE(write.is_null());
+  auto found = tamperRecords({"bpf_map_write", "bpf_map_read"}, pid, "raqib_objects");
+  ASSERT_EQ(found.size(), 2u);
+  const json &write = found["bpf_map_write"], &read = found["bpf_map_read"];
   EXPECT_EQ(write["process"]["exe"], fs::read_symlink("/proc/self/exe").string());
-  json read = tamperRecord("bpf_map_read", pid, "raqib_objects");
-  ASSERT_FALSE(read.is_null());
   EXPECT_EQ(read["bpf"]["command"], "BPF_MAP_GET_NEXT_KEY");
 }
 
