@@ -111,6 +111,9 @@ class BpfMonitor {
   // Every link whose state differs from start (core/tamper.cpp), read
   // through the held fds: no privilege needed.
   std::vector<BrokenLink> brokenLinks() const;
+  // raqib's objects no longer registered in raqib_objects (someone deleted
+  // them, to hide bpf() on them), each written back (core/tamper.cpp).
+  std::vector<const OwnObject *> reregisterOwnObjects();
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).

@@ -90,6 +90,21 @@ Status BpfMonitor::registerOwnObjects() {
   return Ok{};
 }
 
+std::vector<const OwnObject *> BpfMonitor::reregisterOwnObjects() {
+  std::vector<const OwnObject *> missing;
+  int objects = bpf_map__fd(skel_->maps.raqib_objects);
+  for (const OwnObject &o : own_objects_) {
+    raqib_object_key key{o.type, o.id};
+    uint32_t value = 0, one = 1;
+    if (bpf_map_lookup_elem(objects, &key, &value) == 0 && value == 1) continue;
+    missing.push_back(&o);
+    if (int err = bpf_map_update_elem(objects, &key, &one, BPF_ANY); err < 0)
+      spdlog::error("registering raqib's {} {} again: {}", objectTypeName(o.type), o.name,
+                    std::strerror(-err));
+  }
+  return missing;
+}
+
 std::vector<BrokenLink> BpfMonitor::brokenLinks() const {
   std::vector<BrokenLink> broken;
   for (const OwnLink &l : own_links_) {
@@ -435,6 +450,10 @@ Status TamperWatch::drain(Drainer &drainer) {
 }
 
 void TamperWatch::verifyAttachments() {
+  for (const OwnObject *o : bpf_.reregisterOwnObjects())
+    integrityFailure("raqib_objects",
+                     fmt::format("raqib's {} {} (id {}) was no longer registered; registered again",
+                                 objectTypeName(o->type), o->name, o->id));
   for (const BrokenLink &b : bpf_.brokenLinks()) {
     if (!blind_links_.insert(b.link->id).second) continue;  // reported already
     stats_.blind_spots++;

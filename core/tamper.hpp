@@ -74,7 +74,9 @@ class TamperWatch {
 
  private:
   void publish(nlohmann::ordered_json fields, uint32_t actor);
-  // Report each of raqib's links found detached or changed, once.
+  // Report raqib's objects found unregistered from raqib_objects (and
+  // register them again), and each of its links found detached or changed,
+  // once.
   void verifyAttachments();
 
   BpfMonitor &bpf_;

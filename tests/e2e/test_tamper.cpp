@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "raqib/records.h"
 #include "records.hpp"
 
 namespace raqib::test {
@@ -113,7 +114,9 @@ class Tamper : public ::testing::Test {
       if (it == found.end()) continue;
       const json &r = it->second;
       EXPECT_GE(r["ancestry"].size(), 2u) << r;
-      if (r["ancestry"].size() >= 1) EXPECT_EQ(r["ancestry"][0]["pid"], getpid()) << r;
+      if (r["ancestry"].size() >= 1) {
+        EXPECT_EQ(r["ancestry"][0]["pid"], getpid()) << r;
+      }
       EXPECT_EQ(r["ancestry"].back()["pid"], 1) << r;
     }
     return found;
@@ -333,8 +336,9 @@ TEST_F(Tamper, TheDaemonDoesNotReportItself) {
   std::istringstream out(daemon_->stdoutText());
   for (std::string line; std::getline(out, line);) {
     json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object())
+    if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object()) {
       EXPECT_NE(j["process"]["pid"], daemon_->pid()) << line;
+    }
   }
 }
 
@@ -367,8 +371,9 @@ TEST_F(TamperOwnDaemon, AnAllowedLoaderIsCountedNotReported) {
   std::istringstream out(daemon.stdoutText());
   for (std::string line; std::getline(out, line);) {
     json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object())
+    if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object()) {
       EXPECT_NE(j["process"]["pid"], allowed) << line;
+    }
     if (j.is_object() && j["move"] == "signal" && j["process"]["pid"] == getpid()) {
       EXPECT_EQ(j["target"]["signal"], "SIGTERM");
       EXPECT_EQ(j["importance"], "medium");
@@ -501,6 +506,50 @@ TEST_F(TamperOwnDaemon, ACanaryChangedOrDeletedTaintsTheHost) {
   EXPECT_EQ(json::parse(stats->substr(stats->find('{')))["tainted"], true) << *stats;
 }
 
+// Deleting raqib's own id from raqib_objects (to hide later bpf() calls on
+// that map) is an integrity failure, and the id is registered again.
+TEST_F(TamperOwnDaemon, AnUnregisteredObjectIsAnIntegrityFailure) {
+  TempFile config("raqib.toml", daemonConfig());
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  std::set<uint32_t> held = heldIds(daemon.pid(), "map_id");
+  uint32_t objects = 0, exec = 0;
+  for (const json &m : bpftoolList("map")) {
+    if (!held.count(m.value("id", 0u))) continue;
+    if (m["name"] == "raqib_objects") objects = m["id"];
+    if (m["name"] == "exec_activity_a") exec = m["id"];
+  }
+  ASSERT_TRUE(objects && exec);
+  std::vector<std::string> del{kBpftool, "map", "delete", "id", std::to_string(objects),
+                               "key",    "hex"};
+  for (uint32_t word : {uint32_t(RAQIB_OBJ_MAP), exec})
+    for (int b = 0; b < 4; b++) del.push_back(fmt::format("{:02x}", (word >> (8 * b)) & 0xff));
+  ASSERT_EQ(runChild(del).status, 0);
+  auto failure = daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        return j.is_object() && j["move"] == "integrity" && j["map"] == "raqib_objects";
+      },
+      2 * kCadence);
+  ASSERT_TRUE(failure) << daemon.stdoutText() << daemon.stderrText();
+  EXPECT_EQ(json::parse(*failure)["detail"],
+            fmt::format("raqib's map exec_activity_a (id {}) was no longer registered; "
+                        "registered again",
+                        exec));
+  // Registered again: a read of that map by id is seen.
+  auto dump = runChild({kBpftool, "map", "dump", "id", std::to_string(exec)});
+  ASSERT_EQ(dump.status, 0);
+  EXPECT_TRUE(daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        return j.is_object() && j["process"].is_object() && j["process"]["pid"] == dump.pid &&
+               j["bpf"]["object"]["name"] == "exec_activity_a";
+      },
+      2 * kCadence))
+      << daemon.stdoutText();
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
 // A benign run: raqib alone, then `bpftool prog show`, yields exactly the
 // records docs/events.md documents for it ("A benign run"): nothing about
 // raqib alone, and three about bpftool, all medium. Records about processes
@@ -541,9 +590,10 @@ TEST_F(TamperOwnDaemon, ABenignRunYieldsExactlyTheDocumentedRecords) {
     EXPECT_EQ(j["importance"], "medium") << line;
     seen[{j["move"], j["bpf"]["command"], j["bpf"]["object"]["type"]}] +=
         j["count"].get<uint64_t>();
-    if (j["move"] == "bpf_map_read")
+    if (j["move"] == "bpf_map_read") {
       EXPECT_NE(j["bpf"]["object"]["name"].get<std::string>().find(".rodata"), std::string::npos)
           << line;
+    }
   }
   using Key = std::tuple<std::string, std::string, std::string>;
   std::set<Key> kinds;
