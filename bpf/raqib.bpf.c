@@ -614,3 +614,6 @@ RAQIB_FILE_SYSCALL(mmap,
 
 /* ---- network (net.bpf.h) --------------------------------------------- */
 #include "net.bpf.h"
+
+/* ---- tamper evidence (tamper.bpf.h) ---------------------------------- */
+#include "tamper.bpf.h"

@@ -97,6 +97,7 @@ Result<int> EpochPair::flip() {
   int drained = inner_[current_];
   current_ = idle;
   undrained_ = true;
+  if (guard_) guard_->takenOut(drained);
   return drained;
 }
 
@@ -133,9 +134,26 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     bpf_map__set_max_entries(map, config.network_flows.map_entries);
   for (bpf_map *map : {s->maps.dns_a, s->maps.dns_b})
     bpf_map__set_max_entries(map, config.dns.map_entries);
+  for (bpf_map *map : {s->maps.tamper_activity_a, s->maps.tamper_activity_b})
+    bpf_map__set_max_entries(map, config.tamper.map_entries);
   // Sockets outlive their flow entries; keep owners for several epochs' worth.
   bpf_map__set_max_entries(s->maps.sock_owner,
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
+
+  // A program whose section names a tracepoint this kernel lacks (module
+  // loads on a kernel without loadable modules) is left out.
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, s->obj) {
+    std::string_view section = bpf_program__section_name(prog);
+    if (!section.starts_with("tracepoint/")) continue;
+    section.remove_prefix(std::string_view("tracepoint/").size());
+    size_t slash = section.find('/');
+    std::string category(section.substr(0, slash)), name(section.substr(slash + 1));
+    if (slash == std::string_view::npos || tracepointExists(category, name)) continue;
+    spdlog::info("this kernel has no tracepoint {}/{}: {} is not loaded", category, name,
+                 bpf_program__name(prog));
+    bpf_program__set_autoload(prog, false);
+  }
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -144,6 +162,7 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                     std::strerror(-err))};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};
+  if (auto registered = m->registerOwnObjects(); !registered) return Error{registered.error()};
   // libbpf reads the possible CPUs once and keeps them: now, while files
   // can still be opened.
   if (libbpf_num_possible_cpus() <= 0) return Error{"cannot count the possible CPUs"};
@@ -158,6 +177,9 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                         bpf_map__fd(s->maps.flows_b));
   m->dns_ =
       EpochPair(bpf_map__fd(s->maps.dns), bpf_map__fd(s->maps.dns_a), bpf_map__fd(s->maps.dns_b));
+  m->tamper_ =
+      EpochPair(bpf_map__fd(s->maps.tamper_activity), bpf_map__fd(s->maps.tamper_activity_a),
+                bpf_map__fd(s->maps.tamper_activity_b));
   return m;
 }
 
@@ -169,6 +191,7 @@ Status BpfMonitor::attachAll() {
                       "libbpf's details)",
                       what, std::strerror(errno))};
     links_.emplace_back(link, bpf_link__destroy);
+    link_names_.push_back(what);
     return Ok{};
   };
   // The network hooks go on the root cgroup v2, so they see every process.
@@ -190,6 +213,7 @@ Status BpfMonitor::attachAll() {
   bpf_object__for_each_program(prog, skel_->obj) {
     std::string_view name = bpf_program__name(prog);
     if (prog == skel_->progs.raqib_sys_exit) continue;  // attached with each entry
+    if (!bpf_program__autoload(prog)) continue;         // its tracepoint is missing
     switch (bpf_program__type(prog)) {
       case BPF_PROG_TYPE_CGROUP_SKB:
       case BPF_PROG_TYPE_CGROUP_SOCK:

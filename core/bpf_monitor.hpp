@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -24,15 +25,36 @@ namespace raqib {
 // taken out goes back into service only once drained() says it is empty:
 // until then flip() returns it again instead of swapping, so a drain that
 // failed part-way is retried and never puts a still-full map in the slot.
+// Checks on an epoch pair's inner maps (the canaries of core/tamper.cpp):
+// takenOut when flip() takes a map out of service, before it is drained;
+// emptied when it was drained, before it goes back into service.
+class EpochGuard {
+ public:
+  virtual ~EpochGuard() = default;
+  virtual void takenOut(int fd) = 0;
+  virtual void emptied(int fd) = 0;
+};
+
 class EpochPair {
  public:
   EpochPair() = default;
   EpochPair(int outer_fd, int a_fd, int b_fd) : outer_(outer_fd), inner_{a_fd, b_fd} {}
   [[nodiscard]] Result<int> flip();
   // The map flip() returned was drained to empty.
-  void drained() { undrained_ = false; }
+  void drained() {
+    undrained_ = false;
+    if (guard_) guard_->emptied(inner_[1 - current_]);
+  }
+  // Guard both maps from now on (emptied is called for each at once).
+  void guard(EpochGuard *g) {
+    guard_ = g;
+    for (int fd : inner_) g->emptied(fd);
+  }
+  void unguard() { guard_ = nullptr; }
+  std::array<int, 2> innerFds() const { return inner_; }
 
  private:
+  EpochGuard *guard_ = nullptr;
   int outer_ = -1;
   std::array<int, 2> inner_{-1, -1};
   int current_ = 0;         // index of the inner map in the slot
@@ -43,6 +65,31 @@ struct MapCounters {
   uint64_t inserts = 0;
   uint64_t updates = 0;
   uint64_t failed = 0;
+};
+
+// One of raqib's own maps, programs or links (enum raqib_object_type), by
+// the kernel's id; a link's name is the hook it attaches to.
+struct OwnObject {
+  uint32_t type = 0;
+  uint32_t id = 0;
+  std::string name;
+};
+
+// One of raqib's links as it was attached at start: what the verification
+// on each tamper drain compares the link's state with.
+struct OwnLink {
+  int fd = -1;  // held until the daemon ends
+  uint32_t id = 0;
+  uint32_t prog_id = 0;
+  uint32_t type = 0;       // enum bpf_link_type
+  uint64_t cgroup_id = 0;  // a cgroup link's cgroup; 0 once detached
+  std::string hook;
+};
+
+// A link no longer attached as it was, and what changed.
+struct BrokenLink {
+  const OwnLink *link;
+  std::string what;
 };
 
 class BpfMonitor {
@@ -59,6 +106,14 @@ class BpfMonitor {
   EpochPair &peerEpochs() { return peers_; }
   EpochPair &flowEpochs() { return flows_; }
   EpochPair &dnsEpochs() { return dns_; }
+  EpochPair &tamperEpochs() { return tamper_; }
+  const std::vector<OwnObject> &ownObjects() const { return own_objects_; }
+  // Every link whose state differs from start (core/tamper.cpp), read
+  // through the held fds: no privilege needed.
+  std::vector<BrokenLink> brokenLinks() const;
+  // raqib's objects no longer registered in raqib_objects (someone deleted
+  // them, to hide bpf() on them), each written back (core/tamper.cpp).
+  std::vector<const OwnObject *> reregisterOwnObjects();
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -77,9 +132,15 @@ class BpfMonitor {
   // period per syscall tracepoint, serialised in the kernel: seconds for
   // all of raqib's) happens after the daemon has exited, not in its stop.
   Status startLinkHolder();
+  // Write the id of every map, program and link into raqib_objects, for the
+  // tamper programs to recognise them (core/tamper.cpp).
+  Status registerOwnObjects();
 
   raqib_bpf *skel_ = nullptr;
   std::vector<std::unique_ptr<bpf_link, int (*)(bpf_link *)>> links_;
+  std::vector<std::string> link_names_;  // the hook of each of links_
+  std::vector<OwnObject> own_objects_;
+  std::vector<OwnLink> own_links_;
   int holder_pipe_ = -1;
   bpf_link *tasks_iter_ = nullptr;  // raqib_live_tasks, one of links_  // the link holder reads EOF
                                     // once the daemon is gone
@@ -88,6 +149,7 @@ class BpfMonitor {
   EpochPair peers_;
   EpochPair flows_;
   EpochPair dns_;
+  EpochPair tamper_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

@@ -62,7 +62,7 @@ class Reader {
 
   // Refuse keys not in allowed; section names the table in messages.
   std::optional<Error> onlyKeys(const toml::table &table, std::string_view section,
-                                std::initializer_list<std::string_view> allowed) const {
+                                const std::vector<std::string_view> &allowed) const {
     for (auto &&[key, node] : table) {
       if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
       std::string list;
@@ -164,11 +164,13 @@ class Reader {
   } while (0)
 
 Status readMechanism(const Reader &r, const toml::table &root, std::string_view name,
-                     MechanismConfig &out) {
+                     MechanismConfig &out, std::initializer_list<std::string_view> more_keys = {}) {
   auto t = r.table(root, name, fmt::format("[{}]", name));
   if (!t) return Error{t.error()};
   if (!*t) return Ok{};
-  if (auto e = r.onlyKeys(**t, fmt::format("[{}]", name), {"cadence", "map_entries"})) return *e;
+  std::vector<std::string_view> keys{"cadence", "map_entries"};
+  keys.insert(keys.end(), more_keys);
+  if (auto e = r.onlyKeys(**t, fmt::format("[{}]", name), keys)) return *e;
   RAQIB_TRY(r.cadence(**t, name, out.cadence));
   RAQIB_TRY(r.integer(**t, "map_entries", name, 16, 1 << 24, out.map_entries));
   return Ok{};
@@ -263,7 +265,7 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   }
   if (auto e = r.onlyKeys(root, "the configuration",
                           {"core", "exec", "file_access", "network_peers", "network_flows", "dns",
-                           "strings", "plugins", "printers"}))
+                           "strings", "tamper", "plugins", "printers"}))
     return *e;
 
   auto core = r.table(root, "core", "[core]");
@@ -328,6 +330,17 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
     if (auto e = r.onlyKeys(**strings, "[strings]", {"map_entries"})) return *e;
     RAQIB_TRY(
         r.integer(**strings, "map_entries", "strings", 16, 1 << 24, config.strings_map_entries));
+  }
+
+  RAQIB_TRY(readMechanism(r, root, "tamper", config.tamper, {"allowed_loaders"}));
+  if (const toml::node *loaders = root.at_path("tamper.allowed_loaders").node()) {
+    const toml::array *a = loaders->as_array();
+    constexpr const char *kWhat = "[tamper] allowed_loaders must be an array of absolute paths";
+    if (!a) return r.error(*loaders, kWhat);
+    for (const toml::node &l : *a) {
+      if (!l.is_string() || !l.as_string()->get().starts_with('/')) return r.error(l, kWhat);
+      config.tamper_allowed_loaders.push_back(l.as_string()->get());
+    }
   }
 
   RAQIB_TRY(readPlugins(r, root, "plugins", config.detectors));

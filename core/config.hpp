@@ -60,6 +60,11 @@ struct Config {
   MechanismConfig network_flows{std::chrono::seconds(1), 16384};  // 5-tuples, bytes, packets
   MechanismConfig dns{std::chrono::milliseconds(250), 4096};      // questions and answers
   uint32_t strings_map_entries = 16384;
+  // Tamper evidence (core/tamper.cpp): how often its map is drained and
+  // raqib's attachments are verified, and the executables (canonical paths)
+  // whose BPF program loads are expected and not reported.
+  MechanismConfig tamper{std::chrono::milliseconds(250), 1024};
+  std::vector<std::string> tamper_allowed_loaders;
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;
   bool operator==(const Config &) const = default;

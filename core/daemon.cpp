@@ -19,6 +19,8 @@
 #include "privileges.hpp"
 #include "process_table.hpp"
 #include "sandbox.hpp"
+#include "taint.hpp"
+#include "tamper.hpp"
 
 namespace raqib {
 
@@ -98,11 +100,11 @@ class RingbufConsumer {
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
-    "exec", "file_access", "strings", "network_peers", "network_flows", "dns", "ringbuf"};
+    "exec", "file_access", "strings", "network_peers", "network_flows", "dns", "ringbuf", "tamper"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
-                      const PluginHost &plugins) {
+                      const PluginHost &plugins, const TamperWatch &tamper) {
   nlohmann::ordered_json j;
   if (auto counters = bpf.counters()) {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
@@ -121,6 +123,11 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
                   {"peers", drainer.stats().peer_records},
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};
+  j["tamper"] = {{"records", tamper.stats().records},
+                 {"allowed_loads", tamper.stats().allowed_loads},
+                 {"blind_spots", tamper.stats().blind_spots},
+                 {"integrity_failures", tamper.stats().integrity_failures}};
+  j["tainted"] = hostTainted().load();
   j["strings_evicted"] = drainer.strings().lost();
   j["dns_names_evicted"] = drainer.resolvedNames().evicted();
   j["processes"] = {{"known", processes.size()},
@@ -233,6 +240,7 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
   Drainer drainer(**bpf, processes, **plugins, config.strings_map_entries, config.events);
   boost::asio::io_context io;
   OverflowWatch overflow;
+  TamperWatch tamper(**bpf, processes, **plugins, drainer, config);
   // Each drain first brings what its records depend on (processes, DNS
   // names) up to date; see Drainer::drainWithContext.
   auto every = [&](std::chrono::milliseconds cadence, Status (Drainer::*drain)()) {
@@ -247,6 +255,11 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
       every(config.dns.cadence, &Drainer::drainDns),
       every(config.network_peers.cadence, &Drainer::drainPeers),
       every(config.network_flows.cadence, &Drainer::drainFlows),
+      std::make_unique<CadenceTimer>(io, config.tamper.cadence,
+                                     [&] {
+                                       logFailure(tamper.drain(drainer));
+                                       overflow.check(**bpf);
+                                     }),
   };
   std::unique_ptr<RingbufConsumer> stream;
   if (config.transport == Transport::Ringbuf) {
@@ -299,10 +312,11 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
   logFailure(drainer.drainFile());
   logFailure(drainer.drainPeers());
   logFailure(drainer.drainFlows());
+  logFailure(tamper.drain(drainer));
   (*plugins)->stop();
   (*plugins)->logMetrics();
   overflow.check(**bpf);
-  spdlog::info("raqib stats {}", statsJson(**bpf, drainer, processes, **plugins));
+  spdlog::info("raqib stats {}", statsJson(**bpf, drainer, processes, **plugins, tamper));
   return 0;
 }
 

@@ -89,7 +89,14 @@ Status Drainer::drainExec() {
   // replaced one for the records it made.
   std::vector<raqib_proc> epoch;
   auto status = drainMap<raqib_image, raqib_proc>(
-      *drained, [&](const raqib_image &, const raqib_proc &rec) { epoch.push_back(rec); });
+      *drained, [&](const raqib_image &image, const raqib_proc &rec) {
+        if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec ||
+            rec.tgid != image.tgid || rec.exec_seq != image.exec_seq ||
+            rec.start_ns != image.start_ns)
+          return impossible_("exec", fmt::format("an entry of kind {} for pid {} under key {}",
+                                                 rec.hdr.kind, rec.tgid, image.tgid));
+        epoch.push_back(rec);
+      });
   std::sort(epoch.begin(), epoch.end(), [](const raqib_proc &a, const raqib_proc &b) {
     return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
   });
@@ -209,6 +216,9 @@ Status Drainer::drainFile() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_file_key, raqib_file_value>(
       bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
+        if (value.count == 0 || value.first_ns > value.last_ns)
+          return impossible_("file_access",
+                             fmt::format("an entry counting {} events", value.count));
         deliver(RecordSnapshot::file(processes_, key.tgid,
                                      decodeFile(key, value, lookupString(), offset), offset,
                                      ImageRef{key.start_ns, key.exec_seq}));

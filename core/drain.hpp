@@ -131,6 +131,11 @@ class Drainer {
   int consumeFileEvent(const void *data, size_t size);
 
   const DrainStats &stats() const { return stats_; }
+
+  // Called with the map and what is wrong for each entry the programs could
+  // not have written (core/tamper.cpp reports it); the entry is skipped.
+  using Impossible = std::function<void(const std::string &map, const std::string &what)>;
+  void onImpossible(Impossible fn) { impossible_ = std::move(fn); }
   const StringCache &strings() const { return strings_; }
   const ResolvedNames &resolvedNames() const { return resolved_; }
 
@@ -158,6 +163,7 @@ class Drainer {
   PluginHost &plugins_;
   StringCache strings_;
   Events events_;
+  Impossible impossible_ = [](const std::string &, const std::string &) {};
   DrainStats stats_;
   ResolvedNames resolved_;
   std::chrono::steady_clock::time_point last_reconcile_ = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "output_format.hpp"
+#include "taint.hpp"
 
 namespace raqib {
 
@@ -15,6 +16,7 @@ std::string healthJson(const HealthEvent &e) {
       {"restarts", e.restarts}, {"disabled", e.disabled},
       {"host", e.host},
   };
+  if (hostTainted()) j["tainted"] = true;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

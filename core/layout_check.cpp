@@ -85,3 +85,11 @@ static_assert(RAQIB_NET_CONNECT == RAQIB_FLOW_CONNECT);
 static_assert(RAQIB_NET_ACCEPT == RAQIB_FLOW_ACCEPT);
 static_assert(int(RAQIB_DNSV_NAME_TRUNCATED) == int(RAQIB_DNS_NAME_TRUNCATED));
 static_assert(int(RAQIB_DNSV_ANSWERS_TRUNCATED) == int(RAQIB_DNS_ANSWERS_TRUNCATED));
+// Tamper evidence (records.h "tamper evidence").
+static_assert(sizeof(raqib_object_key) == 8);
+static_assert(sizeof(raqib_tamper_key) == 24);
+static_assert(offsetof(raqib_tamper_key, object_id) == 16);
+static_assert(offsetof(raqib_tamper_key, detail) == 8);
+static_assert(sizeof(raqib_tamper_value) == 48);
+static_assert(offsetof(raqib_tamper_value, object_id) == 24);
+static_assert(offsetof(raqib_tamper_value, name) == 32);

@@ -1,5 +1,7 @@
 #include "output_format.hpp"
 
+#include "taint.hpp"
+
 #include <ctime>
 
 #include <fmt/format.h>
@@ -235,8 +237,10 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
   if (const raqib_dns_record *d = record.dns) addDnsFields(j, *d);
 }
 
-// Paths are bytes, not always UTF-8: replace what is not, never throw.
-std::string dump(const Json &j) {
+// Paths are bytes, not always UTF-8: replace what is not, never throw. A
+// tainted host says so in every record.
+std::string dump(Json j) {
+  if (hostTainted()) j["tainted"] = true;
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -278,14 +282,25 @@ std::string detectionJson(const DetectionMeta &meta, const raqib_record &record)
       {"technique", meta.technique}, {"importance", importanceName(meta.importance)},
   };
   addRecordFields(j, record, meta.host);
-  return dump(j);
+  return dump(std::move(j));
+}
+
+std::string tamperJson(Json fields, const raqib_record *actor, const std::string &host) {
+  if (actor) {
+    addRecordFields(fields, *actor, host);
+  } else {
+    fields["process"] = nullptr;
+    fields["ancestry"] = Json::array();
+    fields["host"] = host;
+  }
+  return dump(std::move(fields));
 }
 
 std::string infoJson(const raqib_record &record, int64_t time_unix_ns, const std::string &host) {
   Json j = {
       {"time", rfc3339(time_unix_ns)}, {"kind", "info"}, {"type", recordTypeName(record.kind)}};
   addRecordFields(j, record, host);
-  return dump(j);
+  return dump(std::move(j));
 }
 
 std::string infoText(const raqib_record &record, int64_t time_unix_ns) {

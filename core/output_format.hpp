@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <raqib/plugin_api.h>
 
 namespace raqib {
@@ -27,6 +28,11 @@ std::string detectionText(const DetectionMeta &meta, const raqib_record &record)
 // An informational record (--events all): what was observed, no verdict.
 std::string infoJson(const raqib_record &record, int64_t time_unix_ns, const std::string &host);
 std::string infoText(const raqib_record &record, int64_t time_unix_ns);
+
+// A tamper record (core/tamper.cpp): its own fields in fields (kind, move,
+// importance, ...), then the actor's process and ancestry when actor is set.
+std::string tamperJson(nlohmann::ordered_json fields, const raqib_record *actor,
+                       const std::string &host);
 
 // "2026-11-25T00:24:49.123456789Z"
 std::string rfc3339(int64_t unix_ns);

@@ -666,6 +666,10 @@ void PluginHost::publishInfo(const RecordSnapshot &record) {
       RAQIB_RECORD_INFO, infoJson(record.view(), now, hostname_), infoText(record.view(), now)}));
 }
 
+void PluginHost::publishTamper(std::string json, std::string text) {
+  publish(std::make_shared<Output>(Output{RAQIB_RECORD_TAMPER, std::move(json), std::move(text)}));
+}
+
 void PluginHost::publish(std::shared_ptr<const Output> output) {
   if (output->kind != RAQIB_RECORD_DETECTION || !attenuator_ ||
       !attenuator_->accepting.load(std::memory_order_relaxed))

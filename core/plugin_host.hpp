@@ -71,6 +71,10 @@ class PluginHost {
 
   // Queue a record to every printer as an informational output (--events all).
   void publishInfo(const RecordSnapshot &record);
+  // Queue a tamper record (serialised by core/tamper.cpp) to every printer
+  // subscribed to RAQIB_RECORD_TAMPER.
+  void publishTamper(std::string json, std::string text);
+  const std::string &hostname() const { return hostname_; }
 
   // Let every queue run empty, then stop the threads (printers last),
   // within a bound: a call still running after kStopFlush is interrupted and

@@ -174,8 +174,9 @@ std::string fieldsProblem(const DescriptorFields &d) {
   if (d.kind != RAQIB_PLUGIN_DETECTOR && d.kind != RAQIB_PLUGIN_PRINTER)
     return fmt::format("descriptor kind is {}; expected {} (detector) or {} (printer)", d.kind,
                        int(RAQIB_PLUGIN_DETECTOR), int(RAQIB_PLUGIN_PRINTER));
-  constexpr uint32_t kPrinterKinds =
-      RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO | RAQIB_RECORD_ATTENUATE;
+  constexpr uint32_t kPrinterKinds = RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH |
+                                     RAQIB_RECORD_INFO | RAQIB_RECORD_ATTENUATE |
+                                     RAQIB_RECORD_TAMPER;
   constexpr uint32_t kDetectorKinds =
       RAQIB_RECORD_EXEC | RAQIB_RECORD_FILE | RAQIB_RECORD_FLOW | RAQIB_RECORD_DNS;
   uint32_t allowed = d.kind == RAQIB_PLUGIN_PRINTER ? kPrinterKinds : kDetectorKinds;

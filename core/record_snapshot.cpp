@@ -108,6 +108,13 @@ std::shared_ptr<const RecordSnapshot> RecordSnapshot::dns(const ProcessTable &ta
   return s;
 }
 
+std::shared_ptr<const RecordSnapshot> RecordSnapshot::actor(const ProcessTable &table, uint32_t pid,
+                                                            int64_t boot_to_unix_ns) {
+  auto s = about(table, pid, RAQIB_RECORD_TAMPER, boot_to_unix_ns);
+  s->link();
+  return s;
+}
+
 void RecordSnapshot::addProcess(const ProcessInfo &p, int64_t boot_to_unix_ns) {
   owned_.push_back({p.exe, p.comm, p.args, {}});
   raqib_process v{};

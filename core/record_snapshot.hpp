@@ -91,6 +91,11 @@ class RecordSnapshot {
   static std::shared_ptr<const RecordSnapshot> dns(const ProcessTable &table, uint32_t pid,
                                                    DnsActivity activity, int64_t boot_to_unix_ns);
 
+  // Only the process and its ancestry: the actor of a tamper record
+  // (RAQIB_RECORD_TAMPER), which printers get serialised (core/tamper.cpp).
+  static std::shared_ptr<const RecordSnapshot> actor(const ProcessTable &table, uint32_t pid,
+                                                     int64_t boot_to_unix_ns);
+
   const raqib_record &view() const { return record_; }
 
   RecordSnapshot(const RecordSnapshot &) = delete;

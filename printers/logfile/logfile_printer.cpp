@@ -178,5 +178,6 @@ class LogfilePrinter {
 
 RAQIB_PRINTER(LogfilePrinter, "logfile", "1.0.0",
               "Records as JSON lines in a file, rotated by size, reopened on SIGHUP",
-              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO,
+              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO |
+                  RAQIB_RECORD_TAMPER,
               RAQIB_RESOURCE_FILE_WRITE);

@@ -164,5 +164,6 @@ class NatsPrinter {
 
 RAQIB_PRINTER(NatsPrinter, "nats", "1.0.0",
               "Records published to NATS JetStream, spooled on disk until acknowledged",
-              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO,
+              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO |
+                  RAQIB_RECORD_TAMPER,
               RAQIB_RESOURCE_NET_TCP_OUT | RAQIB_RESOURCE_FILE_WRITE);

@@ -54,5 +54,6 @@ class StdoutPrinter {
 
 RAQIB_PRINTER(StdoutPrinter, "stdout", "1.0.0",
               "Detections, health and info records on standard output, JSON or text",
-              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO,
+              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO |
+                  RAQIB_RECORD_TAMPER,
               RAQIB_RESOURCE_STDOUT);

@@ -47,7 +47,7 @@ int facilityCode(const std::string &name) {
 // Severity (RFC 5424 section 6.2.1) of a record.
 int severityOf(const json &record) {
   std::string kind = record.value("kind", "");
-  if (kind == "detection") {
+  if (kind == "detection" || kind == "tamper") {
     std::string importance = record.value("importance", "");
     if (importance == "critical") return 2;  // crit
     if (importance == "high") return 3;      // err
@@ -245,5 +245,6 @@ class SyslogPrinter {
 RAQIB_PRINTER(SyslogPrinter, "syslog", "1.0.0",
               "Records as RFC 5424 syslog messages with structured data, to the local socket "
               "or a UDP/TCP collector",
-              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO,
+              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO |
+                  RAQIB_RECORD_TAMPER,
               RAQIB_RESOURCE_DGRAM_OUT | RAQIB_RESOURCE_NET_TCP_OUT);

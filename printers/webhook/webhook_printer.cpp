@@ -130,5 +130,6 @@ class WebhookPrinter {
 
 RAQIB_PRINTER(WebhookPrinter, "webhook", "1.0.0",
               "Records POSTed over HTTPS in batches, spooled on disk while the endpoint is down",
-              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO,
+              RAQIB_RECORD_DETECTION | RAQIB_RECORD_HEALTH | RAQIB_RECORD_INFO |
+                  RAQIB_RECORD_TAMPER,
               RAQIB_RESOURCE_NET_TCP_OUT | RAQIB_RESOURCE_FILE_WRITE);

@@ -122,8 +122,9 @@ TEST(LogfilePrinter, RotationKeepsTheConfiguredFilesAndLosesNothingAtARotation) 
   // The kept files hold the newest detections, each once, in order, across
   // both rotations between them.
   auto kept = onlyThese(detectionsInFiles(files), shown);
-  for (const auto &f : {path + ".2", path + ".1"})  // both rotations lie inside what was kept
-    EXPECT_FALSE(onlyThese(detectionsInFiles({f}), shown).empty()) << f;
+  // Both rotations lie inside what was kept. A rotated file may hold only
+  // tamper records (on a shared machine, other processes' program loads).
+  for (const auto &f : {path + ".2", path + ".1"}) EXPECT_FALSE(readLines(f).empty()) << f;
   ASSERT_LT(kept.size(), shown.size());  // the oldest file was dropped, as configured
   EXPECT_EQ(kept, std::vector<std::string>(shown.end() - kept.size(), shown.end()));
 }
@@ -217,10 +218,14 @@ TEST(LogfilePrinter, AFullDiskCostsOnlyThisPrinterAndEveryLossIsCounted) {
     next = std::find(next, shown.end(), uuid);
     ASSERT_NE(next, shown.end()) << uuid << " out of order or twice";
   }
-  size_t published = 0;  // what the logfile printer was handed, as stdout got it too
+  // What the logfile printer was handed, as stdout got it too: tamper records
+  // included (the SIGTERM that stops the daemon, and on a shared machine
+  // other processes' program loads).
+  size_t published = 0;
   for (const auto &line : daemon.stdoutText() | std::views::split('\n')) {
     json j = json::parse(std::string_view(line.begin(), line.end()), nullptr, false);
-    published += j.is_object() && (j["kind"] == "detection" || j["kind"] == "health");
+    published += j.is_object() &&
+                 (j["kind"] == "detection" || j["kind"] == "health" || j["kind"] == "tamper");
   }
   std::string counted = fmt::format("{} records could not be written to {}",
                                     published - readLines(path).size(), path);

@@ -287,13 +287,14 @@ TEST_F(WebhookPrinterTest, AFullSpoolDropsTheOldestAndCountsThem) {
   auto got = onlyThese(recorder_->acceptedUuids(), shown);
   ASSERT_LT(got.size(), shown.size());
   EXPECT_EQ(got, std::vector<std::string>(shown.end() - got.size(), shown.end()));  // the newest
-  // Every record the printer was handed (detections, and health records about
-  // its failures, as stdout got them too) was delivered, dropped or is
+  // Every record the printer was handed (detections, health records about
+  // its failures and tamper records, as stdout got them too) was delivered, dropped or is
   // still spooled; the drops were counted.
   size_t published = 0;
   for (const auto &line : daemon.stdoutText() | std::views::split('\n')) {
     json j = json::parse(std::string_view(line.begin(), line.end()), nullptr, false);
-    published += j.is_object() && (j["kind"] == "detection" || j["kind"] == "health");
+    published += j.is_object() &&
+                 (j["kind"] == "detection" || j["kind"] == "health" || j["kind"] == "tamper");
   }
   const std::string &log = daemon.stderrText();
   size_t at = log.find(" records delivered, ");

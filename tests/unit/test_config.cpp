@@ -90,6 +90,25 @@ TEST(Config, UnknownKeyNamesPlaceAndAllowedKeys) {
       << c.error();
 }
 
+TEST(Config, TamperSection) {
+  auto c = parse(
+      "[tamper]\ncadence = \"2s\"\nmap_entries = 64\n"
+      "allowed_loaders = [\"/usr/sbin/bpftool\"]\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->tamper.cadence, 2s);
+  EXPECT_EQ(c->tamper.map_entries, 64u);
+  EXPECT_EQ(c->tamper_allowed_loaders, std::vector<std::string>{"/usr/sbin/bpftool"});
+  auto relative = parse("[tamper]\nallowed_loaders = [\"bpftool\"]\n");
+  ASSERT_FALSE(relative);
+  EXPECT_EQ(relative.error(),
+            "test.toml:2:20: [tamper] allowed_loaders must be an array of absolute paths");
+  auto unknown = parse("[tamper]\nloaders = []\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error(),
+            "test.toml:2:1: unknown key \"loaders\" in [tamper]; allowed: \"cadence\", "
+            "\"map_entries\", \"allowed_loaders\"");
+}
+
 TEST(Config, UnknownSection) {
   auto c = parse("[network]\ncadence = \"1s\"\n");
   ASSERT_FALSE(c);

@@ -194,7 +194,8 @@ enum raqib_map_id {
   RAQIB_MAP_FLOWS = 4,
   RAQIB_MAP_DNS = 5,
   RAQIB_MAP_RINGBUF = 6, /* the streaming transport: inserts = records, failed = dropped */
-  RAQIB_MAP_COUNT = 7,
+  RAQIB_MAP_TAMPER = 7,  /* tamper_activity */
+  RAQIB_MAP_COUNT = 8,
 };
 
 struct raqib_map_counters {
@@ -299,6 +300,61 @@ struct raqib_dns_value {
 struct raqib_sock_owner {
   __u32 tgid;
   __u32 _pad;
+};
+
+/* ---- tamper evidence (bpf/tamper.bpf.h, core/tamper.cpp) -------------- */
+
+/* What another process did to raqib. */
+enum raqib_tamper_move {
+  RAQIB_TAMPER_BPF_GET_FD = 1,    /* got an fd of a raqib map, program or link by its id */
+  RAQIB_TAMPER_BPF_MAP_READ = 2,  /* read a raqib map's entries through an fd */
+  RAQIB_TAMPER_BPF_MAP_WRITE = 3, /* updated, deleted or froze a raqib map's entries */
+  RAQIB_TAMPER_BPF_DETACH = 4,    /* detached or replaced a raqib link or program */
+  RAQIB_TAMPER_BPF_PROG_LOAD = 5, /* loaded a BPF program (any) */
+  RAQIB_TAMPER_MODULE_LOAD = 6,   /* init_module or finit_module (any) */
+  RAQIB_TAMPER_PTRACE = 7,        /* ptrace of the daemon */
+  RAQIB_TAMPER_PROCESS_VM = 8,    /* process_vm_readv/writev of the daemon */
+  RAQIB_TAMPER_SIGNAL = 9,        /* a signal sent to the daemon */
+  RAQIB_TAMPER_PROC_MEM = 10,     /* /proc/<daemon>/mem (or a thread's) opened */
+};
+
+/* The kind of a BPF object (raqib_object_key.type, raqib_tamper_key.object_type). */
+enum raqib_object_type {
+  RAQIB_OBJ_MAP = 1,
+  RAQIB_OBJ_PROG = 2,
+  RAQIB_OBJ_LINK = 3,
+};
+
+/* One of raqib's own BPF objects, as the core registers them at start. */
+struct raqib_object_key {
+  __u32 type; /* enum raqib_object_type */
+  __u32 id;   /* the kernel's id of the object */
+};
+
+/* One entry per (actor, move, detail, object type) per epoch. */
+struct raqib_tamper_key {
+  __u32 tgid; /* the actor */
+  __u32 move; /* enum raqib_tamper_move */
+  /* bpf moves: the bpf() command; PROG_LOAD: the program type; PTRACE: the
+   * request; PROCESS_VM: 0 read, 1 write; SIGNAL: the signal number;
+   * PROC_MEM: the open's access, 1 read, 2 write, 3 both. */
+  __u32 detail;
+  __u32 object_type; /* enum raqib_object_type, or 0 */
+  /* The object (map reads and writes, detaches) or target thread (ptrace,
+   * process_vm, signal, proc_mem); 0 for moves counted over all objects
+   * (getting fds by id: listing tools get one per object). */
+  __u32 object_id;
+  __u32 _pad;
+};
+
+struct raqib_tamper_value {
+  __u64 count;
+  __u64 first_ns; /* CLOCK_BOOTTIME */
+  __u64 last_ns;
+  __u32 object_id;   /* the last object's id (bpf moves), or the target thread id
+                        (ptrace, process_vm, signal, proc_mem) */
+  __u32 attach_type; /* PROG_LOAD: the expected attach type */
+  char name[16];     /* PROG_LOAD: the program's name as the loader gave it */
 };
 
 #endif /* RAQIB_RECORDS_H */

@@ -232,7 +232,7 @@ const char *lastError(void *state) noexcept {
                     &::raqib::detail::onRecord<Class>, nullptr)
 
 // Export Class as a printer of SUBSCRIPTIONS (RAQIB_RECORD_DETECTION,
-// RAQIB_RECORD_HEALTH and/or RAQIB_RECORD_INFO) that needs RESOURCES
+// RAQIB_RECORD_HEALTH, RAQIB_RECORD_INFO and/or RAQIB_RECORD_TAMPER) that needs RESOURCES
 // (raqib_resource bits).
 #define RAQIB_PRINTER(Class, NAME, VERSION, DESCRIPTION, SUBSCRIPTIONS, RESOURCES)          \
   static_assert(::raqib::Printer<Class>, #Class " needs onOutput(const raqib_output &)");   \

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The raqib plugin ABI, version 1.1.0: what a detection plugin or a printer
+/* The raqib plugin ABI, version 1.2.0: what a detection plugin or a printer
  * exports, and what the daemon (the host) hands it. Plain C so any compiler
  * can build a plugin. docs/sdk.md is the guide.
  *
@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define RAQIB_PLUGIN_API_VERSION_MAJOR 1
-#define RAQIB_PLUGIN_API_VERSION_MINOR 1
+#define RAQIB_PLUGIN_API_VERSION_MINOR 2
 #define RAQIB_PLUGIN_API_VERSION_PATCH 0
 
 /* Required. A const struct raqib_plugin_descriptor. */
@@ -85,6 +85,10 @@ typedef enum raqib_record_kind {
    * raqib_host_api.forward, possibly annotated, or unchanged once
    * [core] attenuator_hold has passed. At most one printer may have it. */
   RAQIB_RECORD_ATTENUATE = 1u << 7,
+  /* Since 1.2, printers: tamper evidence, another process acting on raqib
+   * itself (its maps, programs, links or process), a BPF program loaded,
+   * a blind spot, an integrity failure (docs/events.md). */
+  RAQIB_RECORD_TAMPER = 1u << 8,
 } raqib_record_kind;
 
 /* What a plugin needs beyond computing, as bits of
@@ -302,7 +306,7 @@ typedef struct raqib_detection {
  * serialised. Valid only during the call; owned by the host. */
 typedef struct raqib_output {
   uint32_t struct_size;
-  uint32_t kind;    /* RAQIB_RECORD_DETECTION, RAQIB_RECORD_HEALTH or RAQIB_RECORD_INFO */
+  uint32_t kind;    /* RAQIB_RECORD_DETECTION, HEALTH, INFO or (since 1.2) TAMPER */
   const char *json; /* one JSON object, no trailing newline (docs/events.md) */
   size_t json_len;
   const char *text; /* one human-readable line, no trailing newline */
@@ -385,8 +389,8 @@ typedef struct raqib_plugin_descriptor {
   const char *version;     /* required: the plugin's own version, e.g. "1.2.0" */
   const char *description; /* required: one line */
   /* Required: raqib_record_kind bits it wants. A detector: EXEC, FILE, FLOW,
-   * DNS (and the kinds later minors add); a printer: DETECTION, HEALTH and/or
-   * INFO. */
+   * DNS (and the kinds later minors add); a printer: DETECTION, HEALTH, INFO
+   * and/or (since 1.2) TAMPER. */
   uint32_t subscriptions;
   /* raqib_resource bits it needs (0: none). Detectors may declare none. */
   uint32_t resources;

@@ -1,0 +1,92 @@
+// Tamper evidence: what other processes do to raqib itself, as "tamper"
+// records for the printers (docs/events.md). The kernel half is
+// bpf/tamper.bpf.h; the threat model is in docs/architecture.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf_monitor.hpp"
+#include "config.hpp"
+#include "plugin_host.hpp"
+#include "process_table.hpp"
+#include "raqib/records.h"
+#include "result.hpp"
+
+namespace raqib {
+
+class Drainer;
+
+// "bpf_map_write" for RAQIB_TAMPER_BPF_MAP_WRITE; "unknown" out of range.
+const char *tamperMoveName(uint32_t move);
+// "BPF_MAP_UPDATE_ELEM" for 2; "BPF_CMD_<n>" for a command not named here.
+std::string bpfCommandName(uint32_t cmd);
+
+// "PTRACE_SEIZE"; "PTRACE_<n>" for a request not named here.
+std::string ptraceRequestName(uint32_t request);
+// "SIGTERM"; "SIG<n>" for a number without a name.
+std::string signalName(uint32_t sig);
+
+// How much a move matters: "critical" for moves that change, blind or stop
+// raqib; lower for those that only look (fds got by id, as listing tools
+// do; reads of its read-only data, as `bpftool prog show` does; object_name
+// is raqib's name of the object) or ask it to stop or reopen (SIGTERM,
+// SIGINT, SIGHUP; from pid 1, the service manager, "low").
+const char *tamperImportance(const raqib_tamper_key &key, const std::string &object_name);
+
+// The record's own fields (no process), as the drain decodes one entry:
+// object names come from names (raqib's objects by type and id).
+nlohmann::ordered_json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
+                                    const std::unordered_map<uint64_t, std::string> &names,
+                                    int64_t boot_to_unix_ns);
+
+struct TamperStats {
+  uint64_t records = 0;             // tamper records published
+  uint64_t allowed_loads = 0;       // program loads by an allowed loader, not reported
+  uint64_t blind_spots = 0;         // raqib links found detached or changed
+  uint64_t integrity_failures = 0;  // canaries found changed or missing
+};
+
+class Canary;
+
+class TamperWatch {
+ public:
+  // Plants the canaries, and has drainer report impossible entries here.
+  TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &plugins, Drainer &drainer,
+              const Config &config);
+
+  // Flip the tamper map, bring the process table up to date (the actors'
+  // exec records), then publish a record per entry; then verify that every
+  // link of raqib is still attached as it was at start.
+  Status drain(Drainer &drainer);
+
+  const TamperStats &stats() const { return stats_; }
+  ~TamperWatch();
+
+  // An integrity check failed on map: mark the host tainted and report it.
+  void integrityFailure(const std::string &map, const std::string &detail);
+
+ private:
+  void publish(nlohmann::ordered_json fields, uint32_t actor);
+  // Report raqib's objects found unregistered from raqib_objects (and
+  // register them again), and each of its links found detached or changed,
+  // once.
+  void verifyAttachments();
+
+  BpfMonitor &bpf_;
+  ProcessTable &processes_;
+  PluginHost &plugins_;
+  std::unordered_set<std::string> allowed_loaders_;
+  std::unordered_map<uint64_t, std::string> names_;  // (type << 32 | id) -> object name
+  TamperStats stats_;
+  std::unordered_set<uint32_t> blind_links_;       // link ids reported
+  std::vector<std::unique_ptr<Canary>> canaries_;  // one per activity epoch pair
+};
+
+}  // namespace raqib
