@@ -43,7 +43,10 @@ struct MapCounters {
   uint64_t inserts = 0;
   uint64_t updates = 0;
   uint64_t failed = 0;
+  uint64_t capped = 0;  // refused: the process had its share of the epoch
 };
+
+class WatchedLane;
 
 class BpfMonitor {
  public:
@@ -59,6 +62,7 @@ class BpfMonitor {
   EpochPair &peerEpochs() { return peers_; }
   EpochPair &flowEpochs() { return flows_; }
   EpochPair &dnsEpochs() { return dns_; }
+  WatchedLane &watched() { return *watched_; }  // the watched lane (core/watched_set.hpp)
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -88,6 +92,7 @@ class BpfMonitor {
   EpochPair peers_;
   EpochPair flows_;
   EpochPair dns_;
+  std::unique_ptr<WatchedLane> watched_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

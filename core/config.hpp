@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "result.hpp"
+#include "watched_paths.hpp"
 
 namespace raqib {
 
@@ -57,6 +58,7 @@ struct Config {
   MechanismConfig network_flows{std::chrono::seconds(1), 16384};  // 5-tuples, bytes, packets
   MechanismConfig dns{std::chrono::milliseconds(250), 4096};      // questions and answers
   uint32_t strings_map_entries = 16384;
+  WatchedPaths watched;  // what the file recipes watch (core/watched_set.hpp), set from them
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;
 };

@@ -14,6 +14,7 @@
 
 #include "output_format.hpp"
 #include "recipe.hpp"
+#include "watched_set.hpp"
 
 namespace raqib {
 
@@ -307,7 +308,10 @@ Status checkRecipes(const Config &config, const ConfigText &text) {
 }
 
 Status prepareRecipes(Config &config, const ConfigText &text) {
-  if (auto checked = checkRecipes(config, text); !checked) return checked;
+  auto sets = loadSets(config, text);
+  if (!sets) return Error{sets.error()};
+  for (const LoadedSet &s : *sets)
+    if (s.plugin->plugin == Plugin::File) config.watched = watchedPathsOf(s.set.recipes());
   for (PluginConfig &pc : config.detectors) {
     if (pc.name != "file" && pc.name != "exec" && pc.name != "net") continue;
     try {
