@@ -289,7 +289,12 @@ static __always_inline bool watched_or_capped(const struct raqib_file_key *key,
     count_map(RAQIB_MAP_FILE_WATCHED, RAQIB_CNT_UPDATE);
     return true;
   }
-  bpf_probe_read_kernel(&ws->val.path, sizeof(ws->val.path), s);
+  /* The header, the text and the zero word after it (pad_string): what the
+   * checks read. Bytes past them are left over from earlier paths and never
+   * read (the core reads path.len bytes). */
+  __u32 copy = 8 + (s->len & (2 * RAQIB_PATH_MAX - 1)) + 8;
+  if (copy > sizeof(ws->val.path)) copy = sizeof(ws->val.path);
+  bpf_probe_read_kernel(&ws->val.path, copy, s);
   __u32 match = watch_match(ws, key);
   ws->note_hash = 0;
   if (!match) return !proc_share_left();

@@ -42,7 +42,7 @@ uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1) {
 // Context entries one process may insert per epoch, and the fill that
 // starts an early drain, for a context map of entries.
 uint32_t procCap(uint32_t entries) {
-  return std::max<uint32_t>(entries / 4, 16);
+  return std::max<uint32_t>(entries / 2, 16);
 }
 uint32_t fillMark(uint32_t entries) {
   return std::max<uint32_t>(entries - entries / 4, 1);
