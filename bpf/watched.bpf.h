@@ -22,9 +22,9 @@ const volatile __u32 watch_basenames = 0;    /* any basename watched */
 const volatile __u32 watch_inodes = 0;       /* any inode watched */
 const volatile __u32 file_proc_cap = 0;      /* context entries per process per epoch; 0: none */
 const volatile __u32 file_fill_mark = 0;     /* context entries that start an early drain; 0: none */
-/* Lane entries past which only exact and inode matches get in: a flood of
- * files under a watched prefix or with a watched basename cannot take the
- * room of the exact files. */
+/* Lane entries past which only exact matches get in: a flood of files under
+ * a watched prefix, with a watched basename, or of hard links to a watched
+ * file the attacker owns cannot take the room of the exact names. */
 const volatile __u32 watch_lane_soft = 0;
 
 struct {
@@ -34,8 +34,11 @@ struct {
   __type(value, struct raqib_watch_actions);
 } watched_paths SEC(".maps");
 
+/* LRU: the kernel adds the inode a watched exact path has whenever it is
+ * opened by that name (a file created or replaced after the core's start),
+ * so old inodes age out. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 1); /* config: sized by the core */
   __type(key, __u64);
   __type(value, struct raqib_watch_inode);
@@ -201,6 +204,7 @@ static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
   w.last_slash = w.len;
   struct raqib_watch_actions *a = bpf_map_lookup_elem(&watched_paths, &key->path_hash);
   if (a && (a->exact & w.actions)) w.match |= RAQIB_WATCH_EXACT;
+  __u32 exact_actions = a ? a->exact : 0;
   if (key->other_hash) { /* a rename or link onto a watched name */
     a = bpf_map_lookup_elem(&watched_paths, &key->other_hash);
     if (a && (a->exact & w.actions)) w.match |= RAQIB_WATCH_EXACT;
@@ -229,6 +233,12 @@ static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
     __builtin_memcpy(ws->buf, &ws->note, sizeof(ws->note));
     __builtin_memset(&ws->buf[sizeof(ws->note)], 0, 8);
     __u64 h = hash_buf(ws, sizeof(ws->note));
+    if (exact_actions) { /* the file a watched name names now: learnt */
+      struct raqib_watch_inode learnt = {.canonical_hash = key->path_hash,
+                                         .actions = exact_actions};
+      bpf_map_update_elem(&watched_inodes, &h, &learnt, BPF_ANY);
+      return w.match;
+    }
     struct raqib_watch_inode *in = bpf_map_lookup_elem(&watched_inodes, &h);
     if (in && (in->actions & w.actions)) {
       w.match |= RAQIB_WATCH_INODE;
@@ -305,7 +315,7 @@ static __always_inline bool watched_or_capped(const struct raqib_file_key *key,
   __u32 zero = 0;
   struct raqib_file_epoch *ep = bpf_map_lookup_elem(&file_epoch, &zero);
   if (!ep) return true;
-  if (!(match & (RAQIB_WATCH_EXACT | RAQIB_WATCH_INODE)) && ep->lane_filled >= watch_lane_soft) {
+  if (!(match & RAQIB_WATCH_EXACT) && ep->lane_filled >= watch_lane_soft) {
     count_capped(RAQIB_MAP_FILE_WATCHED);
     return true;
   }

@@ -102,7 +102,8 @@ void WatchedLane::configure(raqib_bpf *s, const Config &config) {
   s->rodata->watch_lane_soft = fillMark(bpf_map__max_entries(s->maps.file_watched_a));
   size_t strings = w.exact.size() + w.prefixes.size() + w.basenames.size();
   bpf_map__set_max_entries(s->maps.watched_paths, std::max<size_t>(strings, 1));
-  bpf_map__set_max_entries(s->maps.watched_inodes, std::max<size_t>(w.exact.size(), 1));
+  // Room for each watched file's inode at start and for those it gets later.
+  bpf_map__set_max_entries(s->maps.watched_inodes, 4 * w.exact.size() + 64);
 }
 
 Status WatchedLane::fill(raqib_bpf *s, const WatchedPaths &w) {
@@ -121,6 +122,7 @@ Status WatchedLane::fill(raqib_bpf *s, const WatchedPaths &w) {
   int inodes_fd = bpf_map__fd(s->maps.watched_inodes);
   size_t found = 0;
   for (const auto &e : w.exact) {
+    canonical_[keyedHash(e.text, k0, k1)] = e.text;  // the kernel may learn its inode later
     struct stat st {};
     if (stat(e.text.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     raqib_inode_id id{kernelDev(st.st_dev), st.st_ino};
@@ -130,7 +132,6 @@ Status WatchedLane::fill(raqib_bpf *s, const WatchedPaths &w) {
     raqib_watch_inode value{keyedHash(e.text, k0, k1), e.actions, 0};
     if (int err = bpf_map_update_elem(inodes_fd, &key, &value, BPF_ANY); err < 0)
       return Error{fmt::format("filling the watched inodes map: {}", std::strerror(-err))};
-    canonical_[value.canonical_hash] = e.text;
     found++;
   }
   epochs_ = EpochPair(bpf_map__fd(s->maps.file_watched), bpf_map__fd(s->maps.file_watched_a),

@@ -2,6 +2,8 @@
 // link to it, a bind mount of its directory in a private mount namespace,
 // and /proc/PID/root all reach its recipe, and the record carries both the
 // name the process used (file.path) and the watched file's (file.watched_path).
+// A watched file replaced after raqib started is known by its new inode once
+// opened by its name.
 // The hard link is made to a file this test owns (a recipe of its own
 // configuration watches it): no link to a system file is ever made; the bind
 // mount of /etc lives in a child's private namespace and ends with it.
@@ -98,6 +100,22 @@ format = "json"
 
 TEST_F(FileIdentity, HardLinkReachesTheWatchedFile) {
   std::string alias = dir_ + "/alias";
+  ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
+  pid_t pid = child([&] { return open(alias.c_str(), O_RDONLY) >= 0; });
+  json d = detection("test_secret_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], alias);
+  EXPECT_EQ(d["file"]["watched_path"], secret_);
+}
+
+// passwd and editors replace a file with a new one (a new inode): once the
+// watched name is opened, the kernel knows the new inode too.
+TEST_F(FileIdentity, AFileReplacedAfterTheStartIsKnownFromItsFirstOpenByName) {
+  std::string fresh = dir_ + "/secret.new", alias = dir_ + "/alias";
+  std::ofstream(fresh) << "new\n";
+  ASSERT_EQ(rename(fresh.c_str(), secret_.c_str()), 0) << std::strerror(errno);
+  pid_t by_name = child([&] { return open(secret_.c_str(), O_RDONLY) >= 0; });
+  ASSERT_FALSE(detection("test_secret_access", by_name).is_null()) << daemon_->stderrText();
   ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
   pid_t pid = child([&] { return open(alias.c_str(), O_RDONLY) >= 0; });
   json d = detection("test_secret_access", pid);
