@@ -138,7 +138,7 @@ struct watch_walk {
   __u32 depth_left;  /* prefixes still worth hashing */
   __u32 actions;     /* of the act */
   __u32 match;       /* enum raqib_watch_match found */
-  __u32 last_slash;  /* position of the last '/' seen */
+  __u32 last_slash;  /* position of the path's last '/' (find_last_slash) */
 };
 
 /* The prefix of len bytes whose whole words ws->st absorbed and whose last
@@ -164,16 +164,11 @@ static long watch_word(__u32 i, void *ctx) {
   __u64 m = *(__u64 *)&ws->val.path.str[at];
 #pragma unroll
   for (int j = 0; j < 7; j++) {
-    if (at + j < w->len && ((m >> (8 * j)) & 0xff) == '/') {
-      w->last_slash = at + j;
-      if (w->depth_left) watch_prefix(ws, w, m & ((1ULL << (8 * (j + 1))) - 1), at + j + 1);
-    }
+    if (at + j < w->len && ((m >> (8 * j)) & 0xff) == '/' && w->depth_left)
+      watch_prefix(ws, w, m & ((1ULL << (8 * (j + 1))) - 1), at + j + 1);
   }
   raqib_sip_word(&ws->st, m);
-  if (at + 7 < w->len && (m >> 56) == '/') {
-    w->last_slash = at + 7;
-    if (w->depth_left) watch_prefix(ws, w, 0, at + 8);
-  }
+  if (at + 7 < w->len && (m >> 56) == '/' && w->depth_left) watch_prefix(ws, w, 0, at + 8);
   return 0;
 }
 
@@ -201,7 +196,6 @@ static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
   w.len = ws->val.path.len;
   if (w.len > RAQIB_PATH_MAX) w.len = RAQIB_PATH_MAX;
   w.actions = key->actions;
-  w.last_slash = w.len;
   struct raqib_watch_actions *a = bpf_map_lookup_elem(&watched_paths, &key->path_hash);
   if (a && (a->exact & w.actions)) w.match |= RAQIB_WATCH_EXACT;
   __u32 exact_actions = a ? a->exact : 0;
