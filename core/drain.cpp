@@ -208,12 +208,8 @@ Status Drainer::drainFile() {
   int64_t offset = bootToUnixOffsetNs();
   // The per-process shares start over with the epoch about to begin.
   if (auto s = bpf_.watched().nextEpoch(); !s) return s;
-  auto status = drainWithContext<raqib_file_key, raqib_file_value>(
-      bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
-        deliver(RecordSnapshot::file(processes_, key.tgid,
-                                     decodeFile(key, value, lookupString(), offset), offset));
-        stats_.file_records++;
-      });
+  // The watched lane first: what recipes watch reaches them before the
+  // context, however much of it there is.
   auto watched = drainWithContext<raqib_file_key, raqib_watched_value>(
       bpf_.watched().epochs(), false,
       [&](const raqib_file_key &key, const raqib_watched_value &value) {
@@ -224,7 +220,13 @@ Status Drainer::drainFile() {
         stats_.file_records++;
         stats_.watched_records++;
       });
-  return status ? watched : status;
+  auto status = drainWithContext<raqib_file_key, raqib_file_value>(
+      bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
+        deliver(RecordSnapshot::file(processes_, key.tgid,
+                                     decodeFile(key, value, lookupString(), offset), offset));
+        stats_.file_records++;
+      });
+  return watched ? status : watched;
 }
 
 // ---- network ---------------------------------------------------------
