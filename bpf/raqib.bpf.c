@@ -2,6 +2,7 @@
 /* The raqib BPF object: kernel hooks that record behaviour into the bounded,
  * epoch-paired activity maps of maps.bpf.h. The core drains them. */
 #include "common.bpf.h"
+#include "watched.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -370,12 +371,14 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
   if (stream_files) return stream_file(&key, s, now);
   void *inner = current_epoch(&file_activity);
   if (!inner || bump_file(inner, &key, now)) return;
+  if (watched_or_capped(&key, s, now)) return; /* watched.bpf.h: the watched lane */
 
   struct raqib_file_value init = {.count = 1, .first_ns = now, .last_ns = now};
   long err = bpf_map_update_elem(inner, &key, &init, BPF_NOEXIST);
   if (err == 0) {
     count_map(RAQIB_MAP_FILE, RAQIB_CNT_INSERT);
     put_string(key.path_hash, s);
+    context_inserted();
   } else if (err != -EEXIST || !bump_file(inner, &key, now)) { /* EEXIST: another CPU won */
     count_map(RAQIB_MAP_FILE, RAQIB_CNT_FAILED);
   }
@@ -448,6 +451,7 @@ static __always_inline void record_opened_file(__u32 tgid, struct file *file, __
   resolve_path(&file->f_path, sc);
   __u64 hash = hash_string(&sc->str);
   if (!stream_files) cache_path(&ck, hash, sc->str.flags);
+  watched_note_file(file, hash);
   record_file(tgid, &sc->str, hash, other, actions, error);
 }
 

@@ -20,6 +20,7 @@
 #include "features.hpp"
 #include "process_table.hpp"
 #include "raqib.skel.h"
+#include "watched_set.hpp"
 
 namespace raqib {
 
@@ -154,12 +155,16 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                  bpf_program__name(prog));
     bpf_program__set_autoload(prog, false);
   }
+  WatchedLane::configure(s, config);
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
         fmt::format("loading the BPF programs into the kernel failed: {} (set "
                     "[core] log_level = \"trace\" for the verifier's log)",
                     std::strerror(-err))};
+  m->watched_ = std::make_unique<WatchedLane>();
+  if (auto filled = m->watched_->fill(s, config.watched); !filled) return Error{filled.error()};
+  if (auto started = m->watched_->nextEpoch(); !started) return Error{started.error()};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};
   if (auto registered = m->registerOwnObjects(); !registered) return Error{registered.error()};
@@ -332,6 +337,7 @@ Result<std::array<MapCounters, RAQIB_MAP_COUNT>> BpfMonitor::counters() const {
       totals[id].inserts += c.inserts;
       totals[id].updates += c.updates;
       totals[id].failed += c.failed;
+      totals[id].capped += c.capped;
     }
   }
   return totals;

@@ -65,6 +65,7 @@ struct MapCounters {
   uint64_t inserts = 0;
   uint64_t updates = 0;
   uint64_t failed = 0;
+  uint64_t capped = 0;  // refused: the process had its share of the epoch
 };
 
 // One of raqib's own maps, programs or links (enum raqib_object_type), by
@@ -91,6 +92,7 @@ struct BrokenLink {
   const OwnLink *link;
   std::string what;
 };
+class WatchedLane;
 
 class BpfMonitor {
  public:
@@ -114,6 +116,7 @@ class BpfMonitor {
   // raqib's objects no longer registered in raqib_objects (someone deleted
   // them, to hide bpf() on them), each written back (core/tamper.cpp).
   std::vector<const OwnObject *> reregisterOwnObjects();
+  WatchedLane &watched() { return *watched_; }  // the watched lane (core/watched_set.hpp)
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -150,6 +153,7 @@ class BpfMonitor {
   EpochPair flows_;
   EpochPair dns_;
   EpochPair tamper_;
+  std::unique_ptr<WatchedLane> watched_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

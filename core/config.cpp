@@ -394,10 +394,16 @@ ReloadPlan planReload(const Config &running, const Config &fresh) {
   };
   compare(running.detectors, fresh.detectors, "plugin");
   compare(running.printers, fresh.printers, "printer");
+  // The kernel's watched sets are filled once, before privileges are dropped.
+  if (!(fresh.watched == running.watched))
+    plan.not_applied.push_back(
+        "what the file recipes watch in the kernel's lane (the new recipes match in user space "
+        "meanwhile)");
   Config rest = fresh;
   rest.source = running.source;
   rest.detectors = running.detectors;
   rest.printers = running.printers;
+  rest.watched = running.watched;
   if (!(rest == running))
     plan.not_applied.push_back("settings outside the [plugins.*] and [printers.*] sections");
   return plan;

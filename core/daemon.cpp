@@ -15,6 +15,7 @@
 
 #include "bpf_monitor.hpp"
 #include "drain.hpp"
+#include "watched_set.hpp"
 #include "plugin_host.hpp"
 #include "privileges.hpp"
 #include "process_table.hpp"
@@ -100,11 +101,12 @@ class RingbufConsumer {
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
-    "exec", "file_access", "strings", "network_peers", "network_flows", "dns", "ringbuf", "tamper"};
+    "exec", "file_access", "strings", "network_peers", "network_flows",
+    "dns",  "ringbuf",     "tamper",  "file_watched"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
-                      const PluginHost &plugins, const TamperWatch &tamper) {
+                      const PluginHost &plugins, const TamperWatch &tamper, uint64_t early_drains) {
   nlohmann::ordered_json j;
   if (auto counters = bpf.counters()) {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
@@ -112,14 +114,17 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
       if (id == RAQIB_MAP_RINGBUF)
         j["ringbuf"] = {{"records", c.inserts}, {"dropped", c.failed}};
       else
-        j["maps"][kMapNames[id]] = {
-            {"inserts", c.inserts}, {"updates", c.updates}, {"failed", c.failed}};
+        j["maps"][kMapNames[id]] = {{"inserts", c.inserts},
+                                    {"updates", c.updates},
+                                    {"failed", c.failed},
+                                    {"capped", c.capped}};
     }
   } else {
     j["maps_error"] = counters.error();
   }
   j["drained"] = {{"exec", drainer.stats().exec_records},
                   {"file", drainer.stats().file_records},
+                  {"file_watched", drainer.stats().watched_records},
                   {"peers", drainer.stats().peer_records},
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};
@@ -130,6 +135,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
   j["tainted"] = hostTainted().load();
   j["strings_evicted"] = drainer.strings().lost();
   j["dns_names_evicted"] = drainer.resolvedNames().evicted();
+  j["early_file_drains"] = early_drains;
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};
   for (const auto &p : plugins.stats())
@@ -152,11 +158,19 @@ class OverflowWatch {
             "all); raise its map_entries or shorten its cadence",
             kMapNames[id], failed - last_[id], failed);
       last_[id] = failed;
+      uint64_t capped = (*counters)[id].capped;
+      if (capped > last_capped_[id])
+        spdlog::warn(
+            "map {}: {} behaviours not recorded since the last drain ({} in all): their "
+            "process had its share of the map for the epoch",
+            kMapNames[id], capped - last_capped_[id], capped);
+      last_capped_[id] = capped;
     }
   }
 
  private:
   std::array<uint64_t, RAQIB_MAP_COUNT> last_{};
+  std::array<uint64_t, RAQIB_MAP_COUNT> last_capped_{};
 };
 
 }  // namespace
@@ -261,6 +275,17 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
                                        overflow.check(**bpf);
                                      }),
   };
+  // A context map past its mark is drained at once, not at the next tick.
+  uint64_t early_drains = 0;
+  auto pressure = PressureWatch::open(io, (*bpf)->watched().pressureFd(), [&] {
+    early_drains++;
+    logFailure(drainer.drainFile());
+    overflow.check(**bpf);
+  });
+  if (!pressure) {
+    spdlog::error("{}", pressure.error());
+    return 1;
+  }
   std::unique_ptr<RingbufConsumer> stream;
   if (config.transport == Transport::Ringbuf) {
     ring_buffer *rb =
@@ -278,6 +303,7 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
     if (ec) return;
     spdlog::info("signal {}: draining once more and stopping", signal);
     for (auto &timer : timers) timer->stop();
+    (*pressure)->cancel();
     if (stream) stream->cancel();
     hup.cancel();
     // Handlers already queued (a tick that came due during a long drain)
@@ -316,7 +342,8 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
   (*plugins)->stop();
   (*plugins)->logMetrics();
   overflow.check(**bpf);
-  spdlog::info("raqib stats {}", statsJson(**bpf, drainer, processes, **plugins, tamper));
+  spdlog::info("raqib stats {}",
+               statsJson(**bpf, drainer, processes, **plugins, tamper, early_drains));
   return 0;
 }
 

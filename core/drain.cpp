@@ -10,6 +10,8 @@
 #include <chrono>
 #include <tuple>
 
+#include "watched_set.hpp"
+
 namespace raqib {
 
 namespace {
@@ -212,9 +214,33 @@ Status Drainer::drainWithContext(EpochPair &pair, bool names, Fn &&fn) {
   return status;
 }
 
+FileActivity decodeWatched(const raqib_file_key &key, const raqib_watched_value &value,
+                           const StringLookup &strings, int64_t boot_to_unix_ns) {
+  std::string path = stringText(value.path);
+  FileActivity a = decodeFileKey(key, &path, strings);
+  a.count = value.count;
+  a.first_unix_ns = unixNsOfBoot(value.first_ns, boot_to_unix_ns);
+  a.last_unix_ns = unixNsOfBoot(value.last_ns, boot_to_unix_ns);
+  return a;
+}
+
 Status Drainer::drainFile() {
   int64_t offset = bootToUnixOffsetNs();
-  return drainWithContext<raqib_file_key, raqib_file_value>(
+  // The per-process shares start over with the epoch about to begin.
+  if (auto s = bpf_.watched().nextEpoch(); !s) return s;
+  // The watched lane first: what recipes watch reaches them before the
+  // context, however much of it there is.
+  auto watched = drainWithContext<raqib_file_key, raqib_watched_value>(
+      bpf_.watched().epochs(), false,
+      [&](const raqib_file_key &key, const raqib_watched_value &value) {
+        FileActivity a = decodeWatched(key, value, lookupString(), offset);
+        if (const std::string *name = bpf_.watched().canonicalName(value.canonical_hash))
+          a.watched_path = *name;
+        deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset));
+        stats_.file_records++;
+        stats_.watched_records++;
+      });
+  auto status = drainWithContext<raqib_file_key, raqib_file_value>(
       bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
         if (value.count == 0 || value.first_ns > value.last_ns)
           return impossible_("file_access",
@@ -224,6 +250,7 @@ Status Drainer::drainFile() {
                                      ImageRef{key.start_ns, key.exec_seq}));
         stats_.file_records++;
       });
+  return watched ? status : watched;
 }
 
 // ---- network ---------------------------------------------------------

@@ -84,6 +84,9 @@ using StringLookup = std::function<const std::string *(uint64_t hash)>;
 ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns);
 FileActivity decodeFile(const raqib_file_key &key, const raqib_file_value &value,
                         const StringLookup &strings, int64_t boot_to_unix_ns);
+// The watched lane's entry carries its path; strings gives the other path.
+FileActivity decodeWatched(const raqib_file_key &key, const raqib_watched_value &value,
+                           const StringLookup &strings, int64_t boot_to_unix_ns);
 // A ring-buffer event carries its path; strings gives the other path.
 FileActivity decodeFileEvent(const raqib_file_event &event, const StringLookup &strings,
                              int64_t boot_to_unix_ns);
@@ -101,6 +104,7 @@ const raqib_file_event *fileEventIn(const void *data, size_t size);
 struct DrainStats {
   uint64_t exec_records = 0;
   uint64_t file_records = 0;
+  uint64_t watched_records = 0;  // of file_records, from the watched lane
   uint64_t peer_records = 0;
   uint64_t flow_records = 0;
   uint64_t dns_records = 0;

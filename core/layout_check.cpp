@@ -30,7 +30,14 @@ static_assert(offsetof(raqib_file_key, error) == 24);
 static_assert(offsetof(raqib_file_key, path_flags) == 28);
 static_assert(sizeof(raqib_file_value) == 24);
 static_assert(sizeof(raqib_string) == 8 + RAQIB_PATH_MAX + 8);
-static_assert(sizeof(raqib_map_counters) == 24);
+static_assert(sizeof(raqib_map_counters) == 32);
+static_assert(sizeof(raqib_watch_actions) == 16);
+static_assert(sizeof(raqib_inode_id) == 16);
+static_assert(sizeof(raqib_watch_inode) == 16);
+static_assert(offsetof(raqib_watched_value, canonical_hash) == 24);
+static_assert(offsetof(raqib_watched_value, match) == 32);
+static_assert(offsetof(raqib_watched_value, path) == 40);
+static_assert(sizeof(raqib_watched_value) == 40 + sizeof(raqib_string));
 
 // The kernel's file action bits are handed to plugins unchanged.
 #define SAME_BIT(name) static_assert(unsigned(RAQIB_FILE_##name) == unsigned(RAQIB_ACTION_##name))

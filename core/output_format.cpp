@@ -208,6 +208,7 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
   if (const raqib_file_record *f = record.file) {
     Json file = {{"path", f->path}, {"actions", actionNames(f->actions)}};
     if (f->other_path) file["other_path"] = f->other_path;
+    if (f->watched_path) file["watched_path"] = f->watched_path;
     if (f->path_flags & RAQIB_PATH_LEXICAL) file["path_lexical"] = true;
     if (f->path_flags & RAQIB_PATH_TRUNCATED) file["path_truncated"] = true;
     if (f->path_flags & RAQIB_PATH_UNRESOLVED) file["path_unresolved"] = true;

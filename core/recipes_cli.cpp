@@ -14,6 +14,7 @@
 
 #include "output_format.hpp"
 #include "recipe.hpp"
+#include "watched_set.hpp"
 
 namespace raqib {
 
@@ -178,6 +179,7 @@ class ReplayedRecord {
     const auto &f = j.at("file");
     path_ = f.at("path");
     if (f.contains("other_path")) other_ = f["other_path"];
+    if (f.contains("watched_path")) watched_ = f["watched_path"];
     static const std::map<std::string, uint32_t> kActionBits = [] {
       std::map<std::string, uint32_t> bits;
       for (uint32_t bit = 1; bit <= RAQIB_ACTION_UMOUNT; bit <<= 1)
@@ -261,6 +263,7 @@ class ReplayedRecord {
     for (const auto &n : names_) name_ptrs_.push_back(n.c_str());
     file_.path = path_.c_str();
     file_.other_path = other_ ? other_->c_str() : nullptr;
+    file_.watched_path = watched_ ? watched_->c_str() : nullptr;
     flow_.local_addr = local_.c_str();
     flow_.remote_addr = remote_.c_str();
     flow_.state = state_.c_str();
@@ -279,6 +282,7 @@ class ReplayedRecord {
   std::vector<raqib_process> views_;
   std::string path_, local_, remote_, state_;
   std::optional<std::string> other_;
+  std::optional<std::string> watched_;
   std::vector<std::string> names_;
   std::vector<const char *> name_ptrs_;
   raqib_file_record file_{};
@@ -309,7 +313,10 @@ Status checkRecipes(const Config &config, const ConfigText &text) {
 }
 
 Status prepareRecipes(Config &config, const ConfigText &text) {
-  if (auto checked = checkRecipes(config, text); !checked) return checked;
+  auto sets = loadSets(config, text);
+  if (!sets) return Error{sets.error()};
+  for (const LoadedSet &s : *sets)
+    if (s.plugin->plugin == Plugin::File) config.watched = watchedPathsOf(s.set.recipes());
   for (PluginConfig &pc : config.detectors) {
     if (pc.name != "file" && pc.name != "exec" && pc.name != "net") continue;
     try {

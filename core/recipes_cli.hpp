@@ -27,6 +27,7 @@ Status checkRecipes(const Config &config, const ConfigText &text);
 
 // checkRecipes, then the list files the recipe plugins' sections name
 // (list_files) read into their [lists]: a plugin may not open files itself.
+// Sets config.watched to what the file recipes watch.
 Status prepareRecipes(Config &config, const ConfigText &text);
 
 // name, plugin, importance, tactic, technique, enabled, description: one

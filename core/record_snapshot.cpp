@@ -31,6 +31,7 @@ std::shared_ptr<const RecordSnapshot> RecordSnapshot::file(const ProcessTable &t
   s->file_.first_unix_ns = a.first_unix_ns;
   s->file_.last_unix_ns = a.last_unix_ns;
   s->file_.other_path = a.other_path ? a.other_path->c_str() : nullptr;
+  s->file_.watched_path = a.watched_path ? a.watched_path->c_str() : nullptr;
   s->record_.file = &s->file_;
   s->link();
   return s;

@@ -23,8 +23,11 @@ inline int64_t unixNsOfBoot(uint64_t boot_ns, int64_t boot_to_unix_ns) {
 struct FileActivity {
   std::string path;
   std::optional<std::string> other_path;  // rename, link, symlink
-  uint32_t path_flags = 0;                // RAQIB_PATH_*
-  uint32_t actions = 0;                   // raqib_file_action
+  // The watched file the act reached under another name (a hard link, a bind
+  // mount): matched by (device, inode), named as the recipe names it.
+  std::optional<std::string> watched_path;
+  uint32_t path_flags = 0;  // RAQIB_PATH_*
+  uint32_t actions = 0;     // raqib_file_action
   int32_t error = 0;
   uint64_t count = 0;
   int64_t first_unix_ns = 0;

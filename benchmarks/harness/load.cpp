@@ -113,14 +113,14 @@ struct LoadFixture::Acceptor {
   std::thread thread;
 };
 
-LoadFixture::LoadFixture() {
+LoadFixture::LoadFixture(unsigned files) {
   char tmpl[] = "/tmp/raqib-bench-XXXXXX";
   if (!mkdtemp(tmpl)) fail("mkdtemp /tmp/raqib-bench-XXXXXX");
   dir_ = tmpl;
   fs::create_directories(fileDir());
-  for (int i = 0; i < 64; i++) {
+  for (unsigned i = 0; i < files; i++) {
     char name[32];
-    std::snprintf(name, sizeof name, "/f%02d", i);
+    std::snprintf(name, sizeof name, "/f%02u", i);
     files_.push_back(fileDir() + name);
     int fd = open(files_.back().c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) fail("create " + files_.back());

@@ -40,7 +40,9 @@ struct LoadResult {
 // Files, the loopback listener and the needle links; one per run.
 class LoadFixture {
  public:
-  LoadFixture();
+  // files: how many distinct files the file operations cycle through (64;
+  // flood mode more than raqib's maps hold in one drain interval).
+  explicit LoadFixture(unsigned files = 64);
   ~LoadFixture();
   LoadFixture(const LoadFixture &) = delete;
   LoadFixture &operator=(const LoadFixture &) = delete;

@@ -35,6 +35,7 @@ struct Options {
   uint64_t ops_per_round = 0;
   unsigned needles = 5;
   unsigned workers = 2;
+  unsigned flood_files = 0;
   unsigned exec_every = 5000, net_every = 50;
   std::string raqib, config, bpftrace = "/usr/bin/bpftrace";
   bool quick = false, no_plot = false;
@@ -73,8 +74,10 @@ RunInfo runInfo(int argc, char **argv) {
   return info;
 }
 
-// Whether each target of the issue is met, with the figure measured.
-std::string targets(const std::vector<Report::Cell> &cells) {
+// Whether each target of the issue is met, with the figure measured. In
+// flood mode the load is built to overflow raqib's maps, so what it loses of
+// the load is reported, not a target: every needle must still be detected.
+std::string targets(const std::vector<Report::Cell> &cells, bool flood) {
   std::string out = "\nTargets:\n";
   auto verdict = [&](bool ok, const std::string &what) {
     out += fmt::format("- [{}] {}\n", ok ? "met" : "NOT MET", what);
@@ -102,7 +105,12 @@ std::string targets(const std::vector<Report::Cell> &cells) {
       verdict(c.rss_mib < 64,
               fmt::format("{}: peak RSS {:.1f} MiB, under 64 MiB", where, c.rss_mib));
     }
-    if (c.rate_label == "max" && c.mode == "query" && (c.quota == 0 || c.quota == 5)) {
+    if (flood && c.rate_label == "max" && c.mode == "query" && (c.quota == 0 || c.quota == 5)) {
+      verdict(c.needles_detected == c.needles_planted,
+              fmt::format("{} (flood): every needle detected ({}/{}); {} of the flood not recorded",
+                          where, c.needles_detected, c.needles_planted,
+                          c.has_drops ? std::to_string(c.drops) : "unknown"));
+    } else if (c.rate_label == "max" && c.mode == "query" && (c.quota == 0 || c.quota == 5)) {
       verdict(c.needles_detected == c.needles_planted && c.has_drops && c.drops == 0,
               fmt::format("{}: every needle detected ({}/{}) and nothing dropped ({})", where,
                           c.needles_detected, c.needles_planted,
@@ -151,6 +159,9 @@ int run(int argc, char **argv) {
                  "Exact operations per round instead of --duration (needs a numeric rate)");
   app.add_option("--needles", o.needles, "Needles planted per round");
   app.add_option("--workers", o.workers, "Load threads");
+  app.add_option("--flood", o.flood_files,
+                 "Flood mode: file operations cycle through N distinct files (e.g. 100000) "
+                 "instead of 64, more than raqib's maps hold in one drain interval");
   app.add_option("--exec-every", o.exec_every, "One operation in N execs /bin/true (0: never)");
   app.add_option("--net-every", o.net_every, "One operation in N is a loopback connect (0: never)");
   app.add_option("--raqib", o.raqib, "The raqib binary (default: ../core/raqib next to this one)");
@@ -216,7 +227,7 @@ int run(int argc, char **argv) {
   int stats_fd = enableBpfStats(reason);
   if (stats_fd < 0) std::cerr << "raqib-bench: " << reason << "; BPF costs will be missing\n";
 
-  LoadFixture fixture;
+  LoadFixture fixture(o.flood_files ? o.flood_files : 64);
   std::vector<RoundResult> results;
   std::map<std::string, std::string> unavailable;  // by mode+quota: skip after the first failure
   unsigned cell_id = 0;
@@ -330,7 +341,7 @@ int run(int argc, char **argv) {
 
   Report report(std::move(results));
   RunInfo info = runInfo(argc, argv);
-  std::string table = report.markdown(info) + targets(report.cells());
+  std::string table = report.markdown(info) + targets(report.cells(), o.flood_files > 0);
   std::cout << table << std::flush;
   std::ofstream(o.out + "/table.md") << table;
   std::ofstream(o.out + "/summary.csv") << report.summaryCsv();

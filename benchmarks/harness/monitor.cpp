@@ -494,7 +494,8 @@ class Raqib : public ProcessMonitor {
         failed = dropped = 0;
         if (s.contains("maps") && s["maps"].is_object())
           for (const auto &[name, m] : s["maps"].items())
-            if (m.is_object()) failed += m.value("failed", uint64_t(0));
+            if (m.is_object())
+              failed += m.value("failed", uint64_t(0)) + m.value("capped", uint64_t(0));
         if (s.contains("ringbuf") && s["ringbuf"].is_object())
           dropped += s["ringbuf"].value("dropped", uint64_t(0));
         continue;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <span>
 #include <sstream>
@@ -722,6 +723,9 @@ bool fileMatches(const FileConditions &c, const raqib_record &record) {
     return c.paths.matches(path) && !c.exclude_paths.matches(path);
   };
   if (watched(f->path)) return true;
+  // Another name for a watched file (a hard link, a bind mount).
+  bool has_identity = f->struct_size >= offsetof(raqib_file_record, watched_path) + sizeof(char *);
+  if (has_identity && f->watched_path && watched(f->watched_path)) return true;
   // A rename or link onto a watched name (sed -i, editors, install(1)).
   return f->other_path && (f->actions & (RAQIB_ACTION_RENAME | RAQIB_ACTION_LINK)) &&
          watched(f->other_path);

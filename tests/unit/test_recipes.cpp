@@ -1,6 +1,7 @@
 // The recipe language (plugins/common/recipe.*): errors with positions,
 // matching of every condition kind, filters, rate limits, watched sets, and
 // the built-in catalogues of the three recipe plugins.
+#include <cstddef>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -208,6 +209,23 @@ paths = ["/etc/shadow", "/etc/sudoers.d/", "/etc/cron.*/job?", "xmrig", "re:/opt
        {"/etc/shadowx", "/etc/sudoers.d", "/etc/cron.d/x/job1", "/tmp/xmrig2", "/opt/a.keys",
         "/home/a/b/.ssh/id_rsa", "/etc/passwd", "/home/bob/.cachex/a", "/home/bob/.cache"})
     EXPECT_TRUE(matches(set, f.fileRecord(no, RAQIB_ACTION_OPEN)).empty()) << no;
+}
+
+// The kernel matched the file by (device, inode): the name used is another
+// one (a hard link, a bind mount); the watched file's name matches.
+TEST(RecipeFile, WatchedPathOfAnotherNameMatches) {
+  RecipeSet set = parse(Plugin::File, kHead + R"(actions = ["open"]
+paths = ["/etc/shadow"]
+)");
+  Fake f;
+  f.file.struct_size = sizeof f.file;
+  f.fileRecord("/tmp/view/shadow", RAQIB_ACTION_OPEN);
+  EXPECT_TRUE(matches(set, f.record).empty());
+  f.file.watched_path = "/etc/shadow";
+  EXPECT_EQ(matches(set, f.record).size(), 1u);
+  // A record from a daemon older than the field: struct_size stops before it.
+  f.file.struct_size = offsetof(raqib_file_record, watched_path);
+  EXPECT_TRUE(matches(set, f.record).empty());
 }
 
 TEST(RecipeFile, ExcludedPaths) {

@@ -195,13 +195,58 @@ enum raqib_map_id {
   RAQIB_MAP_DNS = 5,
   RAQIB_MAP_RINGBUF = 6, /* the streaming transport: inserts = records, failed = dropped */
   RAQIB_MAP_TAMPER = 7,  /* tamper_activity */
-  RAQIB_MAP_COUNT = 8,
+  RAQIB_MAP_FILE_WATCHED = 8, /* the watched lane of file activity (bpf/watched.bpf.h) */
+  RAQIB_MAP_COUNT = 9,
 };
 
 struct raqib_map_counters {
   __u64 inserts; /* new entries */
   __u64 updates; /* entries updated in place */
   __u64 failed;  /* inserts refused because the map was full */
+  __u64 capped;  /* inserts refused because the process had its share of the epoch */
+};
+
+/* ---- watched sets (bpf/watched.bpf.h, core/watched_set.cpp) ----------- */
+
+/* watched_paths: keyed hash of a string -> the actions recipes watch when a
+ * path is that string (exact), starts with it (a directory prefix ending in
+ * '/'), or has it as its last component (basename). */
+struct raqib_watch_actions {
+  __u32 exact;    /* enum raqib_file_act */
+  __u32 prefix;
+  __u32 basename;
+  __u32 _pad;
+};
+
+/* watched_inodes: keyed hash of struct raqib_inode_id -> the watched file
+ * that inode is, whatever name reaches it (hard links, bind mounts). */
+struct raqib_inode_id {
+  __u64 dev; /* the kernel's dev_t: major << 20 | minor */
+  __u64 ino;
+};
+struct raqib_watch_inode {
+  __u64 canonical_hash; /* keyed hash of the watched file's name, as the recipe names it */
+  __u32 actions;        /* enum raqib_file_act */
+  __u32 _pad;
+};
+
+enum raqib_watch_match {
+  RAQIB_WATCH_EXACT = 1u << 0,
+  RAQIB_WATCH_PREFIX = 1u << 1,
+  RAQIB_WATCH_BASENAME = 1u << 2,
+  RAQIB_WATCH_INODE = 1u << 3, /* by (device, inode): canonical_hash names the file */
+};
+
+/* The watched lane (file_watched): keyed like file_activity, and the value
+ * carries the path itself, so nothing can evict it before the drain. */
+struct raqib_watched_value {
+  __u64 count;
+  __u64 first_ns; /* CLOCK_BOOTTIME */
+  __u64 last_ns;
+  __u64 canonical_hash; /* RAQIB_WATCH_INODE: the watched file's name in the core's table */
+  __u32 match;          /* enum raqib_watch_match */
+  __u32 _pad;
+  struct raqib_string path;
 };
 
 /* ---- network ---------------------------------------------------------- */

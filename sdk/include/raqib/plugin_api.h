@@ -206,6 +206,10 @@ typedef struct raqib_file_record {
   int64_t last_unix_ns;
   const char *other_path; /* rename: the new name; link: the target; symlink: its text;
                              mount: its source; else NULL */
+  /* The watched file path reaches under another name (a hard link, a bind
+   * mount), matched by device and inode and named as the recipes name it;
+   * else NULL. Present when struct_size covers it. */
+  const char *watched_path;
 } raqib_file_record;
 
 /* What happened to a process during one drain interval: raqib_exec_record.events. */

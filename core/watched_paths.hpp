@@ -1,0 +1,29 @@
+// What the file recipes watch, in the forms the kernel's watched sets hold
+// (core/watched_set.hpp compiles them; the configuration carries them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace raqib {
+
+struct WatchedPath {
+  std::string text;
+  uint32_t actions = 0;  // enum raqib_file_act the recipes naming it watch
+  bool operator==(const WatchedPath &) const = default;
+};
+
+// What the enabled file recipes watch, in the forms the kernel sets hold.
+struct WatchedPaths {
+  std::vector<WatchedPath> exact;      // "/etc/shadow"
+  std::vector<WatchedPath> prefixes;   // "/etc/cron.d/"
+  std::vector<WatchedPath> basenames;  // "credentials"
+  // Patterns no set can hold (a regex, a glob with a wildcard in a directory
+  // and in its last name): their acts are context, matched in user space.
+  std::vector<std::string> user_space_only;
+  bool empty() const { return exact.empty() && prefixes.empty() && basenames.empty(); }
+  bool operator==(const WatchedPaths &) const = default;
+};
+
+}  // namespace raqib

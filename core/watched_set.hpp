@@ -1,0 +1,85 @@
+// The watched sets: what the file recipes watch, compiled by the core at
+// start into the kernel's watched_paths and watched_inodes (bpf/watched.bpf.h)
+// as keyed hashes, and the watched lane those acts are recorded in.
+// docs/architecture.md, "Lanes".
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bpf_monitor.hpp"
+#include "watched_paths.hpp"
+#include "result.hpp"
+
+struct raqib_bpf;
+struct ring_buffer;
+
+namespace raqib {
+
+namespace recipes {
+struct Recipe;
+}
+
+// The watched sets of the enabled recipes among recipes (file recipes only).
+// A glob whose last name is literal watches that basename; one whose only
+// wildcard is in its last name watches its directory as a prefix.
+WatchedPaths watchedPathsOf(const std::vector<recipes::Recipe> &recipes);
+
+// The kernel's dev_t (major << 20 | minor) of a stat(2) st_dev.
+uint64_t kernelDev(uint64_t st_dev);
+
+// The kernel side of the watched lane. configure() runs between the
+// skeleton's open and load, fill() after the load (hash_key0/1 are set).
+class WatchedLane {
+ public:
+  static void configure(raqib_bpf *skel, const Config &config);
+  // Puts every watched string's keyed hash in watched_paths and the
+  // (device, inode) of every exact path that exists in watched_inodes.
+  Status fill(raqib_bpf *skel, const WatchedPaths &watched);
+
+  EpochPair &epochs() { return epochs_; }
+  int pressureFd() const { return pressure_fd_; }
+  // A new epoch of file_activity started: the per-process shares and the
+  // fill mark start over.
+  Status nextEpoch();
+  // The watched file an inode match names, by its keyed hash; nullptr when
+  // unknown.
+  const std::string *canonicalName(uint64_t hash) const;
+
+ private:
+  EpochPair epochs_;
+  int epoch_fd_ = -1;
+  int pressure_fd_ = -1;
+  uint64_t seq_ = 0;
+  std::unordered_map<uint64_t, std::string> canonical_;
+};
+
+// Wakes the file drain early when the kernel says the context map passed
+// its fill mark (bpf/watched.bpf.h file_pressure).
+class PressureWatch {
+ public:
+  static Result<std::unique_ptr<PressureWatch>> open(boost::asio::io_context &io, int ringbuf_fd,
+                                                     std::function<void()> on_pressure);
+  ~PressureWatch();
+  PressureWatch(const PressureWatch &) = delete;
+  PressureWatch &operator=(const PressureWatch &) = delete;
+  void cancel() { readable_.cancel(); }
+  uint64_t wakeups() const { return wakeups_; }
+
+ private:
+  PressureWatch(boost::asio::io_context &io, ring_buffer *rb, std::function<void()> on_pressure);
+  void arm();
+  ring_buffer *rb_;
+  boost::asio::posix::stream_descriptor readable_;
+  std::function<void()> on_pressure_;
+  uint64_t wakeups_ = 0;
+};
+
+}  // namespace raqib

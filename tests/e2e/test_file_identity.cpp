@@ -1,0 +1,155 @@
+// A watched file is recognised by what it is, not by the name used: a hard
+// link to it, a bind mount of its directory in a private mount namespace,
+// and /proc/PID/root all reach its recipe, and the record carries both the
+// name the process used (file.path) and the watched file's (file.watched_path).
+// A watched file replaced after raqib started is known by its new inode once
+// opened by its name.
+// The hard link is made to a file this test owns (a recipe of its own
+// configuration watches it): no link to a system file is ever made; the bind
+// mount of /etc lives in a child's private namespace and ends with it.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+#include "records.hpp"
+
+namespace raqib::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class FileIdentity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/raqib-identity-XXXXXX";
+    ASSERT_TRUE(mkdtemp(tmpl));
+    dir_ = tmpl;
+    secret_ = dir_ + "/secret";
+    std::ofstream(secret_) << "s3cret\n";
+    config_ = std::make_unique<TempFile>("raqib.toml", R"([exec]
+cadence = "100ms"
+[file_access]
+cadence = "100ms"
+[plugins.file]
+[[plugins.file.recipe]]
+name = "test_secret_access"
+description = "The test's watched file was opened"
+tactic = "credential-access"
+technique = "T1552"
+importance = "high"
+actions = ["open"]
+paths = [")" + secret_ + R"("]
+[printers.stdout]
+format = "json"
+)");
+    daemon_ =
+        std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
+    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
+  }
+  void TearDown() override {
+    daemon_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // The detection named name about pid, or null.
+  json detection(const std::string &name, pid_t pid) {
+    auto line = daemon_->waitForStdout(
+        [&](const std::string &l) {
+          json j = json::parse(l, nullptr, false);
+          return j.is_object() && j["name"] == name && j["process"]["pid"] == pid;
+        },
+        15s);
+    return line ? json::parse(*line) : json();
+  }
+
+  // A child that runs act and exits with its result; its pid.
+  static pid_t child(const std::function<bool()> &act) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(act() ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's act failed";
+    return pid;
+  }
+
+  // In a private mount namespace: dir bound onto a fresh directory of the
+  // test's, then name opened under it.
+  static bool openThroughBind(const std::string &dir, const std::string &view,
+                              const std::string &name) {
+    if (unshare(CLONE_NEWNS) != 0) return false;
+    if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+    if (mount(dir.c_str(), view.c_str(), nullptr, MS_BIND, nullptr) != 0) return false;
+    return open((view + "/" + name).c_str(), O_RDONLY) >= 0;
+  }
+
+  std::string dir_;
+  std::string secret_;
+  std::unique_ptr<TempFile> config_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(FileIdentity, HardLinkReachesTheWatchedFile) {
+  std::string alias = dir_ + "/alias";
+  ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
+  pid_t pid = child([&] { return open(alias.c_str(), O_RDONLY) >= 0; });
+  json d = detection("test_secret_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], alias);
+  EXPECT_EQ(d["file"]["watched_path"], secret_);
+}
+
+// passwd and editors replace a file with a new one (a new inode): once the
+// watched name is opened, the kernel knows the new inode too.
+TEST_F(FileIdentity, AFileReplacedAfterTheStartIsKnownFromItsFirstOpenByName) {
+  std::string fresh = dir_ + "/secret.new", alias = dir_ + "/alias";
+  std::ofstream(fresh) << "new\n";
+  ASSERT_EQ(rename(fresh.c_str(), secret_.c_str()), 0) << std::strerror(errno);
+  pid_t by_name = child([&] { return open(secret_.c_str(), O_RDONLY) >= 0; });
+  ASSERT_FALSE(detection("test_secret_access", by_name).is_null()) << daemon_->stderrText();
+  ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
+  pid_t pid = child([&] { return open(alias.c_str(), O_RDONLY) >= 0; });
+  json d = detection("test_secret_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], alias);
+  EXPECT_EQ(d["file"]["watched_path"], secret_);
+}
+
+TEST_F(FileIdentity, BindMountInAPrivateNamespaceReachesTheWatchedFile) {
+  std::string view = dir_ + "/view";
+  fs::create_directory(view);
+  pid_t pid = child([&] { return openThroughBind(dir_, view, "secret"); });
+  json d = detection("test_secret_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], view + "/secret");
+  EXPECT_EQ(d["file"]["watched_path"], secret_);
+}
+
+TEST_F(FileIdentity, EtcShadowThroughABindMountOfEtc) {
+  std::string view = dir_ + "/etc-view";
+  fs::create_directory(view);
+  pid_t pid = child([&] { return openThroughBind("/etc", view, "shadow"); });
+  json d = detection("credentials_files_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], view + "/shadow");
+  EXPECT_EQ(d["file"]["watched_path"], "/etc/shadow");
+}
+
+TEST_F(FileIdentity, ProcRootPathIsTheFileItself) {
+  pid_t pid = child([] { return open("/proc/self/root/etc/shadow", O_RDONLY) >= 0; });
+  json d = detection("credentials_files_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], "/etc/shadow");
+}
+
+}  // namespace
+}  // namespace raqib::test

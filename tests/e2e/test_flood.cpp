@@ -1,0 +1,122 @@
+// Floods cannot blind a recipe: ~40,000 distinct files opened around a read
+// of /etc/shadow, by one process or spread over several, in what would be one
+// drain interval. The read made before the flood and the read made after it
+// are both detected and name their own process: the watched lane keeps them
+// and their path where the flood cannot reach (bpf/watched.bpf.h). What the
+// flood itself loses is counted, per map and per cause.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "records.hpp"
+
+namespace raqib::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr int kFiles = 40000;
+
+// A temporary directory of kFiles empty files, removed with the object.
+class FloodDir {
+ public:
+  FloodDir() {
+    char tmpl[] = "/tmp/raqib-flood-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    for (int i = 0; i < kFiles; i++) close(open(file(i).c_str(), O_CREAT | O_WRONLY, 0600));
+  }
+  ~FloodDir() { fs::remove_all(dir_); }
+  std::string file(int i) const { return dir_ + "/" + std::to_string(i); }
+
+ private:
+  std::string dir_;
+};
+
+// A child that opens /etc/shadow and exits; its pid.
+pid_t readShadow() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open("/etc/shadow", O_RDONLY);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+// processes children that open files [0, kFiles) of dir between them, all
+// at once; returns when they are done.
+void flood(const FloodDir &dir, int processes) {
+  std::vector<pid_t> pids;
+  for (int p = 0; p < processes; p++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (int i = p; i < kFiles; i += processes) close(open(dir.file(i).c_str(), O_RDONLY));
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+}
+
+// Reads /etc/shadow, floods, reads it again; both reads must be detected,
+// each naming its own process.
+void readFloodRead(int processes) {
+  FloodDir dir;
+  // A long cadence: without the early drain, the flood and both reads share
+  // one interval of the 16,384-entry map and 16,384-string LRU.
+  TempFile config("raqib.toml",
+                  "[exec]\ncadence = \"2s\"\n[file_access]\ncadence = \"2s\"\n"
+                  "[plugins.file]\n[printers.stdout]\nformat = \"json\"\n");
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+
+  pid_t before = readShadow();
+  flood(dir, processes);
+  pid_t after = readShadow();
+
+  std::set<pid_t> detected;
+  daemon.waitForStdout(
+      [&](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        if (!j.is_object() || j["name"] != "credentials_files_access") return false;
+        EXPECT_EQ(j["file"]["path"], "/etc/shadow") << l;
+        detected.insert(j["process"]["pid"].get<pid_t>());
+        return detected.count(before) && detected.count(after);
+      },
+      30s);
+  EXPECT_TRUE(detected.count(before))
+      << "the read before the flood (pid " << before << ") was not detected\n"
+      << daemon.stderrText();
+  EXPECT_TRUE(detected.count(after))
+      << "the read after the flood (pid " << after << ") was not detected\n"
+      << daemon.stderrText();
+
+  EXPECT_EQ(daemon.stop(), 0);
+  json s = statsOf(daemon);
+  ASSERT_FALSE(s.is_null()) << daemon.stderrText();
+  EXPECT_GE(s["drained"]["file_watched"].get<long>(), 2) << s.dump();
+  // Whatever of the flood did not fit was counted, by cause.
+  const json &file = s["maps"]["file_access"];
+  long recorded = file["inserts"].get<long>() + file["updates"].get<long>();
+  long lost = file["failed"].get<long>() + file["capped"].get<long>();
+  EXPECT_GE(recorded + lost, kFiles) << s.dump();
+  if (processes == 1) EXPECT_GT(file["capped"].get<long>(), 0) << s.dump();
+}
+
+TEST(Flood, OneProcessCannotHideAReadBeforeOrAfterIt) {
+  readFloodRead(1);
+}
+
+TEST(Flood, SeveralProcessesCannotHideAReadBeforeOrAfterIt) {
+  readFloodRead(4);
+}
+
+}  // namespace
+}  // namespace raqib::test

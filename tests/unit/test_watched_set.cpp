@@ -1,0 +1,73 @@
+// What the file recipes watch, in the forms the kernel's watched sets hold
+// (core/watched_set.cpp): exact paths, directory prefixes and basenames,
+// with the actions the recipes naming them watch.
+#include <gtest/gtest.h>
+
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+
+#include "recipe.hpp"
+#include "watched_set.hpp"
+
+namespace raqib {
+namespace {
+
+using recipes::parseDocument;
+using recipes::Plugin;
+using recipes::RecipeSet;
+
+const WatchedPath *find(const std::vector<WatchedPath> &set, const std::string &text) {
+  auto it = std::find_if(set.begin(), set.end(), [&](const auto &p) { return p.text == text; });
+  return it == set.end() ? nullptr : &*it;
+}
+
+TEST(WatchedSet, RecipesCompileIntoExactPrefixAndBasenameSets) {
+  RecipeSet set = RecipeSet::parse(Plugin::File, {parseDocument(R"(
+[[recipe]]
+name = "a"
+description = "d"
+tactic = "credential-access"
+technique = "T1552"
+importance = "high"
+actions = ["open"]
+paths = ["/etc/shadow", "/etc/cron.d/", "~/.aws/credentials", "/root/.ssh/id_*",
+         "/home/*/.ssh/id_*", "re:^/x$", "id_rsa"]
+[[recipe]]
+name = "b"
+description = "d"
+tactic = "credential-access"
+technique = "T1552"
+importance = "high"
+actions = ["write"]
+paths = ["/etc/shadow"]
+[[recipe]]
+name = "off"
+description = "d"
+tactic = "credential-access"
+technique = "T1552"
+importance = "high"
+enabled = false
+actions = ["open"]
+paths = ["/disabled"]
+)",
+                                                                "t.toml")});
+  WatchedPaths w = watchedPathsOf(set.recipes());
+  ASSERT_TRUE(find(w.exact, "/etc/shadow"));
+  EXPECT_EQ(find(w.exact, "/etc/shadow")->actions, RAQIB_FILE_OPEN | RAQIB_FILE_WRITE);
+  EXPECT_TRUE(find(w.exact, "/root/.aws/credentials"));
+  EXPECT_FALSE(find(w.exact, "/disabled"));
+  EXPECT_TRUE(find(w.prefixes, "/etc/cron.d/"));
+  EXPECT_TRUE(find(w.prefixes, "/root/.ssh/"));   // only the last name has a wildcard
+  EXPECT_TRUE(find(w.basenames, "credentials"));  // /home/*/.aws/credentials
+  EXPECT_TRUE(find(w.basenames, "id_rsa"));
+  EXPECT_EQ(w.user_space_only, (std::vector<std::string>{"/home/*/.ssh/id_*", "re:^/x$"}));
+}
+
+TEST(WatchedSet, KernelDevIsMajorShiftedTwentyOrMinor) {
+  EXPECT_EQ(kernelDev(makedev(8, 1)), (8ull << 20) | 1);
+  EXPECT_EQ(kernelDev(makedev(259, 65537)), (259ull << 20) | 65537);
+}
+
+}  // namespace
+}  // namespace raqib
