@@ -236,7 +236,8 @@ Status Drainer::drainFile() {
         FileActivity a = decodeWatched(key, value, lookupString(), offset);
         if (const std::string *name = bpf_.watched().canonicalName(value.canonical_hash))
           a.watched_path = *name;
-        deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset));
+        deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset,
+                                     ImageRef{key.start_ns, key.exec_seq}));
         stats_.file_records++;
         stats_.watched_records++;
       });
