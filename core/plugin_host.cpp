@@ -62,20 +62,15 @@ const char *signalName(int sig) {
   }
 }
 
-constexpr size_t kFaultKinds = size_t(Fault::memory) + 1;
+constexpr size_t kFaultKinds = size_t(Fault::log_flood) + 1;
 // Log lines a plugin may write per second; the rest are counted, not written.
 constexpr uint32_t kLogLinesPerSecond = 100;
 
 }  // namespace
 
 SupervisionOptions SupervisionOptions::from(const Config &config) {
-  return {config.queue_capacity,
-          config.plugin_restart_limit,
-          config.plugin_restart_backoff,
-          config.plugin_call_timeout,
-          config.plugin_restart_window,
-          config.attenuator_hold,
-          size_t(config.plugin_memory_mib) << 20};
+  return {config.queue_capacity,      config.plugin_restart_limit,  config.plugin_restart_backoff,
+          config.plugin_call_timeout, config.plugin_restart_window, config.attenuator_hold};
 }
 
 struct PluginHost::Worker {
@@ -155,9 +150,7 @@ struct PluginHost::Worker {
         current = nullptr;
         batch_next++;  // the record it faulted on is not offered again; the rest are, after restart
         state = nullptr;
-        Fault fault = sig == kExitCalled           ? Fault::crash
-                      : trap.memory_refused.load() ? Fault::memory
-                                                   : faultOfSignal(sig);
+        Fault fault = sig == kExitCalled ? Fault::crash : faultOfSignal(sig);
         std::string detail = faultDetail(sig);
         if (started)
           return failStart(fmt::format("{} while starting: {}", faultName(fault), detail));
@@ -273,7 +266,6 @@ struct PluginHost::Worker {
   // declared; its listener goes to the watchdog, which answers it.
   Status confine() {
     if (auto s = dropThreadCapabilities(); !s) return s;
-    trap.memory_limit = host.options_.memory_limit;
     auto listener = confinePluginThread(fields.resources);
     if (!listener) return Error{listener.error()};
     trap.notify_fd.store(*listener);
@@ -293,12 +285,6 @@ struct PluginHost::Worker {
                          std::string_view(trap.exit_call) == "abort"
                              ? std::string()
                              : std::to_string(trap.exit_status));
-    if (trap.memory_refused.load())
-      return fmt::format(
-          "memory limit of {} MiB reached ({} MiB charged): {} refused with ENOMEM; what the "
-          "plugin holds stays charged",
-          host.options_.memory_limit >> 20, trap.memory_charged.load() >> 20,
-          trap.forbiddenSyscalls());
     switch (faultOfSignal(sig)) {
       case Fault::seccomp:
         return "forbidden syscall " + trap.forbiddenSyscalls() + ", refused with EPERM";
@@ -735,15 +721,13 @@ void PluginHost::releaseHeld(bool all) {
 void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                               bool disabled) {
   uint32_t restarts = w.restarts.load();
-  bool restarting = fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang ||
-                    fault == Fault::memory;
-  if (restarting) {
+  if (fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang) {
     w.faults.fetch_add(count, std::memory_order_relaxed);
     w.by_fault[size_t(fault)].fetch_add(count, std::memory_order_relaxed);
   }
   spdlog::warn("plugin {}: {} x{}: {}{}", w.name(), faultName(fault), count, detail,
                disabled ? fmt::format("; disabled after {} restarts", restarts)
-               : restarting
+               : (fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang)
                    ? fmt::format("; restart {} of {}", restarts + 1, options_.restart_limit)
                    : std::string());
   uint64_t total = fault == Fault::queue_full ? w.dropped.load() : w.by_fault[size_t(fault)].load();
@@ -914,34 +898,34 @@ void PluginHost::stop() {
     lock.unlock();
     if (&list == &stages[1]) releaseHeld(true);  // what it did not hand on goes on as it is
   }
-  // A finished thread still runs its exit (the C library's and a
-  // sanitizer's: memory unmapped, signals blocked), which the watchdog
-  // answers: joined while it runs.
-  for (auto *list : {&detectors_, &printers_})
-    for (auto &w : *list) {
-      bool finished;
-      {
-        std::lock_guard lock(mutex_);
-        finished = w->finished;
-      }
-      if (finished && w->thread.joinable()) w->thread.join();
-    }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wakeWatchdog();
   if (watchdog_.joinable()) watchdog_.join();
+  // With nobody left to answer, a thread's notified syscalls now fail with
+  // ENOSYS: the C library's own thread exit (which blocks signals) among them.
+  for (auto *list : {&detectors_, &printers_})
+    for (auto &w : *list)
+      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
   for (auto *list : {&detectors_, &printers_}) {
     for (auto &w : *list) {
-      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
       if (!w->thread.joinable()) continue;
-      // Stuck in plugin code that ignores signals: it cannot be joined or
-      // freed safely; it ends with the process. With nobody left to answer,
-      // its notified syscalls fail with ENOSYS.
-      spdlog::error("plugin {}: its thread is stuck and is left behind", w->name());
-      w->thread.detach();
-      (void)w.release();
+      bool finished;
+      {
+        std::lock_guard lock(mutex_);
+        finished = w->finished;
+      }
+      if (finished) {
+        w->thread.join();
+      } else {
+        // Stuck in plugin code that ignores signals: it cannot be joined or
+        // freed safely; it ends with the process.
+        spdlog::error("plugin {}: its thread is stuck and is left behind", w->name());
+        w->thread.detach();
+        (void)w.release();
+      }
     }
     std::erase(*list, nullptr);
   }

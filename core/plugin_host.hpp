@@ -45,7 +45,6 @@ struct SupervisionOptions {
   std::chrono::milliseconds call_timeout{5000};
   std::chrono::milliseconds restart_window{600000};  // faults further apart do not add up
   std::chrono::milliseconds attenuator_hold{3000};
-  size_t memory_limit = size_t(256) << 20;  // bytes each plugin thread may make writable
   static SupervisionOptions from(const Config &config);
 };
 

@@ -18,9 +18,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <climits>
-#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -48,8 +45,6 @@ const char *faultName(Fault fault) {
       return "queue_full";
     case Fault::log_flood:
       return "log_flood";
-    case Fault::memory:
-      return "memory";
     default:
       return "none";
   }
@@ -69,49 +64,6 @@ std::string syscallName(long nr) {
   std::unique_ptr<char, void (*)(void *)> name(
       seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, int(nr)), free);
   return name ? name.get() : fmt::format("syscall {}", nr);
-}
-
-uint64_t MemoryRanges::uncovered(uint64_t start, uint64_t end) const {
-  if (end <= start) return 0;
-  uint64_t covered = 0;
-  auto it = ranges_.upper_bound(start);
-  if (it != ranges_.begin()) --it;
-  for (; it != ranges_.end() && it->first < end; ++it)
-    if (it->second > start) covered += std::min(end, it->second) - std::max(start, it->first);
-  return end - start - covered;
-}
-
-void MemoryRanges::add(uint64_t start, uint64_t end) {
-  if (end <= start) return;
-  bytes_ += uncovered(start, end);
-  auto it = ranges_.upper_bound(start);
-  if (it != ranges_.begin() && std::prev(it)->second >= start) --it;
-  while (it != ranges_.end() && it->first <= end) {  // overlapping or touching: merged
-    start = std::min(start, it->first);
-    end = std::max(end, it->second);
-    it = ranges_.erase(it);
-  }
-  ranges_.emplace(start, end);
-}
-
-uint64_t MemoryRanges::remove(uint64_t start, uint64_t end) {
-  if (end <= start) return 0;
-  uint64_t removed = 0;
-  auto it = ranges_.upper_bound(start);
-  if (it != ranges_.begin()) --it;
-  while (it != ranges_.end() && it->first < end) {
-    auto [first, last] = *it;
-    if (last <= start) {
-      ++it;
-      continue;
-    }
-    removed += std::min(end, last) - std::max(start, first);
-    it = ranges_.erase(it);
-    if (first < start) ranges_.emplace(first, start);
-    if (last > end) it = ranges_.emplace(end, last).first;
-  }
-  bytes_ -= removed;
-  return removed;
 }
 
 namespace {
@@ -210,7 +162,6 @@ void FaultTrap::arm() {
   exit_call = "";
   exit_status = 0;
   violation.store(false);
-  memory_refused.store(false);
   for (auto &nr : syscalls) nr.store(-1);
   in_host_ = 0;
   hang_pending_ = 0;
@@ -287,18 +238,15 @@ class Rules {
 
 // What every thread of the daemon needs to live: memory that is never
 // executable, futexes, clocks, randomness, signal return, its own ids, and
-// ending itself. On a plugin thread (charge_memory) the calls that make
-// memory writable or give it back go to the listener, which charges them.
-void allowRuntime(Rules &r, bool charge_memory) {
-  r.allowAll({SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(clock_gettime),
-              SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(nanosleep),
-              SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn),
-              SCMP_SYS(restart_syscall), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(exit),
-              SCMP_SYS(rseq)});
-  if (!charge_memory) r.allowAll({SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap)});
-  uint64_t refused = charge_memory ? PROT_EXEC | PROT_WRITE : PROT_EXEC;
+// ending itself.
+void allowRuntime(Rules &r) {
+  r.allowAll({SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex),
+              SCMP_SYS(sched_yield), SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
+              SCMP_SYS(gettimeofday), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+              SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
+              SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(exit), SCMP_SYS(rseq)});
   for (int nr : {SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(pkey_mprotect)})
-    r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, refused, 0)});
+    r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
 #ifdef __SANITIZE_ADDRESS__
   // ASan reads the thread's attributes (pthread_getattr_np) and its signal
   // stack when a fault or the hang signal jumps back from that stack, and
@@ -378,118 +326,11 @@ bool allowedWhileLoading(const seccomp_data &d) {
   }
 }
 
-uint64_t pageUp(uint64_t n) {
-  static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-  return n > UINT64_MAX - page ? UINT64_MAX & ~(page - 1) : (n + page - 1) & ~(page - 1);
-}
-
-// Records a refused call in trap; the error the plugin sees is error.
-void refuse(FaultTrap &trap, long nr, int error, seccomp_notif_resp &resp) {
-  for (auto &slot : trap.syscalls) {
-    long none = -1;
-    if (slot.compare_exchange_strong(none, nr) || none == nr) break;
-  }
-  if (error == ENOMEM) trap.memory_refused.store(true);
-  trap.violation.store(true);  // before the answer wakes the plugin
-  resp.error = -error;
-}
-
-// A plugin thread's call that makes memory writable (mmap, mprotect,
-// pkey_mprotect, mremap, brk) or gives it back (munmap): within
-// trap.memory_limit it is done and charged, past it refused with ENOMEM.
-// Where the kernel picks the address (mmap without MAP_FIXED, mremap) the
-// call is made here, in the same address space and fd table, to learn it.
-// False for any other call, or one that asks for executable memory.
-bool answerMemoryCall(const seccomp_data &d, FaultTrap &trap, seccomp_notif_resp &resp) {
-  MemoryRanges &m = trap.memory;
-  auto fits = [&](uint64_t more) { return more <= trap.memory_limit - m.bytes(); };
-  auto settle = [&] {
-    trap.memory_charged.store(m.bytes());
-    return true;
-  };
-  auto through = [&] {
-    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    return settle();
-  };
-  auto madeHere = [&](void *at, uint64_t len) {
-    if (at == MAP_FAILED) {
-      resp.error = -errno;
-      return settle();
-    }
-    m.add(uint64_t(at), uint64_t(at) + pageUp(len));
-    resp.val = int64_t(at);
-    return settle();
-  };
-  const uint64_t addr = d.args[0], len = d.args[1];
-  switch (d.nr) {
-    case SYS_mmap:  // those without PROT_WRITE never come here
-    case SYS_mprotect:
-    case SYS_pkey_mprotect: {
-      if (d.args[2] & PROT_EXEC) return false;
-      bool placed = d.nr != SYS_mmap || (d.args[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE));
-#ifdef __SANITIZE_ADDRESS__
-      // AddressSanitizer maps its shadow of the thread's memory as it goes
-      // and ends the process when that fails: its shadow (x86-64) is not the
-      // plugin's to be charged. Sanitizer builds only.
-      if (placed && addr >= 0x7fff8000 && addr + len <= 0x10007fff8000) return through();
-#endif
-      uint64_t more = placed ? m.uncovered(addr, addr + pageUp(len)) : pageUp(len);
-      if (!fits(more)) {
-        refuse(trap, long(d.nr), ENOMEM, resp);
-        return settle();
-      }
-      if (!placed)
-        return madeHere(mmap(reinterpret_cast<void *>(addr), len, int(d.args[2]), int(d.args[3]),
-                             int(d.args[4]), off_t(d.args[5])),
-                        len);
-      m.add(addr, addr + pageUp(len));
-      return through();
-    }
-    case SYS_munmap:
-      m.remove(addr, addr + pageUp(len));
-      return through();
-    case SYS_mremap: {
-      uint64_t new_len = d.args[2];
-      if (!fits(pageUp(new_len) > pageUp(len) ? pageUp(new_len) - pageUp(len) : 0)) {
-        refuse(trap, long(d.nr), ENOMEM, resp);
-        return settle();
-      }
-      void *at = mremap(reinterpret_cast<void *>(addr), len, new_len, int(d.args[3]),
-                        reinterpret_cast<void *>(d.args[4]));
-      bool was_charged = at != MAP_FAILED && m.remove(addr, addr + pageUp(len)) > 0;
-      if (at != MAP_FAILED && !was_charged) {  // moved or resized, but not memory of ours
-        resp.val = int64_t(at);
-        return settle();
-      }
-      return madeHere(at, new_len);
-    }
-    case SYS_brk: {
-      uint64_t now = uint64_t(sbrk(0));
-      if (addr > now) {
-        if (!fits(m.uncovered(now, pageUp(addr)))) {
-          // brk fails by returning the break unchanged, never an error
-          // (the C library would take the error for the new break).
-          refuse(trap, long(d.nr), ENOMEM, resp);
-          resp.error = 0;
-          resp.val = int64_t(now);
-          return settle();
-        }
-        m.add(now, pageUp(addr));
-      } else if (addr != 0) {
-        m.remove(pageUp(addr), pageUp(now));
-      }
-      return through();
-    }
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 Result<int> confinePluginThread(uint32_t resources) {
   Rules r(SCMP_ACT_NOTIFY);
-  allowRuntime(r, true);
+  allowRuntime(r);
   // Signals may be unblocked and the mask read, never blocked: a blocked
   // SIGSEGV would make the kernel kill the whole process on a fault.
   r.allow(SCMP_SYS(rt_sigprocmask), {SCMP_A0(SCMP_CMP_EQ, SIG_UNBLOCK)});
@@ -531,11 +372,16 @@ bool answerNotification(int listener_fd, FaultTrap &trap) {
     return errno == EINTR || errno == ENOENT;  // ENOENT: the caller was interrupted meanwhile
   seccomp_notif_resp resp{};
   resp.id = req.id;
-  bool native = req.data.arch == AUDIT_ARCH_X86_64;
-  if (native && trap.loading.load() && allowedWhileLoading(req.data))
+  if (trap.loading.load() && req.data.arch == AUDIT_ARCH_X86_64 && allowedWhileLoading(req.data)) {
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-  else if (!(native && answerMemoryCall(req.data, trap, resp)))
-    refuse(trap, long(req.data.nr), EPERM, resp);
+  } else {
+    for (auto &slot : trap.syscalls) {
+      long none = -1;
+      if (slot.compare_exchange_strong(none, long(req.data.nr)) || none == long(req.data.nr)) break;
+    }
+    trap.violation.store(true);  // before the answer wakes the plugin
+    resp.error = -EPERM;
+  }
   if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT) return false;
   return true;
 }
@@ -543,7 +389,7 @@ bool answerNotification(int listener_fd, FaultTrap &trap) {
 Status confineCoreThread(CoreThread role) {
   // A core thread that strays gets EPERM rather than killing the daemon.
   Rules r(SCMP_ACT_ERRNO(EPERM));
-  allowRuntime(r, false);
+  allowRuntime(r);
   r.allowAll({SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(exit_group),
               SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(poll),
               SCMP_SYS(ppoll)});

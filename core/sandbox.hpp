@@ -16,7 +16,6 @@
 
 #include <array>
 #include <atomic>
-#include <map>
 #include <csetjmp>
 #include <csignal>
 #include <cstdint>
@@ -27,17 +26,7 @@
 namespace raqib {
 
 // Why a plugin call did not return.
-enum class Fault : uint8_t {
-  none,
-  exception,
-  error,
-  crash,
-  seccomp,
-  hang,
-  queue_full,
-  log_flood,
-  memory
-};
+enum class Fault : uint8_t { none, exception, error, crash, seccomp, hang, queue_full, log_flood };
 const char *faultName(Fault fault);
 
 // Install the process-wide handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and
@@ -50,22 +39,6 @@ int hangSignal();
 
 // RAQIB_FAULT_TRAP's value when the plugin called exit() and friends.
 inline constexpr int kExitCalled = -1;
-
-// Address ranges, merged as they are added: the memory a plugin thread made
-// writable, for its memory limit.
-class MemoryRanges {
- public:
-  uint64_t bytes() const { return bytes_; }
-  // Bytes of [start, end) not in the ranges yet.
-  uint64_t uncovered(uint64_t start, uint64_t end) const;
-  void add(uint64_t start, uint64_t end);
-  // Takes [start, end) out; returns how many bytes of it were in.
-  uint64_t remove(uint64_t start, uint64_t end);
-
- private:
-  std::map<uint64_t, uint64_t> ranges_;  // start -> end: disjoint, none touching the next
-  uint64_t bytes_ = 0;
-};
 
 // One per plugin thread: the alternate signal stack, where to jump back,
 // which plugin call is running, and what the watchdog recorded for it.
@@ -122,13 +95,6 @@ class FaultTrap {
   std::atomic<bool> loading{true};  // the plugin's file is being loaded
   std::atomic<bool> violation{false};
   std::array<std::atomic<long>, 4> syscalls{-1, -1, -1, -1};  // the first distinct forbidden ones
-  // Memory the thread made writable (mmap, mprotect, mremap, brk), less
-  // what it unmapped, against memory_limit (set before it is confined).
-  // memory is the watchdog's; memory_charged mirrors its size for reports.
-  size_t memory_limit = SIZE_MAX;
-  MemoryRanges memory;
-  std::atomic<size_t> memory_charged{0};
-  std::atomic<bool> memory_refused{false};  // since arm(): the violation was the limit
   // "openat, clone3": the forbidden syscalls recorded since arm().
   std::string forbiddenSyscalls() const;
 
@@ -165,11 +131,8 @@ Result<int> confinePluginThread(uint32_t resources);
 
 // Answer one pending notification of a plugin thread's listener. While
 // trap.loading, what loading a shared object needs (read-only opens, reads,
-// executable mappings) goes through. Memory made writable is charged to
-// trap (memory_charged; unmapping gives it back): within memory_limit it
-// goes through, past it fails with ENOMEM. Anything else fails with EPERM.
-// Refusals are recorded in trap (violation, syscalls, memory_refused).
-// False when the listener is gone.
+// executable mappings) goes through; anything else fails with EPERM and is
+// recorded in trap (violation, syscalls). False when the listener is gone.
 bool answerNotification(int listener_fd, FaultTrap &trap);
 
 // The daemon's own threads, each confined to what it needs.
