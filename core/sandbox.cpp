@@ -416,7 +416,7 @@ Status confineCoreThread(CoreThread role) {
       // SIGHUP reads the configuration (and its list files) again, as the
       // daemon's user: read-only opens, nothing created, truncated or written.
       for (int nr : {SCMP_SYS(openat), SCMP_SYS(open)})
-        r.allow(nr, {SCMP_CMP(nr == SCMP_SYS(openat) ? 2 : 1, SCMP_CMP_MASKED_EQ,
+        r.allow(nr, {SCMP_CMP(unsigned(nr == SCMP_SYS(openat) ? 2 : 1), SCMP_CMP_MASKED_EQ,
                               O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_PATH, 0)});
       r.allowAll({SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek)});
       break;
