@@ -294,22 +294,14 @@ int raqib_tamper_openat2_exit(struct trace_event_raw_sys_exit *ctx) {
   return 0;
 }
 
-/* Kernel module loads, refused ones included (seen at the syscall's entry).
- * Only on kernels with loadable modules: without them these tracepoints do
- * not exist, and the core does not load these programs. detail: 0
- * init_module, 1 finit_module (object_id: its fd). */
-SEC("tracepoint/syscalls/sys_enter_init_module")
-int raqib_tamper_init_module(struct trace_event_raw_sys_enter *ctx) {
-  if ((bpf_get_current_pid_tgid() >> 32) != self_tgid)
-    record_tamper(RAQIB_TAMPER_MODULE_LOAD, 0, 0, 0, 0, NULL);
-  return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_finit_module")
-int raqib_tamper_finit_module(struct trace_event_raw_sys_enter *ctx) {
-  if ((bpf_get_current_pid_tgid() >> 32) != self_tgid)
-    record_tamper(RAQIB_TAMPER_MODULE_LOAD, 1, 0, ctx->args[0], 0, NULL);
-  return 0;
+/* Kernel module loads, refused ones included: called from the syscall
+ * exit program of abi.bpf.h, which sees every syscall number (the
+ * init_module and finit_module tracepoints exist only on kernels with
+ * loadable modules). detail: 0 init_module, 1 finit_module (object_id: its
+ * fd). */
+static __always_inline void tamper_module_call(__u32 finit, __s64 fd) {
+  if (from_self()) return;
+  record_tamper(RAQIB_TAMPER_MODULE_LOAD, finit, 0, finit ? fd : 0, 0, NULL);
 }
 
 #endif /* RAQIB_TAMPER_BPF_H */

@@ -141,8 +141,8 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   bpf_map__set_max_entries(s->maps.sock_owner,
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
 
-  // A program whose section names a tracepoint this kernel lacks (module
-  // loads on a kernel without loadable modules) is left out.
+  // A program whose section names a tracepoint this kernel lacks (a
+  // syscall this kernel was built without) is left out.
   bpf_program *prog;
   bpf_object__for_each_program(prog, s->obj) {
     std::string_view section = bpf_program__section_name(prog);

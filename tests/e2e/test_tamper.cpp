@@ -233,10 +233,9 @@ TEST_F(Tamper, BpftoolProgLoadIsRecorded) {
   EXPECT_EQ(r["process"]["args"][1], "prog");
 }
 
+// Refused by any kernel (a bad fd), and on one without loadable modules
+// (this machine's) the call does not even exist: the attempt is recorded.
 TEST_F(Tamper, ModuleLoadAttemptIsRecorded) {
-  if (!fs::exists("/sys/kernel/tracing/events/syscalls/sys_enter_finit_module"))
-    GTEST_SKIP() << "this kernel has no loadable modules (no finit_module tracepoint, "
-                    "CONFIG_MODULES off): no module can be loaded, and raqib does not watch";
   pid_t pid = fork();
   if (pid == 0) {
     syscall(SYS_finit_module, -1, "", 0);  // refused: a bad fd
