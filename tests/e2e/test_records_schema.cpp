@@ -1,7 +1,8 @@
 // Every record the e2e suite's daemons printed on stdout (collected by
 // DaemonProcess into RAQIB_TEST_RECORDS_DIR) validates against
 // docs/event.schema.json. Runs last in the suite; the files it validated are
-// removed, so a later partial run validates only its own.
+// removed, so a later partial run validates only its own. Run alone, it
+// starts a daemon of its own first.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -15,19 +16,37 @@ namespace raqib::test {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 TEST(RecordsSchema, EveryRecordTheSuitePrintedIsValid) {
   const char *dir = std::getenv("RAQIB_TEST_RECORDS_DIR");
   ASSERT_NE(dir, nullptr) << "run through meson test";
-  std::string files;
-  std::vector<fs::path> paths;
   std::error_code ec;
-  for (const auto &entry : fs::directory_iterator(dir, ec))
-    if (entry.path().extension() == ".jsonl") {
-      files += fmt::format(" '{}'", entry.path().string());
-      paths.push_back(entry.path());
-    }
-  if (paths.empty()) GTEST_SKIP() << "no e2e test ran before this one";
+  auto collected = [&] {
+    std::vector<fs::path> paths;
+    for (const auto &entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".jsonl") paths.push_back(entry.path());
+    return paths;
+  };
+  if (collected().empty()) {
+    // Run alone: a daemon of its own prints every kind it can here (info
+    // records of each type, a detection), left in dir when it is destroyed.
+    DaemonProcess daemon({"--events", "all", "--format", "json"});
+    ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+    ChildResult reader = runChild({"/usr/bin/cat", "/etc/shadow"});
+    ASSERT_TRUE(daemon.waitForStdout(
+        [&](const std::string &l) {
+          return l.find("\"kind\":\"detection\"") != l.npos &&
+                 l.find(fmt::format("\"pid\":{}", reader.pid)) != l.npos;
+        },
+        30s))
+        << daemon.stderrText();
+    ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
+  }
+  std::vector<fs::path> paths = collected();
+  ASSERT_FALSE(paths.empty()) << "no records collected in " << dir;
+  std::string files;
+  for (const auto &p : paths) files += fmt::format(" '{}'", p.string());
   std::string log;
   // Every detection, health and tamper record; info records (--events all
   // prints one per behaviour) up to 300 of each type per daemon.
