@@ -233,6 +233,7 @@ Status readPrivilegeKeys(const Reader &r, const toml::table &c, Config &config) 
     }
   }
   RAQIB_TRY(r.integer(c, "plugin_restart_limit", "core", 0, 100, config.plugin_restart_limit));
+  RAQIB_TRY(r.integer(c, "plugin_memory_mib", "core", 16, 1 << 20, config.plugin_memory_mib));
   for (auto [key, out, min, max] :
        {std::tuple{"plugin_restart_backoff", &config.plugin_restart_backoff, 1, 600000},
         std::tuple{"plugin_call_timeout", &config.plugin_call_timeout, 50, 600000},
@@ -271,11 +272,11 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   if (!core) return Error{core.error()};
   if (*core) {
     const toml::table &c = **core;
-    if (auto e = r.onlyKeys(
-            c, "[core]",
-            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events", "ringbuf_bytes",
-             "user", "keep_capabilities", "plugin_restart_limit", "plugin_restart_backoff",
-             "plugin_call_timeout", "plugin_restart_window", "attenuator_hold"}))
+    if (auto e = r.onlyKeys(c, "[core]",
+                            {"log_level", "plugin_dirs", "queue_capacity", "transport", "events",
+                             "ringbuf_bytes", "user", "keep_capabilities", "plugin_restart_limit",
+                             "plugin_restart_backoff", "plugin_call_timeout",
+                             "plugin_restart_window", "attenuator_hold", "plugin_memory_mib"}))
       return *e;
     RAQIB_TRY(r.string(c, "log_level", "core", config.log_level));
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};

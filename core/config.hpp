@@ -50,6 +50,7 @@ struct Config {
   std::string user = "raqib";                  // switch to this user after start; "root" stays root
   std::vector<std::string> keep_capabilities;  // e.g. "cap_net_bind_service"; default none
   uint32_t plugin_restart_limit = 3;           // restarts after faults before a plugin is disabled
+  uint32_t plugin_memory_mib = 256;            // memory each plugin thread may make writable
   std::chrono::milliseconds plugin_restart_backoff{1000};   // first wait; doubles each restart
   std::chrono::milliseconds plugin_call_timeout{5000};      // a longer plugin call is a hang
   std::chrono::milliseconds plugin_restart_window{600000};  // faults further apart do not add up

@@ -12,7 +12,8 @@ namespace raqib {
 struct HealthEvent {
   int64_t time_unix_ns = 0;
   std::string plugin;
-  std::string fault;   // exception | error | crash | seccomp | hang | queue_full | log_flood
+  std::string
+      fault;  // exception | error | crash | seccomp | hang | queue_full | log_flood | memory
   std::string detail;  // e.g. "SIGSEGV at 0x0", "forbidden syscall openat"
   uint64_t count = 1;  // faults of this kind since the last record about them
   uint32_t restarts = 0;

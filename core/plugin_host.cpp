@@ -62,15 +62,20 @@ const char *signalName(int sig) {
   }
 }
 
-constexpr size_t kFaultKinds = size_t(Fault::log_flood) + 1;
+constexpr size_t kFaultKinds = size_t(Fault::memory) + 1;
 // Log lines a plugin may write per second; the rest are counted, not written.
 constexpr uint32_t kLogLinesPerSecond = 100;
 
 }  // namespace
 
 SupervisionOptions SupervisionOptions::from(const Config &config) {
-  return {config.queue_capacity,      config.plugin_restart_limit,  config.plugin_restart_backoff,
-          config.plugin_call_timeout, config.plugin_restart_window, config.attenuator_hold};
+  return {config.queue_capacity,
+          config.plugin_restart_limit,
+          config.plugin_restart_backoff,
+          config.plugin_call_timeout,
+          config.plugin_restart_window,
+          config.attenuator_hold,
+          size_t(config.plugin_memory_mib) << 20};
 }
 
 struct PluginHost::Worker {
@@ -150,7 +155,9 @@ struct PluginHost::Worker {
         current = nullptr;
         batch_next++;  // the record it faulted on is not offered again; the rest are, after restart
         state = nullptr;
-        Fault fault = sig == kExitCalled ? Fault::crash : faultOfSignal(sig);
+        Fault fault = sig == kExitCalled           ? Fault::crash
+                      : trap.memory_refused.load() ? Fault::memory
+                                                   : faultOfSignal(sig);
         std::string detail = faultDetail(sig);
         if (started)
           return failStart(fmt::format("{} while starting: {}", faultName(fault), detail));
@@ -263,13 +270,14 @@ struct PluginHost::Worker {
   }
 
   // No capability, then the filter built from the resources the file
-  // declared; its listener goes to the watchdog, which answers it.
+  // declared; its listener goes to the answerer.
   Status confine() {
     if (auto s = dropThreadCapabilities(); !s) return s;
-    auto listener = confinePluginThread(fields.resources);
+    trap.memory_limit = host.options_.memory_limit;
+    auto listener = confinePluginThread(fields.resources, host.wake_fd_);
     if (!listener) return Error{listener.error()};
     trap.notify_fd.store(*listener);
-    host.wakeWatchdog();
+    host.wakeAnswerer();
     return Ok{};
   }
 
@@ -285,6 +293,12 @@ struct PluginHost::Worker {
                          std::string_view(trap.exit_call) == "abort"
                              ? std::string()
                              : std::to_string(trap.exit_status));
+    if (trap.memory_refused.load())
+      return fmt::format(
+          "memory limit of {} MiB reached ({} MiB charged): {} refused with ENOMEM; what the "
+          "plugin holds stays charged",
+          host.options_.memory_limit >> 20, trap.memory_charged.load() >> 20,
+          trap.forbiddenSyscalls());
     switch (faultOfSignal(sig)) {
       case Fault::seccomp:
         return "forbidden syscall " + trap.forbiddenSyscalls() + ", refused with EPERM";
@@ -527,7 +541,6 @@ struct PluginHost::Worker {
     bool signalled = false;
     bool stalled = false;  // a printer waiting on its output, reported once
     bool abandoned = false;
-    bool listener_gone = false;
     std::array<uint64_t, kFaultKinds> reported{};
     std::array<Clock::time_point, kFaultKinds> reported_at{};
     uint64_t reported_dropped = 0;
@@ -611,14 +624,17 @@ Status PluginHost::start() {
   // now, before their filters forbid opening /etc/localtime.
   tzset();
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return Error{fmt::format("eventfd for the watchdog: {}", std::strerror(errno))};
+  if (wake_fd_ < 0) return Error{fmt::format("eventfd for the answerer: {}", std::strerror(errno))};
   started_ = true;
-  // The watchdog first: it answers the plugin threads' seccomp
-  // notifications, and an init that hangs is interrupted too.
-  std::promise<std::string> confined;
-  auto watchdog_ready = confined.get_future();
-  watchdog_ = std::thread([this, &confined] { watchdog(confined); });
-  if (std::string why = watchdog_ready.get(); !why.empty()) return Error{why};
+  // The answerer and the watchdog first: one answers the plugin threads'
+  // seccomp notifications, the other interrupts an init that hangs.
+  for (auto [thread, body] : {std::pair{&answerer_, &PluginHost::answerer},
+                              std::pair{&watchdog_, &PluginHost::watchdog}}) {
+    std::promise<std::string> confined;
+    auto ready = confined.get_future();
+    *thread = std::thread([this, body, &confined] { (this->*body)(confined); });
+    if (std::string why = ready.get(); !why.empty()) return Error{why};
+  }
   // Printers first, so the first detection has somewhere to go.
   for (auto *list : {&printers_, &detectors_}) {
     for (auto &w : *list) {
@@ -635,7 +651,7 @@ Status PluginHost::start() {
   return Ok{};
 }
 
-void PluginHost::wakeWatchdog() {
+void PluginHost::wakeAnswerer() {
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
 }
@@ -721,13 +737,15 @@ void PluginHost::releaseHeld(bool all) {
 void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                               bool disabled) {
   uint32_t restarts = w.restarts.load();
-  if (fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang) {
+  bool restarting = fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang ||
+                    fault == Fault::memory;
+  if (restarting) {
     w.faults.fetch_add(count, std::memory_order_relaxed);
     w.by_fault[size_t(fault)].fetch_add(count, std::memory_order_relaxed);
   }
   spdlog::warn("plugin {}: {} x{}: {}{}", w.name(), faultName(fault), count, detail,
                disabled ? fmt::format("; disabled after {} restarts", restarts)
-               : (fault == Fault::crash || fault == Fault::seccomp || fault == Fault::hang)
+               : restarting
                    ? fmt::format("; restart {} of {}", restarts + 1, options_.restart_limit)
                    : std::string());
   uint64_t total = fault == Fault::queue_full ? w.dropped.load() : w.by_fault[size_t(fault)].load();
@@ -739,45 +757,53 @@ void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail,
       std::make_shared<Output>(Output{RAQIB_RECORD_HEALTH, healthJson(event), healthText(event)}));
 }
 
-// Answers the plugin threads' seccomp notifications as they come; every
-// tick, notices calls that overrun call_timeout (and interrupts them), full
-// queues and errors, and reports each kind at most once a second per plugin.
+// Answers the plugin threads' seccomp notifications as they come. A plugin
+// thread may wait for the answer while holding a lock (a malloc arena's,
+// taken while the heap grows): nothing here allocates or takes a lock, and
+// the workers' lists do not change while it runs (start() to stop()).
+void PluginHost::answerer(std::promise<std::string> &confined) {
+  prctl(PR_SET_NAME, "raqib-answerer", 0, 0, 0);
+  std::vector<pollfd> fds(1 + detectors_.size() + printers_.size());
+  std::vector<Worker *> owners(fds.size());
+  if (auto s = confineCoreThread(CoreThread::answerer); !s) return confined.set_value(s.error());
+  confined.set_value({});
+  while (!answerer_stop_.load()) {
+    size_t n = 0;
+    fds[n++] = {wake_fd_, POLLIN, 0};
+    for (auto *list : {&detectors_, &printers_})
+      for (auto &w : *list)
+        if (int fd = w->trap.notify_fd.load(); fd >= 0 && !w->trap.listener_gone) {
+          owners[n] = w.get();
+          fds[n++] = {fd, POLLIN, 0};
+        }
+    if (poll(fds.data(), n, -1) < 0) continue;
+    if (fds[0].revents & POLLIN) {
+      uint64_t count;
+      (void)!read(wake_fd_, &count, sizeof count);
+    }
+    for (size_t i = 1; i < n; i++) {
+      // POLLHUP: the thread under the filter has ended.
+      if ((fds[i].revents & POLLIN) && answerNotification(fds[i].fd, owners[i]->trap)) continue;
+      if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) owners[i]->trap.listener_gone = true;
+    }
+  }
+}
+
+// Every tick, notices calls that overrun call_timeout (and interrupts them),
+// full queues and errors, and reports each kind at most once a second per
+// plugin.
 void PluginHost::watchdog(std::promise<std::string> &confined) {
   prctl(PR_SET_NAME, "raqib-watchdog", 0, 0, 0);
   if (auto s = confineCoreThread(CoreThread::watchdog); !s) return confined.set_value(s.error());
   confined.set_value({});
   auto tick = std::clamp(options_.call_timeout / 4, std::chrono::milliseconds(10),
                          std::chrono::milliseconds(250));
-  auto next_check = Clock::now() + tick;
-  std::vector<pollfd> fds;
-  std::vector<Worker *> owners;
   for (;;) {
-    fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
-    owners.assign(1, nullptr);
-    for (auto *list : {&detectors_, &printers_})
-      for (auto &w : *list)
-        if (int fd = w->trap.notify_fd.load(); fd >= 0 && !w->watch.listener_gone) {
-          fds.push_back({fd, POLLIN, 0});
-          owners.push_back(w.get());
-        }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_check - Clock::now());
-    poll(fds.data(), fds.size(), int(std::max<int64_t>(0, wait.count())));
-    if (fds[0].revents & POLLIN) {
-      uint64_t count;
-      (void)!read(wake_fd_, &count, sizeof count);
-    }
     {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-    }
-    for (size_t i = 1; i < fds.size(); i++) {
-      // POLLHUP: the thread under the filter has ended.
-      if ((fds[i].revents & POLLIN) && answerNotification(fds[i].fd, owners[i]->trap)) continue;
-      if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) owners[i]->watch.listener_gone = true;
+      std::unique_lock lock(mutex_);
+      if (changed_.wait_for(lock, tick, [&] { return stopping_; })) break;
     }
     auto now = Clock::now();
-    if (now < next_check) continue;
-    next_check = now + tick;
     for (auto *list : {&detectors_, &printers_})
       for (auto &w : *list) checkWorker(*w, now);
     releaseHeld(false);  // detections the attenuator kept past the hold go on as they are
@@ -898,34 +924,37 @@ void PluginHost::stop() {
     lock.unlock();
     if (&list == &stages[1]) releaseHeld(true);  // what it did not hand on goes on as it is
   }
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wakeWatchdog();
-  if (watchdog_.joinable()) watchdog_.join();
-  // With nobody left to answer, a thread's notified syscalls now fail with
-  // ENOSYS: the C library's own thread exit (which blocks signals) among them.
+  // A finished thread still runs its exit (the C library's and a
+  // sanitizer's: memory unmapped, signals blocked), which the answerer
+  // answers: joined while it runs.
   for (auto *list : {&detectors_, &printers_})
-    for (auto &w : *list)
-      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
-  for (auto *list : {&detectors_, &printers_}) {
     for (auto &w : *list) {
-      if (!w->thread.joinable()) continue;
       bool finished;
       {
         std::lock_guard lock(mutex_);
         finished = w->finished;
       }
-      if (finished) {
-        w->thread.join();
-      } else {
-        // Stuck in plugin code that ignores signals: it cannot be joined or
-        // freed safely; it ends with the process.
-        spdlog::error("plugin {}: its thread is stuck and is left behind", w->name());
-        w->thread.detach();
-        (void)w.release();
-      }
+      if (finished && w->thread.joinable()) w->thread.join();
+    }
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+  answerer_stop_.store(true);
+  wakeAnswerer();
+  if (answerer_.joinable()) answerer_.join();
+  for (auto *list : {&detectors_, &printers_}) {
+    for (auto &w : *list) {
+      if (int fd = w->trap.notify_fd.exchange(-1); fd >= 0) close(fd);
+      if (!w->thread.joinable()) continue;
+      // Stuck in plugin code that ignores signals: it cannot be joined or
+      // freed safely; it ends with the process. With nobody left to answer,
+      // its notified syscalls fail with ENOSYS.
+      spdlog::error("plugin {}: its thread is stuck and is left behind", w->name());
+      w->thread.detach();
+      (void)w.release();
     }
     std::erase(*list, nullptr);
   }

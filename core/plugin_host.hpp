@@ -45,6 +45,7 @@ struct SupervisionOptions {
   std::chrono::milliseconds call_timeout{5000};
   std::chrono::milliseconds restart_window{600000};  // faults further apart do not add up
   std::chrono::milliseconds attenuator_hold{3000};
+  size_t memory_limit = size_t(256) << 20;  // bytes each plugin thread may make writable
   static SupervisionOptions from(const Config &config);
 };
 
@@ -121,11 +122,12 @@ class PluginHost {
   void releaseHeld(bool all);  // those past their hold, or all
   void reportHealth(Worker &w, Fault fault, const std::string &detail, uint64_t count,
                     bool disabled);
+  void answerer(std::promise<std::string> &confined);
   void watchdog(std::promise<std::string> &confined);
   void checkWorker(Worker &w, Clock::time_point now);
   static std::chrono::nanoseconds threadCpuTime(Worker &w);
   static void interrupt(Worker &w, uint64_t seq);
-  void wakeWatchdog();
+  void wakeAnswerer();
   friend struct Worker;
 
   SupervisionOptions options_;
@@ -136,9 +138,11 @@ class PluginHost {
 
   std::mutex mutex_;  // guards stopping_ and the workers' finished flags
   std::condition_variable changed_;
-  bool stopping_ = false;
+  bool stopping_ = false;  // the watchdog stops
   std::thread watchdog_;
-  int wake_fd_ = -1;  // an eventfd: the watchdog re-reads its listeners, or stops
+  std::thread answerer_;
+  std::atomic<bool> answerer_stop_{false};
+  int wake_fd_ = -1;  // an eventfd: the answerer re-reads its listeners, or stops
   std::atomic<uint64_t> reopen_generation_{0};
 
   Worker *attenuator_ = nullptr;

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <climits>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -45,6 +48,8 @@ const char *faultName(Fault fault) {
       return "queue_full";
     case Fault::log_flood:
       return "log_flood";
+    case Fault::memory:
+      return "memory";
     default:
       return "none";
   }
@@ -64,6 +69,67 @@ std::string syscallName(long nr) {
   std::unique_ptr<char, void (*)(void *)> name(
       seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, int(nr)), free);
   return name ? name.get() : fmt::format("syscall {}", nr);
+}
+
+size_t MemoryRanges::firstEndingAfter(uint64_t at, bool touching) const {
+  const Range *r = ranges_.data();
+  return size_t(
+      std::partition_point(r, r + count_,
+                           [&](const Range &x) { return touching ? x.end < at : x.end <= at; }) -
+      r);
+}
+
+uint64_t MemoryRanges::uncovered(uint64_t start, uint64_t end) const {
+  if (end <= start) return 0;
+  uint64_t covered = 0;
+  for (size_t i = firstEndingAfter(start, false); i < count_ && ranges_[i].start < end; i++)
+    covered += std::min(end, ranges_[i].end) - std::max(start, ranges_[i].start);
+  return end - start - covered;
+}
+
+void MemoryRanges::add(uint64_t start, uint64_t end) {
+  if (end <= start) return;
+  bytes_ += uncovered(start, end);
+  Range *r = ranges_.data();
+  size_t i = firstEndingAfter(start, true), j = i;  // [i, j) overlap or touch: merged
+  while (j < count_ && r[j].start <= end) j++;
+  if (i == j) {
+    std::move_backward(r + i, r + count_, r + count_ + 1);
+    count_++;
+    r[i] = {start, end};
+    return;
+  }
+  r[i] = {std::min(start, r[i].start), std::max(end, r[j - 1].end)};
+  std::move(r + j, r + count_, r + i + 1);
+  count_ -= j - i - 1;
+}
+
+uint64_t MemoryRanges::remove(uint64_t start, uint64_t end) {
+  if (end <= start) return 0;
+  Range *r = ranges_.data();
+  size_t i = firstEndingAfter(start, false);
+  if (i < count_ && r[i].start < start && r[i].end > end) {  // a hole in one range: split
+    if (room() == 0) return 0;
+    std::move_backward(r + i + 1, r + count_, r + count_ + 1);
+    count_++;
+    r[i + 1] = {end, r[i].end};
+    r[i].end = start;
+    bytes_ -= end - start;
+    return end - start;
+  }
+  uint64_t removed = 0;
+  size_t kept = i, k = i;  // ranges [i, k) seen; what stays of them is in [i, kept)
+  for (; k < count_ && r[k].start < end; k++) {
+    removed += std::min(end, r[k].end) - std::max(start, r[k].start);
+    if (r[k].start < start)
+      r[kept++].end = start;  // its head stays
+    else if (r[k].end > end)
+      r[kept++] = {end, r[k].end};  // its tail stays
+  }
+  std::move(r + k, r + count_, r + kept);
+  count_ -= k - kept;
+  bytes_ -= removed;
+  return removed;
 }
 
 namespace {
@@ -162,6 +228,7 @@ void FaultTrap::arm() {
   exit_call = "";
   exit_status = 0;
   violation.store(false);
+  memory_refused.store(false);
   for (auto &nr : syscalls) nr.store(-1);
   in_host_ = 0;
   hang_pending_ = 0;
@@ -238,15 +305,18 @@ class Rules {
 
 // What every thread of the daemon needs to live: memory that is never
 // executable, futexes, clocks, randomness, signal return, its own ids, and
-// ending itself.
-void allowRuntime(Rules &r) {
-  r.allowAll({SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex),
-              SCMP_SYS(sched_yield), SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
-              SCMP_SYS(gettimeofday), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
-              SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
-              SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(exit), SCMP_SYS(rseq)});
+// ending itself. On a plugin thread (charge_memory) the calls that make
+// memory writable or give it back go to the listener, which charges them.
+void allowRuntime(Rules &r, bool charge_memory) {
+  r.allowAll({SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(clock_gettime),
+              SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(nanosleep),
+              SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn),
+              SCMP_SYS(restart_syscall), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(exit),
+              SCMP_SYS(rseq)});
+  if (!charge_memory) r.allowAll({SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap)});
+  uint64_t refused = charge_memory ? PROT_EXEC | PROT_WRITE : PROT_EXEC;
   for (int nr : {SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(pkey_mprotect)})
-    r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+    r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, refused, 0)});
 #ifdef __SANITIZE_ADDRESS__
   // ASan reads the thread's attributes (pthread_getattr_np) and its signal
   // stack when a fault or the hang signal jumps back from that stack, and
@@ -326,17 +396,133 @@ bool allowedWhileLoading(const seccomp_data &d) {
   }
 }
 
+uint64_t pageUp(uint64_t n) {
+  static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+  return n > UINT64_MAX - page ? UINT64_MAX & ~(page - 1) : (n + page - 1) & ~(page - 1);
+}
+
+// The result of a raw mmap/mremap syscall as the C library gives it. Raw,
+// so no sanitizer's interceptor runs on the answerer thread.
+void *rawMap(long rc) {
+  return reinterpret_cast<void *>(rc);
+}
+
+// Records a refused call in trap; the error the plugin sees is error.
+void refuse(FaultTrap &trap, long nr, int error, seccomp_notif_resp &resp) {
+  for (auto &slot : trap.syscalls) {
+    long none = -1;
+    if (slot.compare_exchange_strong(none, nr) || none == nr) break;
+  }
+  if (error == ENOMEM) trap.memory_refused.store(true);
+  trap.violation.store(true);  // before the answer wakes the plugin
+  resp.error = -error;
+}
+
+// A plugin thread's call that makes memory writable (mmap, mprotect,
+// pkey_mprotect, mremap, brk) or gives it back (munmap): within
+// trap.memory_limit it is done and charged, past it refused with ENOMEM.
+// Where the kernel picks the address (mmap without MAP_FIXED, mremap) the
+// call is made here, in the same address space and fd table, to learn it.
+// False for any other call, or one that asks for executable memory.
+bool answerMemoryCall(const seccomp_data &d, FaultTrap &trap, seccomp_notif_resp &resp) {
+  MemoryRanges &m = trap.memory;
+  // Room for the two ranges a call can add (mremap: a split, then the new one).
+  auto fits = [&](uint64_t more) { return more <= trap.memory_limit - m.bytes() && m.room() >= 2; };
+  auto settle = [&] {
+    trap.memory_charged.store(m.bytes());
+    return true;
+  };
+  auto through = [&] {
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    return settle();
+  };
+  auto madeHere = [&](void *at, uint64_t len) {
+    if (at == MAP_FAILED) {
+      resp.error = -errno;
+      return settle();
+    }
+    m.add(uint64_t(at), uint64_t(at) + pageUp(len));
+    resp.val = int64_t(at);
+    return settle();
+  };
+  const uint64_t addr = d.args[0], len = d.args[1];
+  switch (d.nr) {
+    case SYS_mmap:  // those without PROT_WRITE never come here
+    case SYS_mprotect:
+    case SYS_pkey_mprotect: {
+      if (d.args[2] & PROT_EXEC) return false;
+      bool placed = d.nr != SYS_mmap || (d.args[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE));
+#ifdef __SANITIZE_ADDRESS__
+      // AddressSanitizer maps its shadow of the thread's memory as it goes
+      // and ends the process when that fails: its shadow (x86-64) is not the
+      // plugin's to be charged. Sanitizer builds only.
+      if (placed && addr >= 0x7fff8000 && addr + len <= 0x10007fff8000) return through();
+#endif
+      uint64_t more = placed ? m.uncovered(addr, addr + pageUp(len)) : pageUp(len);
+      if (!fits(more)) {
+        refuse(trap, long(d.nr), ENOMEM, resp);
+        return settle();
+      }
+      if (!placed)
+        return madeHere(
+            rawMap(::syscall(SYS_mmap, addr, len, d.args[2], d.args[3], d.args[4], d.args[5])),
+            len);
+      m.add(addr, addr + pageUp(len));
+      return through();
+    }
+    case SYS_munmap:
+      m.remove(addr, addr + pageUp(len));
+      return through();
+    case SYS_mremap: {
+      uint64_t new_len = d.args[2];
+      if (!fits(pageUp(new_len) > pageUp(len) ? pageUp(new_len) - pageUp(len) : 0)) {
+        refuse(trap, long(d.nr), ENOMEM, resp);
+        return settle();
+      }
+      void *at = rawMap(::syscall(SYS_mremap, addr, len, new_len, d.args[3], d.args[4]));
+      bool was_charged = at != MAP_FAILED && m.remove(addr, addr + pageUp(len)) > 0;
+      if (at != MAP_FAILED && !was_charged) {  // moved or resized, but not memory of ours
+        resp.val = int64_t(at);
+        return settle();
+      }
+      return madeHere(at, new_len);
+    }
+    case SYS_brk: {
+      uint64_t now = uint64_t(::syscall(SYS_brk, 0));
+      if (addr > now) {
+        if (!fits(m.uncovered(now, pageUp(addr)))) {
+          // brk fails by returning the break unchanged, never an error
+          // (the C library would take the error for the new break).
+          refuse(trap, long(d.nr), ENOMEM, resp);
+          resp.error = 0;
+          resp.val = int64_t(now);
+          return settle();
+        }
+        m.add(now, pageUp(addr));
+      } else if (addr != 0) {
+        m.remove(pageUp(addr), pageUp(now));
+      }
+      return through();
+    }
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
-Result<int> confinePluginThread(uint32_t resources) {
+Result<int> confinePluginThread(uint32_t resources, int wake_fd) {
   Rules r(SCMP_ACT_NOTIFY);
-  allowRuntime(r);
+  allowRuntime(r, true);
   // Signals may be unblocked and the mask read, never blocked: a blocked
   // SIGSEGV would make the kernel kill the whole process on a fault.
   r.allow(SCMP_SYS(rt_sigprocmask), {SCMP_A0(SCMP_CMP_EQ, SIG_UNBLOCK)});
   r.allow(SCMP_SYS(rt_sigprocmask), {SCMP_A1(SCMP_CMP_EQ, 0)});
   // The daemon's logger writes to stderr from the calling thread.
   for (int nr : {SCMP_SYS(write), SCMP_SYS(writev)}) r.allow(nr, {SCMP_A0(SCMP_CMP_EQ, 2)});
+  // Once confined, the thread wakes the answerer to take its listener: an
+  // eventfd's 8-byte count, nothing more.
+  r.allow(SCMP_SYS(write), {SCMP_A0(SCMP_CMP_EQ, uint64_t(wake_fd)), SCMP_A2(SCMP_CMP_EQ, 8)});
   allowResources(r, resources);
   if (auto s = r.status("a plugin thread"); !s) return Error{s.error()};
   // Syscalls of other ABIs (int $0x80) go to the listener too.
@@ -372,16 +558,14 @@ bool answerNotification(int listener_fd, FaultTrap &trap) {
     return errno == EINTR || errno == ENOENT;  // ENOENT: the caller was interrupted meanwhile
   seccomp_notif_resp resp{};
   resp.id = req.id;
-  if (trap.loading.load() && req.data.arch == AUDIT_ARCH_X86_64 && allowedWhileLoading(req.data)) {
+  // Memory made writable is charged even while the file loads (its
+  // constructors run then); executable mappings only go through then.
+  bool native = req.data.arch == AUDIT_ARCH_X86_64;
+  bool answered = native && answerMemoryCall(req.data, trap, resp);
+  if (!answered && native && trap.loading.load() && allowedWhileLoading(req.data))
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-  } else {
-    for (auto &slot : trap.syscalls) {
-      long none = -1;
-      if (slot.compare_exchange_strong(none, long(req.data.nr)) || none == long(req.data.nr)) break;
-    }
-    trap.violation.store(true);  // before the answer wakes the plugin
-    resp.error = -EPERM;
-  }
+  else if (!answered)
+    refuse(trap, long(req.data.nr), EPERM, resp);
   if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT) return false;
   return true;
 }
@@ -389,7 +573,7 @@ bool answerNotification(int listener_fd, FaultTrap &trap) {
 Status confineCoreThread(CoreThread role) {
   // A core thread that strays gets EPERM rather than killing the daemon.
   Rules r(SCMP_ACT_ERRNO(EPERM));
-  allowRuntime(r);
+  allowRuntime(r, false);
   r.allowAll({SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(exit_group),
               SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(poll),
               SCMP_SYS(ppoll)});
@@ -422,10 +606,15 @@ Status confineCoreThread(CoreThread role) {
       break;
     case CoreThread::watchdog:
       what = "the watchdog thread";
+      allowHangSignal();
+      break;
+    case CoreThread::answerer:
+      // The notification ioctls; the memory calls it makes for a plugin
+      // thread are in allowRuntime (never executable).
+      what = "the answerer thread";
       for (unsigned long cmd :
            {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID})
         r.allow(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, cmd)});
-      allowHangSignal();
       break;
   }
   if (auto s = r.status(what); !s) return s;

@@ -43,6 +43,8 @@ constexpr Attempt kAttempts[] = {
     {"io-uring", "seccomp", "forbidden syscall io_uring_setup"},
     {"write-fd", "seccomp", "forbidden syscall write"},
     {"log-flood", "log_flood", "suppressed"},
+    // Last: what it allocated stays charged to it after the restart.
+    {"allocate", "memory", "memory limit of 64 MiB reached"},
 };
 
 // Every stdout JSON record so far that matches.
@@ -97,6 +99,7 @@ plugin_dirs = ["{}"]
 plugin_restart_limit = 100
 plugin_restart_backoff = "1ms"
 plugin_call_timeout = "1s"
+plugin_memory_mib = 64
 [exec]
 cadence = "100ms"
 [file_access]

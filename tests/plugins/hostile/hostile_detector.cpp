@@ -105,6 +105,15 @@ void attempt(const std::string &what, raqib::Host &host) {
        [](raqib::Host &host) {
          for (int i = 0; i < 100000; i++) host.log(RAQIB_LOG_WARN, "flood");
        }},
+      {"allocate",
+       [](raqib::Host &) {
+         // Kept, touched, never freed: until an allocation fails.
+         for (;;) {
+           auto *block = static_cast<char *>(malloc(1 << 20));
+           if (!block) return;
+           memset(block, 1, 1 << 20);
+         }
+       }},
   };
   if (auto it = kAttempts.find(what); it != kAttempts.end()) it->second(host);
 }
