@@ -317,11 +317,11 @@ void allowRuntime(Rules &r, bool charge_memory) {
   uint64_t refused = charge_memory ? PROT_EXEC | PROT_WRITE : PROT_EXEC;
   for (int nr : {SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(pkey_mprotect)})
     r.allow(nr, {SCMP_A2(SCMP_CMP_MASKED_EQ, refused, 0)});
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // ASan reads the thread's attributes (pthread_getattr_np) and its signal
   // stack when a fault or the hang signal jumps back from that stack, and
-  // removes the signal stack it gave a thread when the thread ends.
-  // Sanitizer builds only.
+  // removes the signal stack it gave a thread when the thread ends; TSan
+  // reads the attributes too. Sanitizer builds only.
   r.allowAll({SCMP_SYS(sched_getaffinity), SCMP_SYS(sigaltstack)});
 #endif
 }
