@@ -13,7 +13,7 @@
 #ifndef RAQIB_WATCHED_BPF_H
 #define RAQIB_WATCHED_BPF_H
 
-#include "raqib/siphash_stream.h"
+#include "raqib/siphash.h"
 
 /* Set by the core between open and load (core/watched_set.cpp). */
 const volatile __u32 watch_enabled = 0;      /* the sets below hold something */

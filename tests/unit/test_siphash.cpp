@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "raqib/siphash.h"
-#include "raqib/siphash_stream.h"
 
 #include <string>
 
