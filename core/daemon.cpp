@@ -151,26 +151,24 @@ class OverflowWatch {
     auto counters = bpf.counters();
     if (!counters) return logFailure(Error{counters.error()});
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
-      uint64_t failed = (*counters)[id].failed;
-      if (failed > last_[id])
-        spdlog::warn(
-            "map {} was full: {} behaviours not recorded since the last drain ({} in "
-            "all); raise its map_entries or shorten its cadence",
-            kMapNames[id], failed - last_[id], failed);
-      last_[id] = failed;
-      uint64_t capped = (*counters)[id].capped;
-      if (capped > last_capped_[id])
-        spdlog::warn(
-            "map {}: {} behaviours not recorded since the last drain ({} in all): their "
-            "process had its share of the map for the epoch",
-            kMapNames[id], capped - last_capped_[id], capped);
-      last_capped_[id] = capped;
+      warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",
+                  "raise its map_entries or shorten its cadence");
+      warnIfGrown(id, (*counters)[id].capped, capped_[id], "",
+                  "their process had its share of the map for the epoch");
     }
   }
 
  private:
-  std::array<uint64_t, RAQIB_MAP_COUNT> last_{};
-  std::array<uint64_t, RAQIB_MAP_COUNT> last_capped_{};
+  static void warnIfGrown(uint32_t id, uint64_t lost, uint64_t &last, std::string_view state,
+                          std::string_view why) {
+    if (lost > last)
+      spdlog::warn("map {}{}: {} behaviours not recorded since the last drain ({} in all): {}",
+                   kMapNames[id], state, lost - last, lost, why);
+    last = lost;
+  }
+
+  std::array<uint64_t, RAQIB_MAP_COUNT> failed_{};
+  std::array<uint64_t, RAQIB_MAP_COUNT> capped_{};
 };
 
 }  // namespace
