@@ -12,13 +12,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <ranges>
-#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon_process.hpp"
 #include "peer_process.hpp"
+#include "printer_delivery.hpp"
 
 namespace raqib::test {
 namespace {
@@ -32,37 +32,6 @@ std::string configWith(const std::string &logfile_section) {
       "[exec]\ncadence = \"50ms\"\n[file_access]\ncadence = \"50ms\"\n[plugins.file]\n"
       "[printers.stdout]\nformat = \"json\"\n[printers.logfile]\n{}",
       logfile_section);
-}
-
-// Readers of /etc/shadow, one after the other; their pids.
-std::vector<pid_t> readShadow(int times) {
-  std::vector<pid_t> pids;
-  for (int i = 0; i < times; i++) {
-    ChildResult r = runChild({"/usr/bin/cat", "/etc/shadow"});
-    EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
-    pids.push_back(r.pid);
-  }
-  return pids;
-}
-
-// The uuids of the detections about pids, in the order stdout printed them,
-// once all have come.
-std::vector<std::string> detectionsOnStdout(DaemonProcess &daemon, const std::vector<pid_t> &pids) {
-  std::vector<std::string> uuids;
-  std::set<pid_t> waiting(pids.begin(), pids.end());
-  daemon.waitForStdout(
-      [&](const std::string &line) {
-        json j = json::parse(line, nullptr, false);
-        if (!j.is_object() || j["kind"] != "detection" || !waiting.count(j["process"]["pid"]))
-          return false;
-        waiting.erase(j["process"]["pid"].get<pid_t>());
-        uuids.push_back(j["uuid"]);
-        return waiting.empty();
-      },
-      30s);
-  EXPECT_TRUE(waiting.empty()) << waiting.size() << " detections missing on stdout\n"
-                               << daemon.stderrText();
-  return uuids;
 }
 
 // The uuids of the detections in files, oldest file first; every line must be

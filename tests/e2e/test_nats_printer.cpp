@@ -8,8 +8,6 @@
 #include <sys/socket.h>
 
 #include <filesystem>
-#include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -17,6 +15,7 @@
 #include "daemon_process.hpp"
 #include "nats_protocol.hpp"
 #include "peer_process.hpp"
+#include "printer_delivery.hpp"
 
 namespace raqib::test {
 namespace {
@@ -101,29 +100,9 @@ class NatsPrinterTest : public ::testing::Test {
         server_->port(), kStream, dir_);
   }
 
-  static std::vector<std::string> detect(DaemonProcess &daemon, int times) {
-    std::set<pid_t> waiting;
-    for (int i = 0; i < times; i++) waiting.insert(runChild({"/usr/bin/cat", "/etc/shadow"}).pid);
-    std::vector<std::string> uuids;
-    daemon.waitForStdout(
-        [&](const std::string &line) {
-          json j = json::parse(line, nullptr, false);
-          if (!j.is_object() || j["kind"] != "detection" || !waiting.count(j["process"]["pid"]))
-            return false;
-          waiting.erase(j["process"]["pid"].get<pid_t>());
-          uuids.push_back(j["uuid"]);
-          return waiting.empty();
-        },
-        30s);
-    EXPECT_TRUE(waiting.empty()) << daemon.stderrText();
-    return uuids;
-  }
-
-  // Waits until every one of uuids is in the stream.
-  bool inStream(const std::vector<std::string> &uuids) const {
-    return waitUntil(
-        [&] { return onlyThese(server_->detectionsInStream(), uuids).size() >= uuids.size(); },
-        20s);
+  SpoolPeer peer() const {
+    return {"nats", "acknowledged", [this] { return server_->start(); },
+            [this] { server_->stop(); }, [this] { return server_->detectionsInStream(); }};
   }
 
   TempFile scratch_{"unused", ""};
@@ -136,59 +115,12 @@ TEST_F(NatsPrinterTest, EveryDetectionOnceInOrderAcrossATenSecondOutage) {
   TempFile cfg("raqib.toml", config());
   DaemonProcess daemon({"--config", cfg.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  auto shown = detect(daemon, 3);
-  ASSERT_TRUE(inStream(shown)) << daemon.stderrText();
-
-  server_->stop();
-  auto outage_start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 5; i++) {  // detections spread over the outage
-    for (auto &u : detect(daemon, 1)) shown.push_back(u);
-    std::this_thread::sleep_for(1500ms);  // pacing the load, not synchronisation
-  }
-  auto health = daemon.waitForStdout(
-      [](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["kind"] == "health" && j["plugin"] == "nats" &&
-               j["detail"].get<std::string>().find("records spooled") != std::string::npos;
-      },
-      15s);
-  EXPECT_TRUE(health) << daemon.stdoutText();
-  std::this_thread::sleep_until(outage_start + 10s);
-  ASSERT_TRUE(server_->start());
-  for (auto &u : detect(daemon, 2)) shown.push_back(u);
-  ASSERT_TRUE(inStream(shown)) << daemon.stderrText();
-  ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
-  EXPECT_EQ(onlyThese(server_->detectionsInStream(), shown), shown);  // exactly once, in order
+  expectOnceInOrderAcrossAnOutage(daemon, peer());
 }
 
 TEST_F(NatsPrinterTest, SpooledDetectionsSurviveADaemonRestart) {
   TempFile cfg("raqib.toml", config());
-  std::vector<std::string> shown;
-  {
-    DaemonProcess daemon({"--config", cfg.path()});  // the server is down
-    ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-    shown = detect(daemon, 4);
-    ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
-    // The 4 detections, and health records about the failed tries.
-    const std::string &log = daemon.stderrText();
-    size_t at = log.find(" records acknowledged, ");
-    ASSERT_NE(at, std::string::npos) << log;
-    unsigned long long acked = 1, dropped = 1, spooled = 0;
-    sscanf(log.c_str() + log.rfind(' ', at - 1) + 1,
-           "%llu records acknowledged, %llu dropped from a full spool, %llu still spooled", &acked,
-           &dropped, &spooled);
-    EXPECT_EQ(acked, 0u);
-    EXPECT_EQ(dropped, 0u);
-    EXPECT_GE(spooled, 4u) << log;
-  }
-  ASSERT_TRUE(server_->start());
-  DaemonProcess daemon({"--config", cfg.path()});
-  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  ASSERT_TRUE(inStream(shown)) << daemon.stderrText();  // without a new detection
-  for (auto &u : detect(daemon, 2)) shown.push_back(u);
-  ASSERT_TRUE(inStream(shown)) << daemon.stderrText();
-  ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
-  EXPECT_EQ(onlyThese(server_->detectionsInStream(), shown), shown);
+  expectSpoolSurvivesARestart(cfg.path(), peer());
 }
 
 }  // namespace

@@ -15,13 +15,13 @@
 #include <optional>
 #include <ranges>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon_process.hpp"
 #include "peer_process.hpp"
+#include "printer_delivery.hpp"
 
 namespace raqib::test {
 namespace {
@@ -124,26 +124,9 @@ class WebhookPrinterTest : public ::testing::Test {
         extra);
   }
 
-  // Readers of /etc/shadow; the uuids of their detections in stdout's order.
-  static std::vector<std::string> detect(DaemonProcess &daemon, int times) {
-    std::set<pid_t> waiting;
-    for (int i = 0; i < times; i++) {
-      ChildResult r = runChild({"/usr/bin/cat", "/etc/shadow"});
-      waiting.insert(r.pid);
-    }
-    std::vector<std::string> uuids;
-    daemon.waitForStdout(
-        [&](const std::string &line) {
-          json j = json::parse(line, nullptr, false);
-          if (!j.is_object() || j["kind"] != "detection" || !waiting.count(j["process"]["pid"]))
-            return false;
-          waiting.erase(j["process"]["pid"].get<pid_t>());
-          uuids.push_back(j["uuid"]);
-          return waiting.empty();
-        },
-        30s);
-    EXPECT_TRUE(waiting.empty()) << daemon.stderrText();
-    return uuids;
+  SpoolPeer peer() const {
+    return {"webhook", "delivered", [this] { return recorder_->start(); },
+            [this] { recorder_->stop(); }, [this] { return recorder_->acceptedUuids(); }};
   }
 
   // Waits until the server accepted every one of uuids.
@@ -173,23 +156,7 @@ TEST_F(WebhookPrinterTest, EveryDetectionOnceInOrderAcrossATenSecondOutage) {
   TempFile cfg("raqib.toml", config());
   DaemonProcess daemon({"--config", cfg.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  auto shown = detect(daemon, 3);
-  ASSERT_TRUE(received(shown)) << daemon.stderrText();
-
-  recorder_->stop();
-  auto outage_start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 5; i++) {  // detections spread over the outage
-    for (auto &u : detect(daemon, 1)) shown.push_back(u);
-    std::this_thread::sleep_for(1500ms);  // pacing the load, not synchronisation
-  }
-  EXPECT_TRUE(healthFrom(daemon, "records spooled")) << daemon.stdoutText();
-  std::this_thread::sleep_until(outage_start + 10s);
-  ASSERT_TRUE(recorder_->start());
-  for (auto &u : detect(daemon, 2)) shown.push_back(u);
-  ASSERT_TRUE(received(shown)) << daemon.stderrText();
-  ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
-
-  EXPECT_EQ(onlyThese(recorder_->acceptedUuids(), shown), shown);  // exactly once, in order
+  expectOnceInOrderAcrossAnOutage(daemon, peer());
   EXPECT_EQ(daemon.stderrText().find(kToken), std::string::npos);
   EXPECT_EQ(daemon.stdoutText().find(kToken), std::string::npos);
   for (const auto &r : recorder_->requests()) EXPECT_EQ(r["path"], "/raqib");
@@ -197,32 +164,7 @@ TEST_F(WebhookPrinterTest, EveryDetectionOnceInOrderAcrossATenSecondOutage) {
 
 TEST_F(WebhookPrinterTest, SpooledDetectionsSurviveADaemonRestart) {
   TempFile cfg("raqib.toml", config());
-  std::vector<std::string> shown;
-  {
-    DaemonProcess daemon({"--config", cfg.path()});  // the server is down
-    ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-    shown = detect(daemon, 4);
-    ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
-    // The 4 detections, and health records about the failed tries.
-    const std::string &log = daemon.stderrText();
-    size_t at = log.find(" records delivered, ");
-    ASSERT_NE(at, std::string::npos) << log;
-    unsigned long long delivered = 1, dropped = 1, spooled = 0;
-    sscanf(log.c_str() + log.rfind(' ', at - 1) + 1,
-           "%llu records delivered, %llu dropped from a full spool, %llu still spooled", &delivered,
-           &dropped, &spooled);
-    EXPECT_EQ(delivered, 0u);
-    EXPECT_EQ(dropped, 0u);
-    EXPECT_GE(spooled, 4u) << log;
-  }
-  ASSERT_TRUE(recorder_->start());
-  DaemonProcess daemon({"--config", cfg.path()});
-  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  ASSERT_TRUE(received(shown)) << daemon.stderrText();  // without a new detection
-  for (auto &u : detect(daemon, 2)) shown.push_back(u);
-  ASSERT_TRUE(received(shown)) << daemon.stderrText();
-  ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
-  EXPECT_EQ(onlyThese(recorder_->acceptedUuids(), shown), shown);
+  expectSpoolSurvivesARestart(cfg.path(), peer());
 }
 
 TEST_F(WebhookPrinterTest, AWrongTokenIsRefusedByTheServerAndReported) {
@@ -231,7 +173,7 @@ TEST_F(WebhookPrinterTest, AWrongTokenIsRefusedByTheServerAndReported) {
   TempFile cfg("raqib.toml", config(fmt::format("token = \"{}\"\n", wrong)));
   DaemonProcess daemon({"--config", cfg.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  detect(daemon, 1);
+  detectShadowReads(daemon, 1);
   EXPECT_TRUE(healthFrom(daemon, "answered 401 Unauthorized (check the token)"))
       << daemon.stdoutText() << daemon.stderrText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
@@ -249,7 +191,7 @@ TEST_F(WebhookPrinterTest, TheTokenCanComeFromTheEnvironment) {
   DaemonProcess daemon({"--config", cfg.path()});
   unsetenv("RAQIB_TEST_WEBHOOK_TOKEN");
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  auto shown = detect(daemon, 1);
+  auto shown = detectShadowReads(daemon, 1);
   ASSERT_TRUE(received(shown)) << daemon.stderrText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
   EXPECT_EQ(onlyThese(recorder_->acceptedUuids(), shown), shown);
@@ -262,7 +204,7 @@ TEST_F(WebhookPrinterTest, ACertificateFromAnotherCaIsRefused) {
   TempFile cfg("raqib.toml", cfg_text);
   DaemonProcess daemon({"--config", cfg.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  detect(daemon, 1);
+  detectShadowReads(daemon, 1);
   EXPECT_TRUE(healthFrom(daemon, "certificate verify failed"))
       << daemon.stdoutText() << daemon.stderrText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
@@ -274,7 +216,7 @@ TEST_F(WebhookPrinterTest, AFullSpoolDropsTheOldestAndCountsThem) {
   DaemonProcess daemon({"--config", cfg.path()});  // the server is down
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
   constexpr int kDetections = 15;  // about 15 KB of records for a 4 KB spool
-  auto shown = detect(daemon, kDetections);
+  auto shown = detectShadowReads(daemon, kDetections);
   ASSERT_TRUE(recorder_->start());
   ASSERT_TRUE(waitUntil(
       [&] {
@@ -314,7 +256,7 @@ TEST_F(WebhookPrinterTest, FalcosidekickFormatPostsFalcoEvents) {
   TempFile cfg("raqib.toml", config("format = \"falcosidekick\"\n"));
   DaemonProcess daemon({"--config", cfg.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  auto shown = detect(daemon, 2);
+  auto shown = detectShadowReads(daemon, 2);
   ASSERT_TRUE(received(shown)) << daemon.stderrText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
   EXPECT_EQ(onlyThese(recorder_->acceptedUuids(), shown), shown);
