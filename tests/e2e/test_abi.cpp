@@ -49,17 +49,11 @@ ChildResult inChild(const std::function<int()> &act) {
 void expectShadowDetected(DaemonProcess &daemon, const ChildResult &child) {
   ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0)
       << "the child's act failed: status " << child.status;
-  auto line = daemon.waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["name"] == "credentials_files_access" &&
-               j["process"]["pid"] == child.pid;
-      },
-      10s);
-  ASSERT_TRUE(line) << "no detection for pid " << child.pid << "\nstdout:\n"
-                    << daemon.stdoutText() << "\nstderr:\n"
-                    << daemon.stderrText();
-  json d = json::parse(*line);
+  auto found = waitForDetection(daemon, child.pid, 10s, "credentials_files_access");
+  ASSERT_TRUE(found) << "no detection for pid " << child.pid << "\nstdout:\n"
+                     << daemon.stdoutText() << "\nstderr:\n"
+                     << daemon.stderrText();
+  const json &d = *found;
   EXPECT_EQ(d["file"]["path"], "/etc/shadow");
   EXPECT_EQ(d["file"]["actions"], json::array({"open", "read"}));
   char self_exe[4096] = "";

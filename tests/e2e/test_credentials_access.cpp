@@ -36,17 +36,11 @@ TEST(CredentialsAccess, CatEtcShadowIsDetectedWithProcessAndAncestry) {
   ChildResult reader = runChild({"/usr/bin/cat", "/etc/shadow"});
   ASSERT_TRUE(WIFEXITED(reader.status) && WEXITSTATUS(reader.status) == 0);
 
-  auto line = daemon.waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["name"] == "credentials_files_access" &&
-               j["process"]["pid"] == reader.pid;
-      },
-      10s);
-  ASSERT_TRUE(line) << "no detection for pid " << reader.pid << "\nstdout:\n"
-                    << daemon.stdoutText() << "\nstderr:\n"
-                    << daemon.stderrText();
-  json d = json::parse(*line);
+  auto found = waitForDetection(daemon, reader.pid, 10s, "credentials_files_access");
+  ASSERT_TRUE(found) << "no detection for pid " << reader.pid << "\nstdout:\n"
+                     << daemon.stdoutText() << "\nstderr:\n"
+                     << daemon.stderrText();
+  const json &d = *found;
   EXPECT_EQ(d["kind"], "detection");
   EXPECT_EQ(d["plugin"], "file");
   EXPECT_EQ(d["tactic"], "credential-access");

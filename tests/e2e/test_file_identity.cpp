@@ -72,6 +72,15 @@ format = "json"
     return line ? json::parse(*line) : json();
   }
 
+  // The watched file's detection about pid names the file by as, the name
+  // the process used, and by its watched name.
+  void expectWatchedAs(pid_t pid, const std::string &as) {
+    json d = detection("test_secret_access", pid);
+    ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+    EXPECT_EQ(d["file"]["path"], as);
+    EXPECT_EQ(d["file"]["watched_path"], secret_);
+  }
+
   // A child that runs act and exits with its result; its pid.
   static pid_t child(const std::function<bool()> &act) {
     pid_t pid = fork();
@@ -101,11 +110,7 @@ format = "json"
 TEST_F(FileIdentity, HardLinkReachesTheWatchedFile) {
   std::string alias = dir_ + "/alias";
   ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
-  pid_t pid = child([&] { return open(alias.c_str(), O_RDONLY) >= 0; });
-  json d = detection("test_secret_access", pid);
-  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
-  EXPECT_EQ(d["file"]["path"], alias);
-  EXPECT_EQ(d["file"]["watched_path"], secret_);
+  expectWatchedAs(child([&] { return open(alias.c_str(), O_RDONLY) >= 0; }), alias);
 }
 
 // passwd and editors replace a file with a new one (a new inode): once the
@@ -117,21 +122,13 @@ TEST_F(FileIdentity, AFileReplacedAfterTheStartIsKnownFromItsFirstOpenByName) {
   pid_t by_name = child([&] { return open(secret_.c_str(), O_RDONLY) >= 0; });
   ASSERT_FALSE(detection("test_secret_access", by_name).is_null()) << daemon_->stderrText();
   ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
-  pid_t pid = child([&] { return open(alias.c_str(), O_RDONLY) >= 0; });
-  json d = detection("test_secret_access", pid);
-  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
-  EXPECT_EQ(d["file"]["path"], alias);
-  EXPECT_EQ(d["file"]["watched_path"], secret_);
+  expectWatchedAs(child([&] { return open(alias.c_str(), O_RDONLY) >= 0; }), alias);
 }
 
 TEST_F(FileIdentity, BindMountInAPrivateNamespaceReachesTheWatchedFile) {
   std::string view = dir_ + "/view";
   fs::create_directory(view);
-  pid_t pid = child([&] { return openThroughBind(dir_, view, "secret"); });
-  json d = detection("test_secret_access", pid);
-  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
-  EXPECT_EQ(d["file"]["path"], view + "/secret");
-  EXPECT_EQ(d["file"]["watched_path"], secret_);
+  expectWatchedAs(child([&] { return openThroughBind(dir_, view, "secret"); }), view + "/secret");
 }
 
 TEST_F(FileIdentity, EtcShadowThroughABindMountOfEtc) {

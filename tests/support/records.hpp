@@ -61,13 +61,16 @@ inline std::vector<json> recordsOfChild(
   return records;
 }
 
-// The detection about process pid, when one comes within timeout.
+// The detection about process pid (by recipe name, unless name is empty),
+// when one comes within timeout.
 inline std::optional<json> waitForDetection(DaemonProcess &daemon, pid_t pid,
-                                            std::chrono::milliseconds timeout) {
+                                            std::chrono::milliseconds timeout,
+                                            std::string_view name = {}) {
   auto line = daemon.waitForStdout(
       [&](const std::string &l) {
         json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["kind"] == "detection" && j["process"]["pid"] == pid;
+        return j.is_object() && j["kind"] == "detection" && j["process"]["pid"] == pid &&
+               (name.empty() || j["name"] == name);
       },
       timeout);
   if (!line) return std::nullopt;
