@@ -11,7 +11,7 @@ RAQIB_PACKAGES=(
   libclang-rt-dev
   libgtest-dev libbenchmark-dev
   iproute2 util-linux
-  python3-jsonschema rsyslog nats-server openssl
+  python3-jsonschema python3-fastjsonschema rsyslog nats-server openssl
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

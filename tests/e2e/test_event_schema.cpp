@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <set>
 
@@ -82,10 +83,13 @@ void connectOverLoopback() {
 }
 
 // The validator's verdict on the records in path: its exit status and output.
+// Every record also goes through the reference validator (the schema as
+// written), which must agree with the fast one.
 std::pair<int, std::string> validate(const std::string &path) {
   std::string out_path = path + ".validation";
   std::string command = fmt::format(
-      "/usr/bin/python3 {}/tools/validate_records.py {}/docs/event.schema.json {} > {} 2>&1",
+      "/usr/bin/python3 {}/tools/validate_records.py --reference-per-file 1000000 "
+      "{}/docs/event.schema.json {} > {} 2>&1",
       RAQIB_SOURCE_ROOT, RAQIB_SOURCE_ROOT, path, out_path);
   int status = std::system(command.c_str());
   std::ifstream in(out_path);
@@ -160,6 +164,54 @@ path = "{}"
          {"detection=", "health=", "info.file=", "info.exec=", "info.flow=", "info.dns="})
       EXPECT_NE(out.find(kind), std::string::npos) << path << ": no valid " << kind << "\n" << out;
   }
+}
+
+// The validator refuses what the schema refuses, field by field, and both
+// its validators (the draft-7 rewrite every record goes through, and the
+// schema as written) agree on each record.
+TEST(EventSchema, TheValidatorRefusesEveryKindOfMisfit) {
+  const json valid = json::parse(R"({"time":"2026-11-26T07:35:57.982281475Z","kind":"info",
+    "type":"file","process":{"pid":2,"ppid":1,"uid":0,"exe":"/usr/bin/cat","comm":"cat",
+    "args":["/usr/bin/cat"],"cgroup_id":1,"start":"2026-11-26T07:35:56.156550101Z"},
+    "ancestry":[{"pid":1,"exe":"/sbin/init","comm":"init"}],"host":"vm",
+    "file":{"path":"/etc/shadow","actions":["open"]},"count":1,
+    "first":"2026-11-26T07:35:57.935822364Z","last":"2026-11-26T07:35:57.935822364Z"})");
+  std::vector<std::function<void(json &)>> misfits = {
+      [](json &r) { r["extra"] = 1; },                 // a field the schema lacks
+      [](json &r) { r["process"]["extra"] = 1; },      // ... inside a part
+      [](json &r) { r["ancestry"][0]["extra"] = 1; },  // ... inside an array's item
+      [](json &r) { r.erase("count"); },               // file needs count
+      [](json &r) { r["type"] = "exec"; },             // type exec needs exec
+      [](json &r) {
+        r["exec"] = {{"events", {"exec"}}};
+      },                                                   // file and exec both
+      [](json &r) { r["time"] = "2026-11-26 07:35:57"; },  // a time's pattern
+      [](json &r) { r["tainted"] = false; },               // only ever true
+      [](json &r) {
+        r["file"]["actions"] = {"open", "open"};
+      },                                          // unique actions
+      [](json &r) { r["process"]["pid"] = -1; },  // a u32
+      [](json &r) { r["kind"] = "detection"; },   // a detection's fields
+  };
+  TempFile base("unused", "");
+  std::string path = fs::path(base.path()).parent_path() / "misfits.json";
+  {
+    std::ofstream out(path);
+    out << valid.dump() << "\n";
+    for (const auto &misfit : misfits) {
+      json r = valid;
+      misfit(r);
+      out << r.dump() << "\n";
+    }
+  }
+  auto [code, out] = validate(path);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_EQ(out.find(":1:"), std::string::npos) << "the valid record refused\n" << out;
+  for (size_t line = 2; line <= misfits.size() + 1; line++)
+    EXPECT_NE(out.find(fmt::format(":{}:", line)), std::string::npos)
+        << "misfit on line " << line << " not refused\n"
+        << out;
+  EXPECT_EQ(out.find("draft-7 rewrite"), std::string::npos) << out;
 }
 
 }  // namespace
