@@ -805,8 +805,9 @@ TEST_F(TamperOwnDaemon, PtraceIsMatchedByIdentityAcrossPidNamespaces) {
 }
 
 // bpftool writes network entries no program could have written (a flow of
-// an unknown family, bytes without packets, a DNS entry of no query or
-// response): each is an integrity failure and taints the host.
+// an unknown family, bytes without packets, a peer of no direction, a DNS
+// entry of no query or response): each is an integrity failure and taints
+// the host.
 TEST_F(TamperOwnDaemon, ImpossibleNetworkEntriesTaintTheHost) {
   TempFile config("raqib.toml", daemonConfig());
   DaemonProcess daemon({"--config", config.path()});
@@ -815,7 +816,8 @@ TEST_F(TamperOwnDaemon, ImpossibleNetworkEntriesTaintTheHost) {
   std::map<std::string, uint32_t> ids;
   for (const json &m : bpftoolList("map"))
     if (held.count(m.value("id", 0u))) ids[m.value("name", "")] = m["id"];
-  ASSERT_TRUE(ids.count("flows_a") && ids.count("dns_b"));
+  ASSERT_TRUE(ids.count("flows_a") && ids.count("flows_b") && ids.count("peers_a") &&
+              ids.count("dns_b"));
   // Both sides of a pair are drained in turn: one entry in each.
   auto update = [](uint32_t id, const void *key, size_t key_size, const void *value,
                    size_t value_size) {
@@ -846,6 +848,14 @@ TEST_F(TamperOwnDaemon, ImpossibleNetworkEntriesTaintTheHost) {
   bytes.packets_out = 0;
   bytes.bytes_out = 512;  // bytes, and not one packet
   ASSERT_EQ(update(ids["flows_b"], &udp, sizeof udp, &bytes, sizeof bytes), 0);
+  raqib_peer_key peer{};
+  peer.family = 4;
+  peer.direction = 9;  // neither a connect nor an accept
+  peer.tgid = getpid();
+  raqib_peer_value seen{};
+  seen.count = 1;
+  seen.first_ns = seen.last_ns = 1;
+  ASSERT_EQ(update(ids["peers_a"], &peer, sizeof peer, &seen, sizeof seen), 0);
   raqib_dns_key name{};
   name.name_hash = 0x1234;
   name.tgid = getpid();
@@ -862,7 +872,8 @@ TEST_F(TamperOwnDaemon, ImpossibleNetworkEntriesTaintTheHost) {
           EXPECT_EQ(j["importance"], "critical") << line;
           failures[j["map"]].insert(j["detail"]);
         }
-        return failures["flows"].size() == 2 && failures["dns"].size() == 1;
+        return failures["flows"].size() == 2 && failures["peers"].size() == 1 &&
+               failures["dns"].size() == 1;
       },
       4 * kCadence);
   ASSERT_TRUE(all) << daemon.stdoutText() << daemon.stderrText();
@@ -872,6 +883,7 @@ TEST_F(TamperOwnDaemon, ImpossibleNetworkEntriesTaintTheHost) {
                                    prefix + "a flow of 512 bytes out in 0 packets, 0 bytes in "
                                             "in 0 packets",
                                }));
+  EXPECT_EQ(failures["peers"], (std::set<std::string>{prefix + "a peer of direction 9"}));
   EXPECT_EQ(failures["dns"],
             (std::set<std::string>{prefix + "a DNS entry of no query or response"}));
   ASSERT_EQ(daemon.stop(), 0);
