@@ -520,7 +520,9 @@ void TamperWatch::integrityFailure(const std::string &map, const std::string &de
 Status TamperWatch::drain(Drainer &drainer) {
   auto drained = bpf_.tamperEpochs().flip();
   if (!drained) return Error{drained.error()};
-  // The actors' exec records are in the exec map flipped after this one.
+  // Tracers attached now forked before: their exec records are in the exec
+  // map flipped next, like those of the actors in the map flipped above.
+  auto tracers = newTracers();
   if (auto s = drainer.drainExec(); !s) return s;
   int64_t offset = bootToUnixOffsetNs();
   std::vector<std::pair<raqib_tamper_key, raqib_tamper_value>> entries;
@@ -545,7 +547,7 @@ Status TamperWatch::drain(Drainer &drainer) {
     publish(tamperFields(key, value, names_, offset), key.tgid);
   }
   verifyAttachments();
-  checkTracers();
+  for (auto &[fields, actor] : tracers) publish(std::move(fields), actor);
   return status;
 }
 
@@ -563,7 +565,7 @@ uint32_t statusField(const std::string &path, std::string_view field) {
 
 }  // namespace
 
-void TamperWatch::checkTracers() {
+std::vector<std::pair<Json, uint32_t>> TamperWatch::newTracers() {
   // The ids are /proc's: the kernel's with the host's /proc. A daemon in a
   // pid namespace with a /proc of its own sees a tracer from outside as 0
   // (docs/architecture.md).
@@ -575,21 +577,23 @@ void TamperWatch::checkTracers() {
       traced.emplace(tid, tracer);
   }
   if (ec) spdlog::error("listing the daemon's threads for tracers: {}", ec.message());
+  std::vector<std::pair<Json, uint32_t>> records;  // (fields, actor)
   for (const auto &[tid, tracer] : traced) {
     if (traced_.count({tid, tracer})) continue;  // reported when it attached
     std::string now = rfc3339(unixNsOfBoot(bootNowNs(), bootToUnixOffsetNs()));
     uint32_t tgid = statusField(fmt::format("/proc/{}/status", tracer), "Tgid:");
-    publish({{"time", now},
-             {"kind", "tamper"},
-             {"move", "traced"},
-             {"importance", "critical"},
-             {"target", {{"tid", tid}, {"tracer", tracer}}},
-             {"count", 1},
-             {"first", now},
-             {"last", now}},
-            tgid ? tgid : tracer);
+    records.emplace_back(Json{{"time", now},
+                              {"kind", "tamper"},
+                              {"move", "traced"},
+                              {"importance", "critical"},
+                              {"target", {{"tid", tid}, {"tracer", tracer}}},
+                              {"count", 1},
+                              {"first", now},
+                              {"last", now}},
+                         tgid ? tgid : tracer);
   }
   traced_ = std::move(traced);
+  return records;
 }
 
 Result<uint32_t> kernelTgid() {

@@ -97,11 +97,12 @@ class TamperWatch {
   // register them again), and each of its links found detached or changed,
   // once.
   void verifyAttachments();
-  // Report each thread of the daemon another process traces (TracerPid of
-  // /proc/self/task/*/status), once per attachment: the ptrace call's own
-  // record may be missing (a tracer attached before raqib started, or a
-  // record lost to a full map); the attachment itself cannot hide.
-  void checkTracers();
+  // The records ("traced", with their actor) of each thread of the daemon
+  // another process traces now (TracerPid of /proc/self/task/*/status) and
+  // did not at the last call: the ptrace call's own record may be missing
+  // (a tracer attached before raqib started, or a record lost to a full
+  // map); the attachment itself cannot hide.
+  std::vector<std::pair<nlohmann::ordered_json, uint32_t>> newTracers();
 
   BpfMonitor &bpf_;
   ProcessTable &processes_;

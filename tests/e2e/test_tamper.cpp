@@ -401,7 +401,10 @@ TEST_F(Tamper, AnAttachedTracerIsReportedFromTheDaemonsThreads) {
     daemon_->waitForStdout(
         [&](const std::string &line) {
           json j = json::parse(line, nullptr, false);
-          if (j.is_object() && j["move"] == "traced" && j["target"]["tid"] == thread) traced = j;
+          // Earlier tests' tracers attached for a moment: not this one.
+          if (j.is_object() && j["move"] == "traced" && j["target"]["tid"] == thread &&
+              j["target"]["tracer"] == tracer)
+            traced = j;
           return !traced.is_null();
         },
         2 * kCadence);
