@@ -255,14 +255,7 @@ static __always_inline __u32 bpf_fd_object(long fd, __u32 *type) {
   return 0;
 }
 
-/* The system calls on the daemon's process that name it by a number of
- * the caller's: called from the syscall exit program of abi.bpf.h, which
- * sees every syscall (with its arguments, a0 and a1, and its result), so
- * no tracepoint of their own runs, and a tp_btf program may resolve the
- * number in the caller's pid namespace (bpf_task_from_vpid). Refused calls
- * are recorded too. Kernel module loads come here as well: the init_module
- * and finit_module tracepoints exist only on kernels with loadable modules.
- * True when id was one of them. */
+/* The system calls tamper_syscall_exit records. */
 enum raqib_tamper_call {
   RAQIB_CALL_NONE,
   RAQIB_CALL_INIT_MODULE,
@@ -273,6 +266,7 @@ enum raqib_tamper_call {
   RAQIB_CALL_PIDFD_GETFD,
 };
 
+/* x86-64 numbers, and ia32 ones offset by 1000 (one switch for both). */
 static __always_inline enum raqib_tamper_call tamper_call(bool compat, long id) {
   if (id == 438) return RAQIB_CALL_PIDFD_GETFD; /* the same number on both */
   switch (compat ? id + 1000 : id) {
@@ -296,6 +290,16 @@ static __always_inline enum raqib_tamper_call tamper_call(bool compat, long id) 
   }
 }
 
+/* The system calls on the daemon's process that name it by a number of
+ * the caller's (ptrace, process_vm_*) or through a pidfd (pidfd_getfd):
+ * called from the syscall exit program of abi.bpf.h, which sees every
+ * syscall with its first two arguments (a0, a1) and its result, so no
+ * tracepoint of their own runs, and a tp_btf program may resolve the number
+ * in the caller's pid namespace (bpf_task_from_vpid). Refused calls are
+ * recorded too. Kernel module loads come here as well: the init_module and
+ * finit_module tracepoints exist only on kernels with loadable modules.
+ * Every other syscall costs the compares of tamper_call. True when id was
+ * one of them. */
 static __always_inline bool tamper_syscall_exit(bool compat, long id, __u64 a0, __u64 a1,
                                                 long ret) {
   enum raqib_tamper_call call = tamper_call(compat, id);
