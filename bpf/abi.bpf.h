@@ -206,24 +206,22 @@ static __always_inline void compat_enter(struct pt_regs *regs, long id) {
   }
 }
 
-/* tamper.bpf.h: a call of init_module (finit 0) or finit_module (finit 1,
- * with its fd), refused ones included. */
-static __always_inline void tamper_module_call(__u32 finit, __s64 fd);
+/* tamper.bpf.h: module loads, and the calls that name the daemon's process
+ * by a number of the caller's (ptrace, process_vm_*, pidfd_getfd); true
+ * when id was one of them. */
+static __always_inline bool tamper_syscall_exit(bool compat, long id, __u64 a0, __u64 a1,
+                                                long ret);
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
   long id = regs->orig_ax;
-  /* Module loads are seen here, on every syscall's exit, because their
-   * syscall tracepoints exist only on kernels with loadable modules: an
-   * attempt on a kernel without them is recorded too. */
+  /* Module loads, ptrace, process_vm_* and pidfd_getfd are seen here, on
+   * every syscall's exit (tamper.bpf.h says why). */
   if (!in_compat_syscall()) {
-    if (id == 175 || id == 313) tamper_module_call(id == 313, (__s64)regs->di);  /* x86-64 */
+    tamper_syscall_exit(false, id, regs->di, regs->si, ret); /* x86-64 */
     return 0;
   }
-  if (id == 128 || id == 350) {  /* ia32 init_module, finit_module */
-    tamper_module_call(id == 350, (__s32)regs->bx);
-    return 0;
-  }
+  if (tamper_syscall_exit(true, id, (__u32)regs->bx, (__u32)regs->cx, ret)) return 0;
   if (id == IA32_UNSHARE || id == IA32_SETNS) {
     if (ret == 0) record_ns_change(id == IA32_UNSHARE ? RAQIB_PROC_UNSHARED : RAQIB_PROC_SETNS);
     return 0;

@@ -2,7 +2,7 @@
 /* Tamper evidence: what other processes do to raqib itself. bpf() calls
  * that reach raqib's maps, programs or links (matched by the ids the core
  * registers in raqib_objects at start), every BPF program load, ptrace,
- * process_vm_readv/writev and signals aimed at the daemon. Each move is one
+ * process_vm_readv/writev, pidfd_getfd and signals aimed at the daemon. Each move is one
  * entry of tamper_activity per (actor, move, detail, object type) and epoch;
  * the core drains it into "tamper" records (core/tamper.cpp). Included by
  * raqib.bpf.c. */
@@ -26,8 +26,10 @@ RAQIB_EPOCH_PAIR(tamper_activity, struct raqib_tamper_key, struct raqib_tamper_v
 /* Count one move of the current process in the current epoch: one entry
  * per actor, move, detail and object (all of a kind's objects for fds got
  * by id, the value naming the last). */
-static __always_inline void record_tamper(__u32 move, __u32 detail, __u32 object_type,
-                                          __u32 object_id, __u32 attach_type, const char *name) {
+static __always_inline struct raqib_tamper_value *record_tamper(__u32 move, __u32 detail,
+                                                               __u32 object_type, __u32 object_id,
+                                                               __u32 attach_type,
+                                                               const char *name) {
   struct raqib_tamper_key key = {};
   key.tgid = bpf_get_current_pid_tgid() >> 32;
   key.move = move;
@@ -36,18 +38,18 @@ static __always_inline void record_tamper(__u32 move, __u32 detail, __u32 object
   key.object_id = move == RAQIB_TAMPER_BPF_GET_FD ? 0 : object_id;
   __u64 now = bpf_ktime_get_boot_ns();
   void *inner = current_epoch(&tamper_activity);
-  if (!inner) return;
+  if (!inner) return NULL;
   struct raqib_tamper_value *v = bpf_map_lookup_elem(inner, &key);
   if (!v) {
     struct raqib_tamper_value init = {.first_ns = now};
     long err = bpf_map_update_elem(inner, &key, &init, BPF_NOEXIST);
     if (err != 0 && err != -EEXIST) {
       count_map(RAQIB_MAP_TAMPER, RAQIB_CNT_FAILED);
-      return;
+      return NULL;
     }
     if (err == 0) count_map(RAQIB_MAP_TAMPER, RAQIB_CNT_INSERT);
     v = bpf_map_lookup_elem(inner, &key);
-    if (!v) return;
+    if (!v) return NULL;
   } else {
     count_map(RAQIB_MAP_TAMPER, RAQIB_CNT_UPDATE);
   }
@@ -56,6 +58,7 @@ static __always_inline void record_tamper(__u32 move, __u32 detail, __u32 object
   v->object_id = object_id;
   v->attach_type = attach_type;
   if (name) bpf_probe_read_user(v->name, sizeof(v->name), name);
+  return v;
 }
 
 static __always_inline bool is_raqib_object(__u32 type, __u32 id) {
@@ -199,7 +202,7 @@ int BPF_PROG(raqib_tamper_thread_exit, struct task_struct *task) {
   return 0;
 }
 
-/* pid (as the caller's syscall named it) is a thread of the daemon. */
+/* pid (a kernel, initial-namespace id) is a thread of the daemon. */
 static __always_inline bool is_raqib_task(__u32 pid) {
   return pid == self_tgid || bpf_map_lookup_elem(&raqib_threads, &pid) != NULL;
 }
@@ -208,31 +211,132 @@ static __always_inline bool from_self(void) {
   return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+/* The kernel id of the daemon's thread that vpid names in the calling
+ * process's pid namespace (as ptrace and process_vm_* read their argument),
+ * or 0: the daemon is matched by identity, whatever number the caller's
+ * namespace gives it. */
+static __always_inline __u32 raqib_thread_named(__s32 vpid) {
+  if (vpid <= 0) return 0;
+  struct task_struct *task = bpf_task_from_vpid(vpid);
+  if (!task) return 0;
+  __u32 tid = task->tgid == self_tgid ? task->pid : 0;
+  bpf_task_release(task);
+  return tid;
+}
+
 #define RAQIB_PTRACE_TRACEME 0
+#define RAQIB_PID_FS_MAGIC 0x50494446
 
-SEC("tracepoint/syscalls/sys_enter_ptrace")
-int raqib_tamper_ptrace(struct trace_event_raw_sys_enter *ctx) {
-  __u32 request = ctx->args[0], pid = ctx->args[1];
-  if (!from_self() && request != RAQIB_PTRACE_TRACEME && is_raqib_task(pid))
-    record_tamper(RAQIB_TAMPER_PTRACE, request, 0, pid, 0, NULL);
+/* The kernel id of the thread or process a pidfd of the calling process
+ * refers to, or 0 when fd is no pidfd (pidfs: the inode's private data is
+ * the struct pid). */
+static __always_inline __u32 pidfd_target(long fd) {
+  struct file *file = fd_file(bpf_get_current_task_btf(), fd);
+  if (!file) return 0;
+  struct inode *inode = BPF_CORE_READ(file, f_inode);
+  if (BPF_CORE_READ(inode, i_sb, s_magic) != RAQIB_PID_FS_MAGIC) return 0;
+  struct pid *pid = BPF_CORE_READ(inode, i_private);
+  return pid ? BPF_CORE_READ(pid, numbers[0].nr) : 0;
+}
+
+/* The BPF object an fd of the calling process is (its type into *type), or
+ * 0. */
+static __always_inline __u32 bpf_fd_object(long fd, __u32 *type) {
+  for (__u32 t = RAQIB_OBJ_MAP; t <= RAQIB_OBJ_LINK; t++) {
+    __u32 id = bpf_fd_object_id(fd, t);
+    if (id) {
+      *type = t;
+      return id;
+    }
+  }
   return 0;
 }
 
-static __always_inline void process_vm(__u32 pid, __u32 write) {
-  if (!from_self() && is_raqib_task(pid))
-    record_tamper(RAQIB_TAMPER_PROCESS_VM, write, 0, pid, 0, NULL);
+/* The system calls tamper_syscall_exit records. */
+enum raqib_tamper_call {
+  RAQIB_CALL_NONE,
+  RAQIB_CALL_INIT_MODULE,
+  RAQIB_CALL_FINIT_MODULE,
+  RAQIB_CALL_PTRACE,
+  RAQIB_CALL_VM_READV,
+  RAQIB_CALL_VM_WRITEV,
+  RAQIB_CALL_PIDFD_GETFD,
+};
+
+/* x86-64 numbers, and ia32 ones offset by 1000 (one switch for both). */
+static __always_inline enum raqib_tamper_call tamper_call(bool compat, long id) {
+  if (id == 438) return RAQIB_CALL_PIDFD_GETFD; /* the same number on both */
+  switch (compat ? id + 1000 : id) {
+    case 175:
+    case 1128:
+      return RAQIB_CALL_INIT_MODULE;
+    case 313:
+    case 1350:
+      return RAQIB_CALL_FINIT_MODULE;
+    case 101:
+    case 1026:
+      return RAQIB_CALL_PTRACE;
+    case 310:
+    case 1347:
+      return RAQIB_CALL_VM_READV;
+    case 311:
+    case 1348:
+      return RAQIB_CALL_VM_WRITEV;
+    default:
+      return RAQIB_CALL_NONE;
+  }
 }
 
-SEC("tracepoint/syscalls/sys_enter_process_vm_readv")
-int raqib_tamper_vm_readv(struct trace_event_raw_sys_enter *ctx) {
-  process_vm(ctx->args[0], 0);
-  return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
-int raqib_tamper_vm_writev(struct trace_event_raw_sys_enter *ctx) {
-  process_vm(ctx->args[0], 1);
-  return 0;
+/* The system calls on the daemon's process that name it by a number of
+ * the caller's (ptrace, process_vm_*) or through a pidfd (pidfd_getfd):
+ * called from the syscall exit program of abi.bpf.h, which sees every
+ * syscall with its first two arguments (a0, a1) and its result, so no
+ * tracepoint of their own runs, and a tp_btf program may resolve the number
+ * in the caller's pid namespace (bpf_task_from_vpid). Refused calls are
+ * recorded too. Kernel module loads come here as well: the init_module and
+ * finit_module tracepoints exist only on kernels with loadable modules.
+ * Every other syscall costs the compares of tamper_call. True when id was
+ * one of them. */
+static __always_inline bool tamper_syscall_exit(bool compat, long id, __u64 a0, __u64 a1,
+                                                long ret) {
+  enum raqib_tamper_call call = tamper_call(compat, id);
+  if (call == RAQIB_CALL_NONE) return false;
+  if (from_self()) return true;
+  __u32 tid, type = 0;
+  switch (call) {
+    case RAQIB_CALL_INIT_MODULE:
+    case RAQIB_CALL_FINIT_MODULE: {
+      /* detail: 0 init_module, 1 finit_module (object_id: its fd) */
+      __u32 finit = call == RAQIB_CALL_FINIT_MODULE;
+      record_tamper(RAQIB_TAMPER_MODULE_LOAD, finit, 0, finit ? (__s32)a0 : 0, 0, NULL);
+      break;
+    }
+    case RAQIB_CALL_PTRACE:
+      if (a0 != RAQIB_PTRACE_TRACEME && (tid = raqib_thread_named(a1)))
+        record_tamper(RAQIB_TAMPER_PTRACE, a0, 0, tid, 0, NULL);
+      break;
+    case RAQIB_CALL_VM_READV:
+    case RAQIB_CALL_VM_WRITEV:
+      if ((tid = raqib_thread_named(a0)))
+        record_tamper(RAQIB_TAMPER_PROCESS_VM, call == RAQIB_CALL_VM_WRITEV, 0, tid, 0, NULL);
+      break;
+    case RAQIB_CALL_PIDFD_GETFD: {
+      tid = pidfd_target((__s32)a0);
+      if (!tid || !is_raqib_task(tid)) break;
+      /* detail: the daemon's fd; object: the BPF object it is, if one */
+      __u32 taken = ret >= 0 ? bpf_fd_object(ret, &type) : 0;
+      struct raqib_tamper_value *v =
+          record_tamper(RAQIB_TAMPER_PIDFD_GETFD, (__u32)a1, type, tid, 0, NULL);
+      if (v) v->taken_id = taken;
+      break;
+    }
+    default:
+      break;
+  }
+  return true;
 }
 
 #define RAQIB_SI_USER 0
@@ -292,16 +396,6 @@ SEC("tracepoint/syscalls/sys_exit_openat2")
 int raqib_tamper_openat2_exit(struct trace_event_raw_sys_exit *ctx) {
   proc_mem_opened(ctx->ret);
   return 0;
-}
-
-/* Kernel module loads, refused ones included: called from the syscall
- * exit program of abi.bpf.h, which sees every syscall number (the
- * init_module and finit_module tracepoints exist only on kernels with
- * loadable modules). detail: 0 init_module, 1 finit_module (object_id: its
- * fd). */
-static __always_inline void tamper_module_call(__u32 finit, __s64 fd) {
-  if (from_self()) return;
-  record_tamper(RAQIB_TAMPER_MODULE_LOAD, finit, 0, finit ? fd : 0, 0, NULL);
 }
 
 #endif /* RAQIB_TAMPER_BPF_H */

@@ -20,6 +20,7 @@
 #include "features.hpp"
 #include "process_table.hpp"
 #include "raqib.skel.h"
+#include "tamper.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -118,7 +119,9 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     return Error{fmt::format("getrandom for the path-hash key failed: {}", std::strerror(errno))};
   s->rodata->hash_key0 = key[0];
   s->rodata->hash_key1 = key[1];
-  s->rodata->self_tgid = static_cast<uint32_t>(getpid());
+  auto self = kernelTgid();
+  if (!self) return Error{self.error()};
+  s->rodata->self_tgid = *self;
   bool streaming = config.transport == Transport::Ringbuf;
   s->rodata->stream_files = streaming;
   // The ring buffer exists either way; it is only sized for use when streaming.

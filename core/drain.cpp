@@ -10,6 +10,7 @@
 #include <chrono>
 #include <tuple>
 
+#include "tamper.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -366,6 +367,8 @@ Status Drainer::drainDns() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_dns_key, raqib_dns_value>(
       bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+        if (auto bad = impossibleDns(key, value, bootNowNs()); !bad.empty())
+          return impossible_("dns", bad);
         const std::string *name = strings_.lookup(key.name_hash);
         DnsActivity a = decodeDns(key, value, name, offset);
         if (name)
@@ -379,6 +382,8 @@ Status Drainer::drainPeers() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_peer_key, raqib_peer_value>(
       bpf_.peerEpochs(), true, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
+        if (auto bad = impossiblePeer(key, value, bootNowNs()); !bad.empty())
+          return impossible_("peers", bad);
         FlowActivity a = decodePeer(key, value, offset);
         a.names = resolved_.lookup(a.remote_addr);
         deliver(RecordSnapshot::flow(processes_, key.tgid, std::move(a), offset));
@@ -390,6 +395,8 @@ Status Drainer::drainFlows() {
   int64_t offset = bootToUnixOffsetNs();
   return drainWithContext<raqib_flow_key, raqib_flow_value>(
       bpf_.flowEpochs(), true, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
+        if (auto bad = impossibleFlow(key, value, bootNowNs()); !bad.empty())
+          return impossible_("flows", bad);
         FlowActivity a = decodeFlow(key, value, offset);
         a.names = resolved_.lookup(a.remote_addr);
         deliver(RecordSnapshot::flow(processes_, value.tgid, std::move(a), offset));

@@ -97,6 +97,7 @@ static_assert(sizeof(raqib_object_key) == 8);
 static_assert(sizeof(raqib_tamper_key) == 24);
 static_assert(offsetof(raqib_tamper_key, object_id) == 16);
 static_assert(offsetof(raqib_tamper_key, detail) == 8);
-static_assert(sizeof(raqib_tamper_value) == 48);
+static_assert(sizeof(raqib_tamper_value) == 56);
 static_assert(offsetof(raqib_tamper_value, object_id) == 24);
 static_assert(offsetof(raqib_tamper_value, name) == 32);
+static_assert(offsetof(raqib_tamper_value, taken_id) == 48);

@@ -10,7 +10,15 @@
 #include <sys/random.h>
 #include <sys/ptrace.h>
 
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
 
 #include "drain.hpp"
 #include "output_format.hpp"
@@ -146,6 +154,8 @@ const char *tamperMoveName(uint32_t move) {
       return "signal";
     case RAQIB_TAMPER_PROC_MEM:
       return "proc_mem";
+    case RAQIB_TAMPER_PIDFD_GETFD:
+      return "pidfd_getfd";
     default:
       return "unknown";
   }
@@ -279,6 +289,16 @@ Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
     case RAQIB_TAMPER_SIGNAL:
       j["target"] = {{"tid", value.object_id}, {"signal", signalName(key.detail)}};
       break;
+    case RAQIB_TAMPER_PIDFD_GETFD: {
+      j["target"] = {{"tid", value.object_id}, {"fd", key.detail}};
+      if (value.taken_id) {
+        auto found = names.find(objectKey(key.object_type, value.taken_id));
+        j["target"]["object"] = {{"type", objectTypeName(key.object_type)},
+                                 {"id", value.taken_id},
+                                 {"name", found != names.end() ? found->second : ""}};
+      }
+      break;
+    }
     case RAQIB_TAMPER_MODULE_LOAD:
       j["module"] = {{"syscall", key.detail ? "finit_module" : "init_module"}};
       if (key.detail) j["module"]["fd"] = int32_t(value.object_id);
@@ -290,6 +310,83 @@ Json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
   j["first"] = rfc3339(unixNsOfBoot(value.first_ns, boot_to_unix_ns));
   j["last"] = rfc3339(unixNsOfBoot(value.last_ns, boot_to_unix_ns));
   return j;
+}
+
+namespace {
+
+// An address of family (4 or 6) as the programs write it: IPv4 in the first
+// 4 bytes, the rest zero (IPv4-mapped IPv6 is unmapped).
+bool addressFits(const uint8_t *addr, uint8_t family) {
+  return family == 6 || std::all_of(addr + 4, addr + 16, [](uint8_t b) { return b == 0; });
+}
+
+// Times no program writes: 0, or later than now.
+std::string impossibleTimes(uint64_t first_ns, uint64_t last_ns, uint64_t now_ns) {
+  if (first_ns == 0 || last_ns == 0) return "a time of 0";
+  if (first_ns > now_ns || last_ns > now_ns) return "a time after the drain read it";
+  return "";
+}
+
+template <size_t N>
+bool allZero(const uint8_t (&bytes)[N]) {
+  return std::all_of(bytes, bytes + N, [](uint8_t b) { return b == 0; });
+}
+
+}  // namespace
+
+std::string impossibleFlow(const raqib_flow_key &key, const raqib_flow_value &value,
+                           uint64_t now_ns) {
+  if (key.family != 4 && key.family != 6) return fmt::format("a flow of family {}", key.family);
+  if (key.protocol != IPPROTO_TCP && key.protocol != IPPROTO_UDP)
+    return fmt::format("a flow of protocol {}", key.protocol);
+  if (key._pad || !addressFits(key.raddr, key.family))
+    return "a flow key with bytes the programs leave zero set";
+  if ((value.bytes_out && !value.packets_out) || (value.bytes_in && !value.packets_in))
+    return fmt::format("a flow of {} bytes out in {} packets, {} bytes in in {} packets",
+                       value.bytes_out, value.packets_out, value.bytes_in, value.packets_in);
+  // BPF_TCP_BOUND_INACTIVE (13) is the last TCP state; UDP has none.
+  if (value.state > 13 || (key.protocol == IPPROTO_UDP && value.state))
+    return fmt::format("a flow of protocol {} in state {}", key.protocol, value.state);
+  if (auto times = impossibleTimes(value.first_ns, value.last_ns, now_ns); !times.empty())
+    return "a flow with " + times;
+  return "";
+}
+
+std::string impossiblePeer(const raqib_peer_key &key, const raqib_peer_value &value,
+                           uint64_t now_ns) {
+  if (key.family != 4 && key.family != 6) return fmt::format("a peer of family {}", key.family);
+  if (key.direction != RAQIB_NET_CONNECT && key.direction != RAQIB_NET_ACCEPT)
+    return fmt::format("a peer of direction {}", key.direction);
+  if (!allZero(key._pad) || !addressFits(key.raddr, key.family))
+    return "a peer key with bytes the programs leave zero set";
+  // Connects know the remote port only, accepts the local one (and no error).
+  bool connect = key.direction == RAQIB_NET_CONNECT;
+  if (connect ? key.lport != 0 : (key.rport != 0 || key.lport == 0 || value.error != 0))
+    return fmt::format("a peer of direction {} with ports {} and {}, error {}", key.direction,
+                       key.lport, key.rport, value.error);
+  if (value.count == 0 || value.error > 0)
+    return fmt::format("a peer counting {} with error {}", value.count, value.error);
+  if (auto times = impossibleTimes(value.first_ns, value.last_ns, now_ns); !times.empty())
+    return "a peer with " + times;
+  return "";
+}
+
+std::string impossibleDns(const raqib_dns_key &key, const raqib_dns_value &value, uint64_t now_ns) {
+  if (key._pad) return "a DNS key with bytes the programs leave zero set";
+  if (value.queries == 0 && value.responses == 0) return "a DNS entry of no query or response";
+  if (value.answers_len > RAQIB_DNS_ANSWERS_MAX || (value.answers_len && !value.responses))
+    return fmt::format("a DNS entry of {} answers in {} responses", value.answers_len,
+                       value.responses);
+  for (uint32_t i = 0; i < value.answers_len; i++)
+    if (value.answer_family[i] != 4 && value.answer_family[i] != 6)
+      return fmt::format("a DNS answer of family {}", value.answer_family[i]);
+  if (value.flags & ~(RAQIB_DNSV_NAME_TRUNCATED | RAQIB_DNSV_ANSWERS_TRUNCATED))
+    return fmt::format("a DNS entry with unknown flags {:#x}", value.flags);
+  if (value.rcode > 15 || (value.rcode && !value.responses))
+    return fmt::format("a DNS rcode of {} in {} responses", value.rcode, value.responses);
+  if (auto times = impossibleTimes(value.first_ns, value.last_ns, now_ns); !times.empty())
+    return "a DNS entry with " + times;
+  return "";
 }
 
 // The canary of one activity epoch pair: an entry under a key no program
@@ -423,7 +520,9 @@ void TamperWatch::integrityFailure(const std::string &map, const std::string &de
 Status TamperWatch::drain(Drainer &drainer) {
   auto drained = bpf_.tamperEpochs().flip();
   if (!drained) return Error{drained.error()};
-  // The actors' exec records are in the exec map flipped after this one.
+  // Tracers attached now forked before: their exec records are in the exec
+  // map flipped next, like those of the actors in the map flipped above.
+  auto tracers = newTracers();
   if (auto s = drainer.drainExec(); !s) return s;
   int64_t offset = bootToUnixOffsetNs();
   std::vector<std::pair<raqib_tamper_key, raqib_tamper_value>> entries;
@@ -448,7 +547,76 @@ Status TamperWatch::drain(Drainer &drainer) {
     publish(tamperFields(key, value, names_, offset), key.tgid);
   }
   verifyAttachments();
+  for (auto &[fields, actor] : tracers) publish(std::move(fields), actor);
   return status;
+}
+
+namespace {
+
+// The number after field (e.g. "TracerPid:") in the status file at path; 0
+// when the file or the field is not there.
+uint32_t statusField(const std::string &path, std::string_view field) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(field))
+      return uint32_t(std::strtoul(line.c_str() + field.size(), nullptr, 10));
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::pair<Json, uint32_t>> TamperWatch::newTracers() {
+  // The ids are /proc's: the kernel's with the host's /proc. A daemon in a
+  // pid namespace with a /proc of its own sees a tracer from outside as 0
+  // (docs/architecture.md).
+  std::set<std::pair<uint32_t, uint32_t>> traced;  // (tid, tracer's tid)
+  std::error_code ec;
+  for (const auto &task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    uint32_t tid = uint32_t(std::strtoul(task.path().filename().c_str(), nullptr, 10));
+    if (uint32_t tracer = statusField(task.path() / "status", "TracerPid:"))
+      traced.emplace(tid, tracer);
+  }
+  if (ec) spdlog::error("listing the daemon's threads for tracers: {}", ec.message());
+  std::vector<std::pair<Json, uint32_t>> records;  // (fields, actor)
+  for (const auto &[tid, tracer] : traced) {
+    if (traced_.count({tid, tracer})) continue;  // reported when it attached
+    std::string now = rfc3339(unixNsOfBoot(bootNowNs(), bootToUnixOffsetNs()));
+    uint32_t tgid = statusField(fmt::format("/proc/{}/status", tracer), "Tgid:");
+    records.emplace_back(Json{{"time", now},
+                              {"kind", "tamper"},
+                              {"move", "traced"},
+                              {"importance", "critical"},
+                              {"target", {{"tid", tid}, {"tracer", tracer}}},
+                              {"count", 1},
+                              {"first", now},
+                              {"last", now}},
+                         tgid ? tgid : tracer);
+  }
+  traced_ = std::move(traced);
+  return records;
+}
+
+Result<uint32_t> kernelTgid() {
+  // A raw tracepoint program run once by BPF_PROG_TEST_RUN runs in the
+  // caller's context: it returns the caller's thread group id as the
+  // kernel knows it. No procfs involved: /proc may be any namespace's.
+  const bpf_insn insns[] = {
+      {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_current_pid_tgid},
+      {BPF_ALU64 | BPF_RSH | BPF_K, BPF_REG_0, 0, 0, 32},  // r0 >>= 32: the tgid
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "raqib_whoami", "GPL", insns,
+                         std::size(insns), nullptr);
+  if (fd < 0)
+    return Error{fmt::format("loading the program that reads the daemon's kernel pid: {}",
+                             std::strerror(-fd))};
+  LIBBPF_OPTS(bpf_test_run_opts, run);
+  int err = bpf_prog_test_run_opts(fd, &run);
+  close(fd);
+  if (err < 0 || run.retval == 0)
+    return Error{fmt::format("running the program that reads the daemon's kernel pid: {}",
+                             std::strerror(err < 0 ? -err : EINVAL))};
+  return uint32_t(run.retval);
 }
 
 void TamperWatch::verifyAttachments() {
@@ -494,6 +662,12 @@ void TamperWatch::publish(Json fields, uint32_t actor) {
     summary = fmt::format(" tid={}", fields["target"]["tid"].get<uint32_t>());
     for (const char *k : {"request", "access", "signal"})
       if (fields["target"].contains(k)) summary += " " + fields["target"][k].get<std::string>();
+    if (fields["target"].contains("fd"))
+      summary += fmt::format(" fd={}", fields["target"]["fd"].get<uint32_t>());
+    if (fields["target"].contains("object"))
+      summary += " " + fields["target"]["object"]["name"].get<std::string>();
+    if (fields["target"].contains("tracer"))
+      summary += fmt::format(" traced by {}", fields["target"]["tracer"].get<uint32_t>());
   }
   if (fields.contains("program"))
     summary =

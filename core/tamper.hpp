@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,6 +23,12 @@
 namespace raqib {
 
 class Drainer;
+
+// The daemon's process id as the kernel and its BPF programs know it (the
+// initial pid namespace's; self_tgid), whatever pid namespace the daemon
+// runs in: getpid() there, but not in one of its own. Needs the privilege
+// to load a BPF program.
+Result<uint32_t> kernelTgid();
 
 // "bpf_map_write" for RAQIB_TAMPER_BPF_MAP_WRITE; "unknown" out of range.
 const char *tamperMoveName(uint32_t move);
@@ -45,6 +52,18 @@ const char *tamperImportance(const raqib_tamper_key &key, const std::string &obj
 nlohmann::ordered_json tamperFields(const raqib_tamper_key &key, const raqib_tamper_value &value,
                                     const std::unordered_map<uint64_t, std::string> &names,
                                     int64_t boot_to_unix_ns);
+
+// What the network programs (bpf/net.bpf.h) could not have written in an
+// entry of their maps, as text for the integrity record; "" when the entry
+// is one they could write. now_ns: CLOCK_BOOTTIME after the entry was read
+// (no program writes a time after it). A first time after the last is not
+// checked: two CPUs counting a new entry at once may leave the later
+// insert's first time above the earlier lookup's last time.
+std::string impossibleFlow(const raqib_flow_key &key, const raqib_flow_value &value,
+                           uint64_t now_ns);
+std::string impossiblePeer(const raqib_peer_key &key, const raqib_peer_value &value,
+                           uint64_t now_ns);
+std::string impossibleDns(const raqib_dns_key &key, const raqib_dns_value &value, uint64_t now_ns);
 
 struct TamperStats {
   uint64_t records = 0;             // tamper records published
@@ -78,6 +97,12 @@ class TamperWatch {
   // register them again), and each of its links found detached or changed,
   // once.
   void verifyAttachments();
+  // The records ("traced", with their actor) of each thread of the daemon
+  // another process traces now (TracerPid of /proc/self/task/*/status) and
+  // did not at the last call: the ptrace call's own record may be missing
+  // (a tracer attached before raqib started, or a record lost to a full
+  // map); the attachment itself cannot hide.
+  std::vector<std::pair<nlohmann::ordered_json, uint32_t>> newTracers();
 
   BpfMonitor &bpf_;
   ProcessTable &processes_;
@@ -85,8 +110,9 @@ class TamperWatch {
   std::unordered_set<std::string> allowed_loaders_;
   std::unordered_map<uint64_t, std::string> names_;  // (type << 32 | id) -> object name
   TamperStats stats_;
-  std::unordered_set<uint32_t> blind_links_;       // link ids reported
-  std::vector<std::unique_ptr<Canary>> canaries_;  // one per activity epoch pair
+  std::unordered_set<uint32_t> blind_links_;        // link ids reported
+  std::vector<std::unique_ptr<Canary>> canaries_;   // one per activity epoch pair
+  std::set<std::pair<uint32_t, uint32_t>> traced_;  // (tid, tracer's tid) reported
 };
 
 }  // namespace raqib

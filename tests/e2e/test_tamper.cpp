@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <linux/bpf.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <netinet/in.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -330,6 +332,94 @@ TEST_F(Tamper, SignalsToTheDaemonNameTheSender) {
   ASSERT_FALSE(tamperRecord("signal", pid).is_null());
 }
 
+// The daemon's fd (its number in the daemon) whose fdinfo names the BPF
+// object field: id (e.g. "map_id", 5); -1 when it holds none.
+int daemonFdOf(pid_t daemon, const std::string &field, uint32_t id) {
+  for (const auto &e : fs::directory_iterator(fmt::format("/proc/{}/fdinfo", daemon))) {
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);)
+      if (line == fmt::format("{}:\t{}", field, id)) return std::stoi(e.path().filename());
+  }
+  return -1;
+}
+
+// pidfd_getfd takes one of the daemon's BPF map fds out of it: the record
+// names the taker, the daemon's fd and the map it is.
+TEST_F(Tamper, TakingAnFdOutOfTheDaemonIsRecorded) {
+  pid_t target = daemon_->pid();
+  uint32_t id = mapId("raqib_objects");
+  ASSERT_NE(id, 0u);
+  int fd = daemonFdOf(target, "map_id", id);
+  ASSERT_GE(fd, 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int pidfd = syscall(SYS_pidfd_open, target, 0);
+    int taken = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    bool map = taken >= 0 && bpf_obj_get_info_by_fd(taken, &info, &len) == 0 && info.id == id;
+    _exit(map ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the map's fd was not taken";
+  json r = tamperRecord("pidfd_getfd", pid);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["importance"], "critical");
+  EXPECT_EQ(r["target"]["tid"], target);
+  EXPECT_EQ(r["target"]["fd"], fd);
+  EXPECT_EQ(r["target"]["object"]["type"], "map");
+  EXPECT_EQ(r["target"]["object"]["id"], id);
+  EXPECT_EQ(r["target"]["object"]["name"], "raqib_objects");
+}
+
+// A tracer that stays attached is reported from the daemon's own view
+// (TracerPid of its threads), naming the tracer, whatever the syscall hooks
+// saw; once, while it stays.
+TEST_F(Tamper, AnAttachedTracerIsReportedFromTheDaemonsThreads) {
+  pid_t thread = daemonThread(daemon_->pid());
+  ASSERT_NE(thread, 0);
+  int attached[2], release[2];
+  ASSERT_EQ(pipe(attached), 0);
+  ASSERT_EQ(pipe(release), 0);
+  pid_t tracer = fork();
+  if (tracer == 0) {
+    close(release[1]);
+    char ok = ptrace(PTRACE_SEIZE, thread, 0, 0) == 0 ? 1 : 0;
+    (void)!write(attached[1], &ok, 1);
+    char byte;
+    (void)!read(release[0], &byte, 1);  // attached until the test is done
+    _exit(0);
+  }
+  close(attached[1]);
+  close(release[0]);
+  char ok = 0;
+  ASSERT_EQ(read(attached[0], &ok, 1), 1);
+  close(attached[0]);
+  json traced;
+  if (ok) {
+    daemon_->waitForStdout(
+        [&](const std::string &line) {
+          json j = json::parse(line, nullptr, false);
+          // Earlier tests' tracers attached for a moment: not this one.
+          if (j.is_object() && j["move"] == "traced" && j["target"]["tid"] == thread &&
+              j["target"]["tracer"] == tracer)
+            traced = j;
+          return !traced.is_null();
+        },
+        2 * kCadence);
+  }
+  close(release[1]);
+  waitpid(tracer, nullptr, 0);
+  ASSERT_TRUE(ok) << "PTRACE_SEIZE of the daemon's thread failed";
+  ASSERT_FALSE(traced.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(traced["importance"], "critical");
+  EXPECT_EQ(traced["target"]["tracer"], tracer);
+  EXPECT_EQ(traced["process"]["pid"], tracer);
+  ASSERT_GE(traced["ancestry"].size(), 2u);
+  EXPECT_EQ(traced["ancestry"][0]["pid"], getpid());
+}
+
 TEST_F(Tamper, TheDaemonDoesNotReportItself) {
   // Every drain above swapped and read raqib's maps: none of it is a record.
   std::istringstream out(daemon_->stdoutText());
@@ -603,6 +693,207 @@ TEST_F(TamperOwnDaemon, ABenignRunYieldsExactlyTheDocumentedRecords) {
       << daemon.stdoutText();
   // One fd by id per raqib program.
   EXPECT_EQ((seen[{"bpf_get_fd_by_id", "BPF_PROG_GET_FD_BY_ID", "program"}]), programs.size());
+}
+
+// A daemon started as the first process of a pid namespace of its own: it
+// calls itself pid 1, the kernel and the test know it by another number.
+std::unique_ptr<DaemonProcess> daemonInOwnPidNamespace(const std::vector<std::string> &args) {
+  int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (own < 0 || unshare(CLONE_NEWPID) != 0) {
+    ADD_FAILURE() << "unshare(CLONE_NEWPID): " << std::strerror(errno);
+    return nullptr;
+  }
+  auto daemon = std::make_unique<DaemonProcess>(args);
+  // The test's later children in its own namespace again.
+  EXPECT_EQ(setns(own, CLONE_NEWPID), 0) << std::strerror(errno);
+  close(own);
+  return daemon;
+}
+
+// In a child of the test that joins the pid namespace of pid and forks
+// there: act runs in the grandchild, which names the daemon by that
+// namespace's numbers. The grandchild's (kernel) pid.
+pid_t inPidNamespaceOf(pid_t pid, const std::function<void()> &act) {
+  int ids[2];
+  if (pipe(ids) != 0) return 0;
+  pid_t child = fork();
+  if (child == 0) {
+    int ns = open(fmt::format("/proc/{}/ns/pid", pid).c_str(), O_RDONLY);
+    if (ns < 0 || setns(ns, CLONE_NEWPID) != 0) _exit(1);
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      act();
+      _exit(0);
+    }
+    (void)!write(ids[1], &grandchild, sizeof grandchild);  // as the test's namespace sees it
+    waitpid(grandchild, nullptr, 0);
+    _exit(0);
+  }
+  close(ids[1]);
+  pid_t grandchild = 0;
+  if (read(ids[0], &grandchild, sizeof grandchild) != sizeof grandchild) grandchild = 0;
+  close(ids[0]);
+  waitpid(child, nullptr, 0);
+  return grandchild;
+}
+
+// ptrace and process_vm_readv name their target by a number of the
+// caller's pid namespace: the daemon is matched by identity, named by its
+// kernel pid from the test's namespace and by its own pid (1) from inside
+// its namespace.
+TEST_F(TamperOwnDaemon, PtraceIsMatchedByIdentityAcrossPidNamespaces) {
+  TempFile config("raqib.toml", daemonConfig());
+  auto daemon = daemonInOwnPidNamespace({"--config", config.path()});
+  ASSERT_TRUE(daemon && daemon->waitReady()) << (daemon ? daemon->stderrText() : "");
+  pid_t target = daemon->pid();
+  std::string status;
+  {
+    std::ifstream in(fmt::format("/proc/{}/status", target));
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with("NSpid:")) status = line;
+  }
+  ASSERT_EQ(status, fmt::format("NSpid:\t{}\t1", target)) << "the daemon is not pid 1 of its own";
+  // The record of each actor, by move.
+  auto recordsOf = [&](pid_t actor, const std::vector<std::string> &moves) {
+    std::map<std::string, json> found;
+    daemon->waitForStdout(
+        [&](const std::string &line) {
+          json j = json::parse(line, nullptr, false);
+          if (j.is_object() && j["kind"] == "tamper" && j["process"].is_object() &&
+              j["process"]["pid"] == actor && j["move"].is_string())
+            found.emplace(j["move"], j);
+          return std::all_of(moves.begin(), moves.end(),
+                             [&](const std::string &m) { return found.count(m) > 0; });
+        },
+        2 * kCadence);
+    return found;
+  };
+  auto act = [](pid_t named) {
+    return [named] {
+      ptrace(PTRACE_SEIZE, named, 0, 0);
+      char byte;
+      iovec local{&byte, 1}, remote{reinterpret_cast<void *>(0x1000), 1};
+      process_vm_readv(named, &local, 1, &remote, 1, 0);
+    };
+  };
+  pid_t outside = inChild(act(target));
+  auto found = recordsOf(outside, {"ptrace", "process_vm"});
+  ASSERT_TRUE(found.count("ptrace")) << daemon->stdoutText() << daemon->stderrText();
+  EXPECT_EQ(found["ptrace"]["target"]["tid"], target);
+  EXPECT_EQ(found["ptrace"]["target"]["request"], "PTRACE_SEIZE");
+  ASSERT_GE(found["ptrace"]["ancestry"].size(), 2u);
+  EXPECT_EQ(found["ptrace"]["ancestry"][0]["pid"], getpid());
+  ASSERT_TRUE(found.count("process_vm")) << daemon->stdoutText();
+
+  pid_t inside = inPidNamespaceOf(target, act(1));
+  ASSERT_NE(inside, 0);
+  found = recordsOf(inside, {"ptrace", "process_vm"});
+  ASSERT_TRUE(found.count("ptrace")) << daemon->stdoutText() << daemon->stderrText();
+  EXPECT_EQ(found["ptrace"]["target"]["tid"], target);
+  EXPECT_EQ(found["ptrace"]["importance"], "critical");
+  ASSERT_GE(found["ptrace"]["ancestry"].size(), 3u);
+  EXPECT_EQ(found["ptrace"]["ancestry"][1]["pid"], getpid());  // via the child that joined
+  ASSERT_TRUE(found.count("process_vm")) << daemon->stdoutText();
+  EXPECT_EQ(found["process_vm"]["target"]["tid"], target);
+  // The daemon's own drains are not moves: in its namespace it still knows
+  // itself.
+  std::istringstream out(daemon->stdoutText());
+  for (std::string line; std::getline(out, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j["process"].is_object()) {
+      EXPECT_NE(j["process"]["pid"], target) << line;
+    }
+  }
+  EXPECT_EQ(daemon->stop(), 0) << daemon->stderrText();
+}
+
+// bpftool writes network entries no program could have written (a flow of
+// an unknown family, bytes without packets, a peer of no direction, a DNS
+// entry of no query or response): each is an integrity failure and taints
+// the host.
+TEST_F(TamperOwnDaemon, ImpossibleNetworkEntriesTaintTheHost) {
+  TempFile config("raqib.toml", daemonConfig());
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  std::set<uint32_t> held = heldIds(daemon.pid(), "map_id");
+  std::map<std::string, uint32_t> ids;
+  for (const json &m : bpftoolList("map"))
+    if (held.count(m.value("id", 0u))) ids[m.value("name", "")] = m["id"];
+  ASSERT_TRUE(ids.count("flows_a") && ids.count("flows_b") && ids.count("peers_a") &&
+              ids.count("dns_b"));
+  // Both sides of a pair are drained in turn: one entry in each.
+  auto update = [](uint32_t id, const void *key, size_t key_size, const void *value,
+                   size_t value_size) {
+    std::vector<std::string> argv{kBpftool,           "map", "update", "id",
+                                  std::to_string(id), "key", "hex"};
+    auto bytes = [&](const void *data, size_t n) {
+      for (size_t i = 0; i < n; i++)
+        argv.push_back(fmt::format("{:02x}", static_cast<const uint8_t *>(data)[i]));
+    };
+    bytes(key, key_size);
+    argv.insert(argv.end(), {"value", "hex"});
+    bytes(value, value_size);
+    return runChild(argv).status;
+  };
+  raqib_flow_key family{};
+  family.family = 9;  // no such family
+  family.protocol = IPPROTO_TCP;
+  raqib_flow_value flow{};
+  flow.first_ns = flow.last_ns = 1;
+  flow.packets_out = 1;
+  ASSERT_EQ(update(ids["flows_a"], &family, sizeof family, &flow, sizeof flow), 0);
+  raqib_flow_key udp{};
+  udp.family = 4;
+  udp.protocol = IPPROTO_UDP;
+  udp.lport = 40000;
+  udp.rport = 53;
+  raqib_flow_value bytes = flow;
+  bytes.packets_out = 0;
+  bytes.bytes_out = 512;  // bytes, and not one packet
+  ASSERT_EQ(update(ids["flows_b"], &udp, sizeof udp, &bytes, sizeof bytes), 0);
+  raqib_peer_key peer{};
+  peer.family = 4;
+  peer.direction = 9;  // neither a connect nor an accept
+  peer.tgid = getpid();
+  raqib_peer_value seen{};
+  seen.count = 1;
+  seen.first_ns = seen.last_ns = 1;
+  ASSERT_EQ(update(ids["peers_a"], &peer, sizeof peer, &seen, sizeof seen), 0);
+  raqib_dns_key name{};
+  name.name_hash = 0x1234;
+  name.tgid = getpid();
+  raqib_dns_value none{};
+  none.first_ns = none.last_ns = 1;
+  ASSERT_EQ(update(ids["dns_b"], &name, sizeof name, &none, sizeof none), 0);
+
+  std::map<std::string, std::set<std::string>> failures;  // map -> details
+  auto all = daemon.waitForStdout(
+      [&](const std::string &line) {
+        json j = json::parse(line, nullptr, false);
+        if (j.is_object() && j["move"] == "integrity") {
+          EXPECT_EQ(j["tainted"], true) << line;
+          EXPECT_EQ(j["importance"], "critical") << line;
+          failures[j["map"]].insert(j["detail"]);
+        }
+        return failures["flows"].size() == 2 && failures["peers"].size() == 1 &&
+               failures["dns"].size() == 1;
+      },
+      4 * kCadence);
+  ASSERT_TRUE(all) << daemon.stdoutText() << daemon.stderrText();
+  const std::string prefix = "an entry the programs could not have written: ";
+  EXPECT_EQ(failures["flows"], (std::set<std::string>{
+                                   prefix + "a flow of family 9",
+                                   prefix + "a flow of 512 bytes out in 0 packets, 0 bytes in "
+                                            "in 0 packets",
+                               }));
+  EXPECT_EQ(failures["peers"], (std::set<std::string>{prefix + "a peer of direction 9"}));
+  EXPECT_EQ(failures["dns"],
+            (std::set<std::string>{prefix + "a DNS entry of no query or response"}));
+  ASSERT_EQ(daemon.stop(), 0);
+  auto stats = daemon.waitForStderr(
+      [](const std::string &line) { return line.find("raqib stats ") != std::string::npos; }, 1s);
+  ASSERT_TRUE(stats) << daemon.stderrText();
+  EXPECT_EQ(json::parse(stats->substr(stats->find('{')))["tainted"], true) << *stats;
 }
 
 // Untouched, the canaries hold: a daemon that ran through many drains is

@@ -361,6 +361,7 @@ enum raqib_tamper_move {
   RAQIB_TAMPER_PROCESS_VM = 8,    /* process_vm_readv/writev of the daemon */
   RAQIB_TAMPER_SIGNAL = 9,        /* a signal sent to the daemon */
   RAQIB_TAMPER_PROC_MEM = 10,     /* /proc/<daemon>/mem (or a thread's) opened */
+  RAQIB_TAMPER_PIDFD_GETFD = 11,  /* pidfd_getfd through a pidfd of the daemon */
 };
 
 /* The kind of a BPF object (raqib_object_key.type, raqib_tamper_key.object_type). */
@@ -382,12 +383,14 @@ struct raqib_tamper_key {
   __u32 move; /* enum raqib_tamper_move */
   /* bpf moves: the bpf() command; PROG_LOAD: the program type; PTRACE: the
    * request; PROCESS_VM: 0 read, 1 write; SIGNAL: the signal number;
-   * PROC_MEM: the open's access, 1 read, 2 write, 3 both. */
+   * PROC_MEM: the open's access, 1 read, 2 write, 3 both; PIDFD_GETFD: the
+   * daemon's fd taken. */
   __u32 detail;
-  __u32 object_type; /* enum raqib_object_type, or 0 */
+  __u32 object_type; /* enum raqib_object_type, or 0 (PIDFD_GETFD: of the fd taken) */
   /* The object (map reads and writes, detaches) or target thread (ptrace,
-   * process_vm, signal, proc_mem); 0 for moves counted over all objects
-   * (getting fds by id: listing tools get one per object). */
+   * process_vm, signal, proc_mem, pidfd_getfd: its kernel id); 0 for moves
+   * counted over all objects (getting fds by id: listing tools get one per
+   * object). */
   __u32 object_id;
   __u32 _pad;
 };
@@ -397,9 +400,12 @@ struct raqib_tamper_value {
   __u64 first_ns; /* CLOCK_BOOTTIME */
   __u64 last_ns;
   __u32 object_id;   /* the last object's id (bpf moves), or the target thread id
-                        (ptrace, process_vm, signal, proc_mem) */
+                        (ptrace, process_vm, signal, proc_mem, pidfd_getfd) */
   __u32 attach_type; /* PROG_LOAD: the expected attach type */
   char name[16];     /* PROG_LOAD: the program's name as the loader gave it */
+  __u32 taken_id;    /* PIDFD_GETFD: the id of the BPF object the fd taken is (the
+                        type in the key's object_type), or 0 */
+  __u32 _pad2;
 };
 
 #endif /* RAQIB_RECORDS_H */
