@@ -96,7 +96,7 @@ class NatsPrinterTest : public ::testing::Test {
         "[exec]\ncadence = \"50ms\"\n[file_access]\ncadence = \"50ms\"\n[plugins.file]\n"
         "[printers.stdout]\nformat = \"json\"\n[printers.nats]\n"
         "url = \"nats://127.0.0.1:{}\"\nstream = \"{}\"\nspool_dir = \"{}/spool\"\n"
-        "timeout_ms = 1000\nretry_initial_ms = 100\nretry_max_ms = 1000\n",
+        "timeout_ms = 3000\nretry_initial_ms = 100\nretry_max_ms = 1000\n",
         server_->port(), kStream, dir_);
   }
 

@@ -64,7 +64,7 @@ void append(std::vector<std::string> &to, const std::vector<std::string> &more) 
 
 void expectOnceInOrderAcrossAnOutage(DaemonProcess &daemon, const SpoolPeer &peer) {
   auto shown = detectShadowReads(daemon, 3);
-  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText();
+  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText() << daemon.stdoutText();
 
   peer.stop();
   auto outage_start = std::chrono::steady_clock::now();
@@ -83,7 +83,7 @@ void expectOnceInOrderAcrossAnOutage(DaemonProcess &daemon, const SpoolPeer &pee
   std::this_thread::sleep_until(outage_start + 10s);
   ASSERT_TRUE(peer.start());
   append(shown, detectShadowReads(daemon, 2));
-  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText();
+  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText() << daemon.stdoutText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
   EXPECT_EQ(onlyThese(peer.detections(), shown), shown);  // exactly once, in order
 }
@@ -112,9 +112,10 @@ void expectSpoolSurvivesARestart(const std::string &config_path, const SpoolPeer
   ASSERT_TRUE(peer.start());
   DaemonProcess daemon({"--config", config_path});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText();  // without a new detection
+  ASSERT_TRUE(reached(peer, shown))
+      << daemon.stderrText() << daemon.stdoutText();  // without a new detection
   append(shown, detectShadowReads(daemon, 2));
-  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText();
+  ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText() << daemon.stdoutText();
   ASSERT_EQ(daemon.stop(), 0) << daemon.stderrText();
   EXPECT_EQ(onlyThese(peer.detections(), shown), shown);
 }
