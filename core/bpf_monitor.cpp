@@ -20,6 +20,7 @@
 #include "features.hpp"
 #include "process_table.hpp"
 #include "raqib.skel.h"
+#include "exec_lane.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -156,6 +157,7 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     bpf_program__set_autoload(prog, false);
   }
   WatchedLane::configure(s, config);
+  ExecLane::configure(s, config);
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -165,6 +167,9 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   m->watched_ = std::make_unique<WatchedLane>();
   if (auto filled = m->watched_->fill(s, config.watched); !filled) return Error{filled.error()};
   if (auto started = m->watched_->nextEpoch(); !started) return Error{started.error()};
+  m->exec_lane_ = std::make_unique<ExecLane>();
+  if (auto filled = m->exec_lane_->fill(s, config.watched_execs); !filled)
+    return Error{filled.error()};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};
   if (auto registered = m->registerOwnObjects(); !registered) return Error{registered.error()};

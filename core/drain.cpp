@@ -10,6 +10,7 @@
 #include <chrono>
 #include <tuple>
 
+#include "exec_lane.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -80,6 +81,12 @@ ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {
 }
 
 Status Drainer::drainExec() {
+  // The lane first: an image whose exec went there and whose exit came
+  // after both flips is in the context map of the next epoch, never in two
+  // maps of one.
+  auto lane = bpf_.execLane().epochs().flip();
+  if (!lane) return Error{lane.error()};
+  if (auto s = bpf_.execLane().nextEpoch(); !s) return s;
   auto drained = bpf_.execEpochs().flip();
   if (!drained) return Error{drained.error()};
   int64_t offset = bootToUnixOffsetNs();
@@ -90,29 +97,48 @@ Status Drainer::drainExec() {
   // exec): each replaces the one before it in the table, which keeps the
   // replaced one for the records it made.
   std::vector<raqib_proc> epoch;
-  auto status = drainMap<raqib_image, raqib_proc>(
-      *drained, [&](const raqib_image &image, const raqib_proc &rec) {
-        if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec ||
-            rec.tgid != image.tgid || rec.exec_seq != image.exec_seq ||
-            rec.start_ns != image.start_ns)
-          return impossible_("exec", fmt::format("an entry of kind {} for pid {} under key {}",
-                                                 rec.hdr.kind, rec.tgid, image.tgid));
-        epoch.push_back(rec);
+  auto take = [&](const char *map, const raqib_image &image, const raqib_proc &rec) {
+    if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec || rec.tgid != image.tgid ||
+        rec.exec_seq != image.exec_seq || rec.start_ns != image.start_ns)
+      return impossible_(map, fmt::format("an entry of kind {} for pid {} under key {}",
+                                          rec.hdr.kind, rec.tgid, image.tgid));
+    epoch.push_back(rec);
+  };
+  // The lane's executables, carried in its entries: no LRU evicted them.
+  std::unordered_map<uint64_t, std::string> lane_exes;
+  auto watched = drainMap<raqib_image, raqib_watched_proc>(
+      *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
+        take("exec_watched", image, v.proc);
+        lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
+        stats_.exec_watched_records++;
       });
-  std::sort(epoch.begin(), epoch.end(), [](const raqib_proc &a, const raqib_proc &b) {
-    return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
+  if (watched) bpf_.execLane().epochs().drained();
+  auto status = drainMap<raqib_image, raqib_proc>(
+      *drained, [&](const raqib_image &image, const raqib_proc &rec) { take("exec", image, rec); });
+  std::vector<const raqib_proc *> in_order;
+  for (const raqib_proc &rec : epoch) in_order.push_back(&rec);
+  std::sort(in_order.begin(), in_order.end(), [](const raqib_proc *a, const raqib_proc *b) {
+    return std::tie(a->tgid, a->start_ns, a->exec_seq) <
+           std::tie(b->tgid, b->start_ns, b->exec_seq);
   });
-  for (const raqib_proc &rec : epoch) {
-    const std::string *exe =
-        (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
+  for (const raqib_proc *in : in_order) {
+    const raqib_proc &rec = *in;
+    const std::string *exe = nullptr;
+    if (rec.flags & RAQIB_PROC_EXECED) {
+      auto in_lane = lane_exes.find(rec.exe_hash);
+      exe = in_lane != lane_exes.end() ? &in_lane->second : strings_.lookup(rec.exe_hash);
+    }
     processes_.apply(rec, exe ? *exe : std::string());
   }
+  // The lane's records first (epoch begins with them): a plugin queue that
+  // overflows on a storm's records drops context, not what recipes watch.
   for (const raqib_proc &rec : epoch) {
     deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset,
                                  ImageRef{rec.start_ns, rec.exec_seq}));
     stats_.exec_records++;
   }
   if (status) bpf_.execEpochs().drained();
+  if (!watched) return watched;
   if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;
 }

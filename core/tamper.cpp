@@ -1,4 +1,5 @@
 #include "tamper.hpp"
+#include "exec_lane.hpp"
 #include "watched_set.hpp"
 
 #include <bpf/bpf.h>
@@ -398,7 +399,7 @@ TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &p
   });
   for (EpochPair *pair :
        {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.watched().epochs(), &bpf.peerEpochs(),
-        &bpf.flowEpochs(), &bpf.dnsEpochs(), &bpf.tamperEpochs()})
+        &bpf.flowEpochs(), &bpf.dnsEpochs(), &bpf.tamperEpochs(), &bpf.execLane().epochs()})
     canaries_.push_back(std::make_unique<Canary>(*this, *pair, names_, key));
 }
 

@@ -2,16 +2,21 @@
 // of /etc/shadow, by one process or spread over several, in what would be one
 // drain interval. The read made before the flood and the read made after it
 // are both detected and name their own process: the watched lane keeps them
-// and their path where the flood cannot reach (bpf/watched.bpf.h). What the
+// and their path where the flood cannot reach (bpf/watched.bpf.h). An exec
+// storm around a watched exec likewise (bpf/exec_watched.bpf.h). What the
 // flood itself loses is counted, per map and per cause.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "records.hpp"
 
@@ -116,6 +121,111 @@ TEST(Flood, OneProcessCannotHideAReadBeforeOrAfterIt) {
 
 TEST(Flood, SeveralProcessesCannotHideAReadBeforeOrAfterIt) {
   readFloodRead(4);
+}
+
+// ---- processes -----------------------------------------------------------
+
+extern "C" char **environ;
+
+// What a storm is made of: short-lived processes that only fork and exit
+// (each an exec-map entry and nothing else), or that exec /usr/bin/true
+// (two exec-map entries, and the file records of the exec and the loader's
+// opens, which fill the file map and start its early drain).
+enum class Storm { Forks, Execs };
+
+// processes children that make count short-lived processes between them,
+// each keeping up to 16 in flight; returns when all are done.
+void storm(Storm kind, int count, int processes) {
+  std::vector<pid_t> parents;
+  for (int p = 0; p < processes; p++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      char *argv[] = {const_cast<char *>("/usr/bin/true"), nullptr};
+      int running = 0;
+      for (int i = p; i < count; i += processes) {
+        if (running == 16 && waitpid(-1, nullptr, 0) > 0) running--;
+        pid_t child = -1;
+        if (kind == Storm::Execs)
+          posix_spawn(&child, argv[0], nullptr, nullptr, argv, environ);
+        else if ((child = fork()) == 0)
+          _exit(0);
+        if (child > 0) running++;
+      }
+      while (waitpid(-1, nullptr, 0) > 0) {
+      }
+      _exit(0);
+    }
+    parents.push_back(pid);
+  }
+  for (pid_t pid : parents) waitpid(pid, nullptr, 0);
+}
+
+// A storm, a stand-in nmap run with its own arguments, and another storm,
+// all in one drain interval of the default 16,384-entry exec map: each
+// storm alone fills it. net_scan_tool_exec detects the nmap with its exe and
+// argv (the exec lane keeps it, bpf/exec_watched.bpf.h), and what the
+// storms lost is counted.
+void stormExecStorm(Storm kind, int count, int processes) {
+  char tmpl[] = "/tmp/raqib-storm-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  chmod(dir.c_str(), 0755);
+  std::string nmap = dir + "/nmap";
+  fs::copy_file("/usr/bin/true", nmap);
+  chmod(nmap.c_str(), 0755);
+  // Every mechanism's drain drains the exec map first: all at the longest
+  // cadence, so the storms and the exec share one interval (the detection
+  // comes with the final drain at stop, or an early one).
+  std::string config_text;
+  for (const char *section :
+       {"exec", "file_access", "network_peers", "network_flows", "dns", "tamper"})
+    config_text += fmt::format("[{}]\ncadence = \"60s\"\n", section);
+  TempFile config("raqib.toml",
+                  config_text + "[plugins.exec]\n[printers.stdout]\nformat = \"json\"\n");
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+
+  storm(kind, count, processes);
+  ChildResult watched = runChild({nmap, "-sS", dir});
+  storm(kind, count, processes);
+
+  EXPECT_EQ(daemon.stop(std::chrono::seconds(60)), 0);
+  auto line = daemon.waitForStdout(
+      [&](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        return j.is_object() && j["name"] == "net_scan_tool_exec" &&
+               j["process"]["pid"] == watched.pid;
+      },
+      10s);
+  fs::remove_all(dir);
+  ASSERT_TRUE(line) << "the exec of " << nmap << " (pid " << watched.pid
+                    << ") amid the storm was not detected\n"
+                    << daemon.stderrText();
+  json d = json::parse(*line);
+  EXPECT_EQ(d["process"]["exe"], nmap) << d;
+  EXPECT_EQ(d["process"]["args"], json::array({nmap, "-sS", dir})) << d;
+
+  json s = statsOf(daemon);
+  ASSERT_FALSE(s.is_null()) << daemon.stderrText();
+  EXPECT_GE(s["drained"]["exec_watched"].get<long>(), 1) << s.dump();
+  // Every process of the storms was recorded or counted as lost.
+  const json &exec = s["maps"]["exec"];
+  EXPECT_GE(exec["inserts"].get<long>() + exec["failed"].get<long>(), 2 * count) << s.dump();
+  if (kind == Storm::Forks) {
+    EXPECT_GT(exec["failed"].get<long>(), 0) << s.dump();
+  }
+}
+
+TEST(Flood, AForkStormFromOneParentCannotHideAWatchedExec) {
+  stormExecStorm(Storm::Forks, 20000, 1);
+}
+
+TEST(Flood, AForkStormFromSeveralParentsCannotHideAWatchedExec) {
+  stormExecStorm(Storm::Forks, 20000, 4);
+}
+
+TEST(Flood, AnExecStormCannotHideAWatchedExec) {
+  stormExecStorm(Storm::Execs, 10000, 4);
 }
 
 }  // namespace

@@ -196,7 +196,8 @@ enum raqib_map_id {
   RAQIB_MAP_RINGBUF = 6, /* the streaming transport: inserts = records, failed = dropped */
   RAQIB_MAP_TAMPER = 7,  /* tamper_activity */
   RAQIB_MAP_FILE_WATCHED = 8, /* the watched lane of file activity (bpf/watched.bpf.h) */
-  RAQIB_MAP_COUNT = 9,
+  RAQIB_MAP_EXEC_WATCHED = 9, /* the watched lane of processes (bpf/exec_watched.bpf.h) */
+  RAQIB_MAP_COUNT = 10,
 };
 
 struct raqib_map_counters {
@@ -217,6 +218,10 @@ struct raqib_watch_actions {
   __u32 basename;
   __u32 _pad;
 };
+
+/* A bit of raqib_watch_actions no file act has: an exec recipe names the
+ * string as an executable (the exec lane, bpf/exec_watched.bpf.h). */
+#define RAQIB_WATCH_EXEC_RECIPE (1u << 31)
 
 /* watched_inodes: keyed hash of struct raqib_inode_id -> the watched file
  * that inode is, whatever name reaches it (hard links, bind mounts). */
@@ -247,6 +252,16 @@ struct raqib_watched_value {
   __u32 match;          /* enum raqib_watch_match */
   __u32 _pad;
   struct raqib_string path;
+};
+
+/* The watched lane of processes (exec_watched): keyed like exec_activity,
+ * and the value carries the executable's path itself, so nothing can evict
+ * it before the drain. */
+struct raqib_watched_proc {
+  struct raqib_proc proc; /* proc.exe_hash is the hash of exe */
+  __u32 match;            /* enum raqib_watch_match */
+  __u32 _pad;
+  struct raqib_string exe;
 };
 
 /* ---- network ---------------------------------------------------------- */
