@@ -4,6 +4,7 @@
 #include "common.bpf.h"
 #include "watched.bpf.h"
 #include "exec_watched.bpf.h"
+#include "dns_watched.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -20,6 +20,7 @@
 #include "features.hpp"
 #include "process_table.hpp"
 #include "raqib.skel.h"
+#include "dns_lane.hpp"
 #include "exec_lane.hpp"
 #include "watched_set.hpp"
 
@@ -158,6 +159,7 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   }
   WatchedLane::configure(s, config);
   ExecLane::configure(s, config);
+  DnsLane::configure(s, config);
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -169,6 +171,9 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   if (auto started = m->watched_->nextEpoch(); !started) return Error{started.error()};
   m->exec_lane_ = std::make_unique<ExecLane>();
   if (auto filled = m->exec_lane_->fill(s, config.watched_execs); !filled)
+    return Error{filled.error()};
+  m->dns_lane_ = std::make_unique<DnsLane>();
+  if (auto filled = m->dns_lane_->fill(s, config.watched_domains); !filled)
     return Error{filled.error()};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};

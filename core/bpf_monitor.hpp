@@ -94,6 +94,7 @@ struct BrokenLink {
 };
 class WatchedLane;
 class ExecLane;
+class DnsLane;
 
 class BpfMonitor {
  public:
@@ -119,6 +120,7 @@ class BpfMonitor {
   std::vector<const OwnObject *> reregisterOwnObjects();
   WatchedLane &watched() { return *watched_; }  // the watched lane (core/watched_set.hpp)
   ExecLane &execLane() { return *exec_lane_; }  // the exec lane (core/exec_lane.hpp)
+  DnsLane &dnsLane() { return *dns_lane_; }     // the DNS lane (core/dns_lane.hpp)
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -157,6 +159,7 @@ class BpfMonitor {
   EpochPair tamper_;
   std::unique_ptr<WatchedLane> watched_;
   std::unique_ptr<ExecLane> exec_lane_;
+  std::unique_ptr<DnsLane> dns_lane_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

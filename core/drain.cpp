@@ -10,6 +10,7 @@
 #include <chrono>
 #include <tuple>
 
+#include "dns_lane.hpp"
 #include "exec_lane.hpp"
 #include "watched_set.hpp"
 
@@ -390,15 +391,28 @@ FlowActivity decodeFlow(const raqib_flow_key &key, const raqib_flow_value &value
 
 Status Drainer::drainDns() {
   int64_t offset = bootToUnixOffsetNs();
-  return drainWithContext<raqib_dns_key, raqib_dns_value>(
-      bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
-        const std::string *name = strings_.lookup(key.name_hash);
-        DnsActivity a = decodeDns(key, value, name, offset);
-        if (name)
-          for (const std::string &addr : a.answers) resolved_.add(addr, a.name);
-        deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
-        stats_.dns_records++;
+  auto record = [&](const raqib_dns_key &key, const raqib_dns_value &value,
+                    const std::string *name) {
+    DnsActivity a = decodeDns(key, value, name, offset);
+    if (name)
+      for (const std::string &addr : a.answers) resolved_.add(addr, a.name);
+    deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
+    stats_.dns_records++;
+  };
+  // The lane first, with the names it carries: what recipes watch reaches
+  // them before the context, whatever the strings LRU evicted.
+  if (auto s = bpf_.dnsLane().nextEpoch(); !s) return s;
+  auto watched = drainWithContext<raqib_dns_key, raqib_watched_dns>(
+      bpf_.dnsLane().epochs(), false, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
+        std::string name = stringText(v.name);
+        record(key, v.dns, &name);
+        stats_.dns_watched_records++;
       });
+  auto status = drainWithContext<raqib_dns_key, raqib_dns_value>(
+      bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+        record(key, value, strings_.lookup(key.name_hash));
+      });
+  return watched ? status : watched;
 }
 
 Status Drainer::drainPeers() {

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "recipe.hpp"
+#include "dns_lane.hpp"
 #include "exec_lane.hpp"
 #include "watched_set.hpp"
 
@@ -102,6 +103,34 @@ exe = ["disabled"]
   // A recipe on arguments alone watches every exec: nothing to compile.
   EXPECT_EQ(w.exact.size() + w.prefixes.size() + w.basenames.size(), 4u);
   EXPECT_EQ(w.user_space_only, (std::vector<std::string>{"re:^/x$", "xmrig-*"}));
+}
+
+TEST(WatchedSet, NetRecipesCompileTheirDomainsInWireFormat) {
+  RecipeSet set = RecipeSet::parse(Plugin::Net, {parseDocument(R"(
+[[recipe]]
+name = "threats"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+domains = ["C2.Example.invalid", ".Bad.example", "*.worse.example"]
+)",
+                                                               "t.toml")});
+  WatchedPaths w = watchedDomainsOf(set.recipes());
+  ASSERT_TRUE(find(w.exact, "c2.example.invalid"));
+  EXPECT_EQ(find(w.exact, "c2.example.invalid")->actions, RAQIB_WATCH_DNS_RECIPE);
+  EXPECT_TRUE(find(w.prefixes, "bad.example"));  // it and every name under it
+  EXPECT_TRUE(find(w.prefixes, "worse.example"));
+  EXPECT_EQ(dnsWireName("c2.Example.com"), std::string("\x02"
+                                                       "c2\x07"
+                                                       "example\x03"
+                                                       "com",
+                                                       15) +
+                                               '\0');
+  EXPECT_FALSE(dnsWireName("a..b"));
+  EXPECT_FALSE(dnsWireName(std::string(64, 'a') + ".com"));  // a label of 64
+  EXPECT_FALSE(
+      dnsWireName(std::string(62, 'a') + "." + std::string(61, 'b') + ".com"));  // 130 bytes
 }
 
 TEST(WatchedSet, KernelDevIsMajorShiftedTwentyOrMinor) {
