@@ -7,7 +7,8 @@
  * questions reach, with the name itself in the value: a flood of questions
  * for other names can fill the dns map and the strings LRU, not this.
  * Names are matched case-insensitively: the name is lowered word by word,
- * then each suffix that starts at a label is hashed and looked up.
+ * its labels counted, then each suffix that starts at a label and has as
+ * many labels as some watched domain is hashed and looked up.
  * docs/architecture.md, "Lanes". */
 #ifndef RAQIB_DNS_WATCHED_BPF_H
 #define RAQIB_DNS_WATCHED_BPF_H
@@ -16,6 +17,10 @@
 
 /* Set by the core between open and load (core/dns_lane.cpp). */
 const volatile __u32 dns_watch_enabled = 0; /* the net recipes name some domain */
+/* The fewest and most labels of a watched domain: only suffixes of a name
+ * with that many labels are hashed. */
+const volatile __u32 dns_watch_labels_min = 0;
+const volatile __u32 dns_watch_labels_max = 0;
 /* Lane entries past which only exact names get in: a flood of names under a
  * watched domain cannot take the room of the names watched exactly. */
 const volatile __u32 dns_lane_soft = 0;
@@ -74,17 +79,36 @@ static __always_inline __u64 dns_lower_word(__u64 w) {
 
 struct dns_watch_walk {
   __u32 slot;
-  __u32 pos; /* the label the suffix starts at */
-  __u32 len; /* of the name, its terminating zero included */
+  __u32 pos;    /* the label the suffix starts at */
+  __u32 len;    /* of the name, its terminating zero included */
   __u32 match;
+  __u32 labels; /* in the suffix at pos */
 };
+
+/* One label of the lowered name: counted. 1 at its end. */
+static long dns_count_label(__u32 index, void *ctx) {
+  struct dns_watch_walk *w = ctx;
+  struct raqib_dns_watch_scratch *ds = bpf_map_lookup_elem(&dns_watch_scratch, &w->slot);
+  if (!ds || w->pos >= w->len || w->pos >= RAQIB_DNS_NAME_MAX) return 1;
+  __u8 label = ds->lower[w->pos & (RAQIB_DNS_NAME_MAX - 1)];
+  if (label == 0 || (label & 0xc0)) return 1;
+  w->labels++;
+  w->pos += label + 1;
+  return 0;
+}
 
 /* The suffix at the walk's label: a watched domain? 1 ends the walk. */
 static long dns_watch_label(__u32 index, void *ctx) {
   struct dns_watch_walk *w = ctx;
   struct raqib_dns_watch_scratch *ds = bpf_map_lookup_elem(&dns_watch_scratch, &w->slot);
   if (!ds || w->pos >= w->len || w->pos >= RAQIB_DNS_NAME_MAX) return 1;
+  if (w->labels < dns_watch_labels_min) return 1; /* shorter than any watched domain */
   __u32 pos = w->pos & (RAQIB_DNS_NAME_MAX - 1);
+  __u8 label = ds->lower[pos];
+  if (label == 0 || (label & 0xc0)) return 1;
+  w->labels--;
+  w->pos = pos + label + 1;
+  if (w->labels + 1 > dns_watch_labels_max) return 0; /* longer than any: not hashed */
   __u32 n = (w->len - pos) & (RAQIB_DNS_NAME_MAX - 1);
   if (n == 0) n = RAQIB_DNS_NAME_MAX; /* only a whole name is that long */
   bpf_probe_read_kernel(ds->buf, n, &ds->lower[pos]);
@@ -93,9 +117,6 @@ static long dns_watch_label(__u32 index, void *ctx) {
   struct raqib_watch_actions *a = bpf_map_lookup_elem(&watched_paths, &h);
   if (a && (a->prefix & RAQIB_WATCH_DNS_RECIPE)) w->match |= RAQIB_WATCH_PREFIX;
   if (a && pos == 0 && (a->exact & RAQIB_WATCH_DNS_RECIPE)) w->match |= RAQIB_WATCH_EXACT;
-  __u8 label = ds->lower[pos];
-  if (label == 0 || (label & 0xc0)) return 1;
-  w->pos = pos + label + 1;
   return 0;
 }
 
@@ -108,6 +129,8 @@ static __always_inline __u32 dns_watch_match(__u32 slot, const struct raqib_stri
   for (int i = 0; i < RAQIB_DNS_NAME_MAX / 8; i++)
     *(__u64 *)&ds->lower[i * 8] = dns_lower_word(*(const __u64 *)&s->str[i * 8]);
   struct dns_watch_walk w = {.slot = slot, .len = s->len};
+  bpf_loop(RAQIB_DNS_LABELS_MAX, dns_count_label, &w, 0);
+  w.pos = 0;
   bpf_loop(RAQIB_DNS_LABELS_MAX, dns_watch_label, &w, 0);
   return w.match;
 }

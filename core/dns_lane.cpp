@@ -58,6 +58,15 @@ WatchedPaths watchedDomainsOf(const std::vector<recipes::Recipe> &all) {
 void DnsLane::configure(raqib_bpf *s, const Config &config) {
   const WatchedPaths &w = config.watched_domains;
   s->rodata->dns_watch_enabled = !w.empty();
+  uint32_t fewest = RAQIB_DNS_LABELS_MAX, most = 0;
+  for (const auto *list : {&w.exact, &w.prefixes})
+    for (const WatchedPath &p : *list) {
+      uint32_t labels = std::count(p.text.begin(), p.text.end(), '.') + 1;
+      fewest = std::min(fewest, labels);
+      most = std::max(most, labels);
+    }
+  s->rodata->dns_watch_labels_min = fewest;
+  s->rodata->dns_watch_labels_max = most;
   uint32_t lane = bpf_map__max_entries(s->maps.dns_watched_a);
   s->rodata->dns_lane_soft = lane - lane / 4;
   bpf_map__set_max_entries(s->maps.watched_paths, bpf_map__max_entries(s->maps.watched_paths) +
