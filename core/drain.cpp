@@ -82,14 +82,17 @@ ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {
 }
 
 Status Drainer::drainExec() {
-  // The lane first: an image whose exec went there and whose exit came
-  // after both flips is in the context map of the next epoch, never in two
-  // maps of one.
+  // The context map first, then the lane: a child's entry is written after
+  // its parent's exec, so a watched parent's (a shell, a web server) is in
+  // the lane taken out after the child's context map, never a drain later.
+  // The other way round (an unwatched parent's exec between the two flips,
+  // a watched child's before the second) the child's record names the
+  // parent's previous image; the flips are an RCU grace period apart.
+  auto drained = bpf_.execEpochs().flip();
+  if (!drained) return Error{drained.error()};
   auto lane = bpf_.execLane().epochs().flip();
   if (!lane) return Error{lane.error()};
   if (auto s = bpf_.execLane().nextEpoch(); !s) return s;
-  auto drained = bpf_.execEpochs().flip();
-  if (!drained) return Error{drained.error()};
   int64_t offset = bootToUnixOffsetNs();
   // Every entry into the table first, then the records: a child's record
   // then finds the parent that forked it in the same interval, whatever
@@ -114,25 +117,31 @@ Status Drainer::drainExec() {
         stats_.exec_watched_records++;
       });
   if (watched) bpf_.execLane().epochs().drained();
+  size_t in_lane = epoch.size();
   auto status = drainMap<raqib_image, raqib_proc>(
       *drained, [&](const raqib_image &image, const raqib_proc &rec) { take("exec", image, rec); });
+  auto earlier = [](const raqib_proc &a, const raqib_proc &b) {
+    return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
+  };
+  // Each map's records in image order for the plugins, the lane's first;
+  // all of them in image order for the table.
+  std::sort(epoch.begin(), epoch.begin() + in_lane, earlier);
+  std::sort(epoch.begin() + in_lane, epoch.end(), earlier);
   std::vector<const raqib_proc *> in_order;
   for (const raqib_proc &rec : epoch) in_order.push_back(&rec);
-  std::sort(in_order.begin(), in_order.end(), [](const raqib_proc *a, const raqib_proc *b) {
-    return std::tie(a->tgid, a->start_ns, a->exec_seq) <
-           std::tie(b->tgid, b->start_ns, b->exec_seq);
-  });
+  std::stable_sort(in_order.begin(), in_order.end(),
+                   [&](const raqib_proc *a, const raqib_proc *b) { return earlier(*a, *b); });
   for (const raqib_proc *in : in_order) {
     const raqib_proc &rec = *in;
     const std::string *exe = nullptr;
     if (rec.flags & RAQIB_PROC_EXECED) {
-      auto in_lane = lane_exes.find(rec.exe_hash);
-      exe = in_lane != lane_exes.end() ? &in_lane->second : strings_.lookup(rec.exe_hash);
+      auto carried = lane_exes.find(rec.exe_hash);
+      exe = carried != lane_exes.end() ? &carried->second : strings_.lookup(rec.exe_hash);
     }
     processes_.apply(rec, exe ? *exe : std::string());
   }
-  // The lane's records first (epoch begins with them): a plugin queue that
-  // overflows on a storm's records drops context, not what recipes watch.
+  // The lane's records first: a plugin queue that overflows on a storm's
+  // records drops context, not what recipes watch.
   for (const raqib_proc &rec : epoch) {
     deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset,
                                  ImageRef{rec.start_ns, rec.exec_seq}));
