@@ -100,6 +100,12 @@ Status DnsLane::fill(raqib_bpf *s, const WatchedPaths &w) {
   return nextEpoch();
 }
 
+bool DnsLane::idle() const {
+  uint32_t zero = 0;
+  uint64_t filled = 1;
+  return bpf_map_lookup_elem(filled_fd_, &zero, &filled) == 0 && filled == 0;
+}
+
 Status DnsLane::nextEpoch() {
   uint32_t zero = 0;
   uint64_t filled = 0;

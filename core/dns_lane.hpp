@@ -42,6 +42,9 @@ class DnsLane {
   Status fill(raqib_bpf *skel, const WatchedPaths &domains);
 
   EpochPair &epochs() { return epochs_; }
+  // Nothing was inserted since the last flip: taking the lane out (an RCU
+  // grace period) can wait.
+  bool idle() const;
   // The lane was flipped: its fill (the soft mark) starts over.
   Status nextEpoch();
 

@@ -90,9 +90,15 @@ Status Drainer::drainExec() {
   // parent's previous image; the flips are an RCU grace period apart.
   auto drained = bpf_.execEpochs().flip();
   if (!drained) return Error{drained.error()};
-  auto lane = bpf_.execLane().epochs().flip();
+  // An idle lane stays in place (a flip costs a grace period). Its fill
+  // starts over before the flip: an insert during the flip's grace period
+  // goes to the new map and must count there.
+  ExecLane &exec_lane = bpf_.execLane();
+  bool lane_idle = exec_lane.idle();
+  if (!lane_idle)
+    if (auto s = exec_lane.nextEpoch(); !s) return s;
+  auto lane = lane_idle ? Result<int>(-1) : exec_lane.epochs().flip();
   if (!lane) return Error{lane.error()};
-  if (auto s = bpf_.execLane().nextEpoch(); !s) return s;
   int64_t offset = bootToUnixOffsetNs();
   // Every entry into the table first, then the records: a child's record
   // then finds the parent that forked it in the same interval, whatever
@@ -110,13 +116,16 @@ Status Drainer::drainExec() {
   };
   // The lane's executables, carried in its entries: no LRU evicted them.
   std::unordered_map<uint64_t, std::string> lane_exes;
-  auto watched = drainMap<raqib_image, raqib_watched_proc>(
-      *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
-        take("exec_watched", image, v.proc);
-        lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
-        stats_.exec_watched_records++;
-      });
-  if (watched) bpf_.execLane().epochs().drained();
+  Status watched = Ok{};
+  if (!lane_idle) {
+    watched = drainMap<raqib_image, raqib_watched_proc>(
+        *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
+          take("exec_watched", image, v.proc);
+          lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
+          stats_.exec_watched_records++;
+        });
+    if (watched) exec_lane.epochs().drained();
+  }
   size_t in_lane = epoch.size();
   auto status = drainMap<raqib_image, raqib_proc>(
       *drained, [&](const raqib_image &image, const raqib_proc &rec) { take("exec", image, rec); });
@@ -409,18 +418,32 @@ Status Drainer::drainDns() {
     stats_.dns_records++;
   };
   // The lane first, with the names it carries: what recipes watch reaches
-  // them before the context, whatever the strings LRU evicted.
-  if (auto s = bpf_.dnsLane().nextEpoch(); !s) return s;
-  auto watched = drainWithContext<raqib_dns_key, raqib_watched_dns>(
-      bpf_.dnsLane().epochs(), false, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
-        std::string name = stringText(v.name);
-        record(key, v.dns, &name);
-        stats_.dns_watched_records++;
-      });
-  auto status = drainWithContext<raqib_dns_key, raqib_dns_value>(
-      bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+  // them before the context, whatever the strings LRU evicted. Both are
+  // taken out before the exec drain their records' processes need.
+  DnsLane &dns_lane = bpf_.dnsLane();
+  bool lane_idle = dns_lane.idle();
+  if (!lane_idle)  // before the flip, as the exec lane's
+    if (auto s = dns_lane.nextEpoch(); !s) return s;
+  auto lane = lane_idle ? Result<int>(-1) : dns_lane.epochs().flip();
+  if (!lane) return Error{lane.error()};
+  auto drained = bpf_.dnsEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  if (auto s = drainExec(); !s) return s;
+  Status watched = Ok{};
+  if (!lane_idle) {
+    watched = drainMap<raqib_dns_key, raqib_watched_dns>(
+        *lane, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
+          std::string name = stringText(v.name);
+          record(key, v.dns, &name);
+          stats_.dns_watched_records++;
+        });
+    if (watched) dns_lane.epochs().drained();
+  }
+  auto status = drainMap<raqib_dns_key, raqib_dns_value>(
+      *drained, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
         record(key, value, strings_.lookup(key.name_hash));
       });
+  if (status) bpf_.dnsEpochs().drained();
   return watched ? status : watched;
 }
 

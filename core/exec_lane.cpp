@@ -63,6 +63,14 @@ Status ExecLane::fill(raqib_bpf *s, const WatchedPaths &w) {
   return nextEpoch();
 }
 
+bool ExecLane::idle() const {
+  uint32_t zero = 0;
+  struct {
+    uint64_t filled, signalled;  // struct raqib_exec_lane_epoch
+  } epoch{};
+  return bpf_map_lookup_elem(epoch_fd_, &zero, &epoch) == 0 && epoch.filled == 0;
+}
+
 Status ExecLane::nextEpoch() {
   uint32_t zero = 0;
   struct {

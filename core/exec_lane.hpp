@@ -34,6 +34,10 @@ class ExecLane {
   Status fill(raqib_bpf *skel, const WatchedPaths &execs);
 
   EpochPair &epochs() { return epochs_; }
+  // Nothing was inserted since the last flip: taking the lane out (an RCU
+  // grace period) can wait. Read after the context map's flip, it says no
+  // entry of that map has its parent's exec in the lane.
+  bool idle() const;
   // The lane was flipped: its fill (the early-drain mark) starts over.
   Status nextEpoch();
 
