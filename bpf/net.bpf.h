@@ -410,7 +410,9 @@ static __always_inline void parse_dns(struct __sk_buff *skb, __u32 off, int egre
   if (!inner) return;
   __u64 now = bpf_ktime_get_boot_ns();
   struct raqib_dns_value *v = bpf_map_lookup_elem(inner, &key);
-  if (!v) {
+  if (v)
+    count_map(RAQIB_MAP_DNS, RAQIB_CNT_UPDATE);
+  else if (!(v = dns_lane_entry(slot, &key, s, now))) { /* a watched name: its lane */
     struct raqib_dns_value init = {};
     init.first_ns = now;
     long err = bpf_map_update_elem(inner, &key, &init, BPF_NOEXIST);
@@ -423,8 +425,6 @@ static __always_inline void parse_dns(struct __sk_buff *skb, __u32 off, int egre
     }
     v = bpf_map_lookup_elem(inner, &key);
     if (!v) return;
-  } else {
-    count_map(RAQIB_MAP_DNS, RAQIB_CNT_UPDATE);
   }
   v->last_ns = now;
   v->flags |= p->flags;

@@ -3,6 +3,8 @@
  * epoch-paired activity maps of maps.bpf.h. The core drains them. */
 #include "common.bpf.h"
 #include "watched.bpf.h"
+#include "exec_watched.bpf.h"
+#include "dns_watched.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -11,27 +13,15 @@ static __always_inline void record_file(__u32 tgid, struct raqib_string *s, __u6
 
 /* ---- processes ------------------------------------------------------- */
 
-/* The epoch's entry for the image task runs, created from the task's
- * current facts when the epoch has none yet. NULL when the map is full
- * (counted). */
-static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, __u32 tgid) {
-  void *inner = current_epoch(&exec_activity);
-  if (!inner) return NULL;
-  struct raqib_image image = image_of(task);
-  struct raqib_proc *rec = bpf_map_lookup_elem(inner, &image);
-  if (rec) {
-    count_map(RAQIB_MAP_PROC, RAQIB_CNT_UPDATE);
-    return rec;
-  }
-  struct raqib_scratch *sc = get_scratch();
-  if (!sc) return NULL;
-  struct raqib_proc *p = &sc->proc;
+/* p: the task's current facts, as the first entry of its image. */
+static __always_inline void proc_init(struct raqib_proc *p, struct task_struct *task, __u32 tgid,
+                                      const struct raqib_image *image) {
   __builtin_memset(p, 0, sizeof(*p));
   p->hdr.kind = RAQIB_REC_PROC;
   p->hdr.version = RAQIB_RECORD_VERSION;
   p->hdr.size = sizeof(*p);
   p->tgid = tgid;
-  p->exec_seq = image.exec_seq;
+  p->exec_seq = image->exec_seq;
   p->ppid = BPF_CORE_READ(task, real_parent, tgid);
   p->uid = BPF_CORE_READ(task, cred, uid.val);
   p->euid = BPF_CORE_READ(task, cred, euid.val);
@@ -43,6 +33,27 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
   p->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
   p->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
   BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
+}
+
+/* The epoch's entry for the image task runs: the watched lane's when the
+ * image's exec went there, else the context map's, created from the task's
+ * current facts when the epoch has none yet. NULL when the map is full
+ * (counted). */
+static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, __u32 tgid) {
+  void *inner = current_epoch(&exec_activity);
+  if (!inner) return NULL;
+  struct raqib_image image = image_of(task);
+  struct raqib_proc *rec = bpf_map_lookup_elem(inner, &image);
+  if (rec) {
+    count_map(RAQIB_MAP_PROC, RAQIB_CNT_UPDATE);
+    return rec;
+  }
+  rec = exec_lane_find(&image);
+  if (rec) return rec;
+  struct raqib_scratch *sc = get_scratch();
+  if (!sc) return NULL;
+  struct raqib_proc *p = &sc->proc;
+  proc_init(p, task, tgid, &image);
   long err = bpf_map_update_elem(inner, &image, p, BPF_NOEXIST);
   if (err == 0)
     count_map(RAQIB_MAP_PROC, RAQIB_CNT_INSERT);
@@ -51,6 +62,24 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
     return NULL;
   }
   return bpf_map_lookup_elem(inner, &image);
+}
+
+/* The entry of an exec of the executable exe (hash exe_hash): in the
+ * watched lane when an exec recipe names it and the lane takes it, else
+ * the context map's (proc_entry). */
+static __always_inline struct raqib_proc *exec_entry(struct task_struct *task, __u32 tgid,
+                                                     const struct raqib_string *exe,
+                                                     __u64 exe_hash) {
+  __u32 match = exec_watch_match(exe, exe_hash);
+  struct raqib_watched_proc *v = match ? get_exec_lane_scratch() : NULL;
+  if (v) {
+    struct raqib_image image = image_of(task);
+    proc_init(&v->proc, task, tgid, &image);
+    v->match = match;
+    struct raqib_proc *rec = exec_lane_insert(&image, v, exe);
+    if (rec) return rec;
+  }
+  return proc_entry(task, tgid);
 }
 
 /* argv of the task that just exec'd, NUL-separated, the first RAQIB_ARGS_MAX
@@ -159,12 +188,12 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
   __u32 tgid = task->tgid;
   if (tgid == self_tgid) return 0;
-  struct raqib_proc *rec = proc_entry(task, tgid);
   struct raqib_scratch *sc = get_scratch();
-  if (!rec || !sc) return 0;
-
+  if (!sc) return 0;
   resolve_path(&bprm->file->f_path, sc);
   __u64 hash = hash_string(&sc->str);
+  struct raqib_proc *rec = exec_entry(task, tgid, &sc->str, hash);
+  if (!rec) return 0;
   put_string(hash, &sc->str);
 
   rec->exe_hash = hash;

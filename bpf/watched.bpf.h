@@ -188,6 +188,31 @@ static __always_inline __u64 hash_buf(struct raqib_watch_scratch *ws, __u32 n) {
   return raqib_siphash24((const __u8 *)ws->buf, n, hash_key0, hash_key1);
 }
 
+/* The keyed hash of the last name of the path in ws->val.path (w->len bytes). */
+static __always_inline __u64 watch_basename_hash(struct raqib_watch_scratch *ws,
+                                                 struct watch_walk *w) {
+  w->last_slash = w->len;
+  bpf_loop(RAQIB_NAME_MAX + 1, find_last_slash, w, 0);
+  __u32 start = w->last_slash + 1; /* no '/': the whole string */
+  if (w->last_slash >= w->len) start = 0;
+  /* At most RAQIB_NAME_MAX: the last '/' is that close to the end, or
+   * the string has none (a name as passed), whose hash then matches none. */
+  __u32 n = (w->len - start) & RAQIB_NAME_MAX;
+  bpf_probe_read_kernel(ws->buf, n, &ws->val.path.str[start & (RAQIB_PATH_MAX - 1)]);
+  __builtin_memset(&ws->buf[n], 0, 8);
+  return hash_buf(ws, n);
+}
+
+/* Copies the string s to dst: the header, the text and the zero word after
+ * it (pad_string), what the checks read. Bytes past them are left over from
+ * earlier strings and never read (the core reads len bytes). */
+static __always_inline void watch_copy_string(struct raqib_string *dst,
+                                              const struct raqib_string *s) {
+  __u32 copy = 8 + (s->len & (2 * RAQIB_PATH_MAX - 1)) + 8;
+  if (copy > sizeof(*dst)) copy = sizeof(*dst);
+  bpf_probe_read_kernel(dst, copy, s);
+}
+
 /* How the path in ws->val.path (len bytes, hash path_hash) and the act's
  * other name are watched for actions: enum raqib_watch_match, 0 if not. */
 static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
@@ -209,16 +234,7 @@ static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
     bpf_loop(RAQIB_PATH_MAX / 8, watch_word, &w, 0);
   }
   if (watch_basenames) {
-    w.last_slash = w.len;
-    bpf_loop(RAQIB_NAME_MAX + 1, find_last_slash, &w, 0);
-    __u32 start = w.last_slash + 1; /* no '/': the whole string */
-    if (w.last_slash >= w.len) start = 0;
-    /* At most RAQIB_NAME_MAX: the last '/' is that close to the end, or
-     * the string has none (a name as passed), whose hash then matches none. */
-    __u32 n = (w.len - start) & RAQIB_NAME_MAX;
-    bpf_probe_read_kernel(ws->buf, n, &ws->val.path.str[start & (RAQIB_PATH_MAX - 1)]);
-    __builtin_memset(&ws->buf[n], 0, 8);
-    __u64 h = hash_buf(ws, n);
+    __u64 h = watch_basename_hash(ws, &w);
     a = bpf_map_lookup_elem(&watched_paths, &h);
     if (a && (a->basename & w.actions)) w.match |= RAQIB_WATCH_BASENAME;
   }
@@ -293,12 +309,7 @@ static __always_inline bool watched_or_capped(const struct raqib_file_key *key,
     count_map(RAQIB_MAP_FILE_WATCHED, RAQIB_CNT_UPDATE);
     return true;
   }
-  /* The header, the text and the zero word after it (pad_string): what the
-   * checks read. Bytes past them are left over from earlier paths and never
-   * read (the core reads path.len bytes). */
-  __u32 copy = 8 + (s->len & (2 * RAQIB_PATH_MAX - 1)) + 8;
-  if (copy > sizeof(ws->val.path)) copy = sizeof(ws->val.path);
-  bpf_probe_read_kernel(&ws->val.path, copy, s);
+  watch_copy_string(&ws->val.path, s);
   __u32 match = watch_match(ws, key);
   ws->note_hash = 0;
   if (!match) return !proc_share_left();

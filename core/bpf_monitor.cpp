@@ -20,6 +20,8 @@
 #include "features.hpp"
 #include "process_table.hpp"
 #include "raqib.skel.h"
+#include "dns_lane.hpp"
+#include "exec_lane.hpp"
 #include "tamper.hpp"
 #include "watched_set.hpp"
 
@@ -159,6 +161,8 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     bpf_program__set_autoload(prog, false);
   }
   WatchedLane::configure(s, config);
+  ExecLane::configure(s, config);
+  DnsLane::configure(s, config);
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -168,6 +172,12 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   m->watched_ = std::make_unique<WatchedLane>();
   if (auto filled = m->watched_->fill(s, config.watched); !filled) return Error{filled.error()};
   if (auto started = m->watched_->nextEpoch(); !started) return Error{started.error()};
+  m->exec_lane_ = std::make_unique<ExecLane>();
+  if (auto filled = m->exec_lane_->fill(s, config.watched_execs); !filled)
+    return Error{filled.error()};
+  m->dns_lane_ = std::make_unique<DnsLane>();
+  if (auto filled = m->dns_lane_->fill(s, config.watched_domains); !filled)
+    return Error{filled.error()};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};
   if (auto registered = m->registerOwnObjects(); !registered) return Error{registered.error()};

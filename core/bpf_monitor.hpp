@@ -93,6 +93,8 @@ struct BrokenLink {
   std::string what;
 };
 class WatchedLane;
+class ExecLane;
+class DnsLane;
 
 class BpfMonitor {
  public:
@@ -117,6 +119,8 @@ class BpfMonitor {
   // them, to hide bpf() on them), each written back (core/tamper.cpp).
   std::vector<const OwnObject *> reregisterOwnObjects();
   WatchedLane &watched() { return *watched_; }  // the watched lane (core/watched_set.hpp)
+  ExecLane &execLane() { return *exec_lane_; }  // the exec lane (core/exec_lane.hpp)
+  DnsLane &dnsLane() { return *dns_lane_; }     // the DNS lane (core/dns_lane.hpp)
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -154,6 +158,8 @@ class BpfMonitor {
   EpochPair dns_;
   EpochPair tamper_;
   std::unique_ptr<WatchedLane> watched_;
+  std::unique_ptr<ExecLane> exec_lane_;
+  std::unique_ptr<DnsLane> dns_lane_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

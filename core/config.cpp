@@ -399,11 +399,21 @@ ReloadPlan planReload(const Config &running, const Config &fresh) {
     plan.not_applied.push_back(
         "what the file recipes watch in the kernel's lane (the new recipes match in user space "
         "meanwhile)");
+  if (!(fresh.watched_execs == running.watched_execs))
+    plan.not_applied.push_back(
+        "what the exec recipes watch in the kernel's lane (the new recipes match in user space "
+        "meanwhile)");
+  if (!(fresh.watched_domains == running.watched_domains))
+    plan.not_applied.push_back(
+        "the domains the net recipes watch in the kernel's lane (the new recipes match in user "
+        "space meanwhile)");
   Config rest = fresh;
   rest.source = running.source;
   rest.detectors = running.detectors;
   rest.printers = running.printers;
   rest.watched = running.watched;
+  rest.watched_execs = running.watched_execs;
+  rest.watched_domains = running.watched_domains;
   if (!(rest == running))
     plan.not_applied.push_back("settings outside the [plugins.*] and [printers.*] sections");
   return plan;

@@ -66,7 +66,9 @@ struct Config {
   // whose BPF program loads are expected and not reported.
   MechanismConfig tamper{std::chrono::milliseconds(250), 1024};
   std::vector<std::string> tamper_allowed_loaders;
-  WatchedPaths watched;  // what the file recipes watch (core/watched_set.hpp), set from them
+  WatchedPaths watched;        // what the file recipes watch (core/watched_set.hpp), set from them
+  WatchedPaths watched_execs;  // what the exec recipes watch (core/exec_lane.hpp), set from them
+  WatchedPaths watched_domains;  // what the net recipes watch (core/dns_lane.hpp), set from them
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;
   bool operator==(const Config &) const = default;

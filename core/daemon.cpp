@@ -101,8 +101,8 @@ class RingbufConsumer {
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
-    "exec", "file_access", "strings", "network_peers", "network_flows",
-    "dns",  "ringbuf",     "tamper",  "file_watched"};
+    "exec",    "file_access", "strings",      "network_peers", "network_flows", "dns",
+    "ringbuf", "tamper",      "file_watched", "exec_watched",  "dns_watched"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
@@ -125,6 +125,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
   j["drained"] = {{"exec", drainer.stats().exec_records},
                   {"file", drainer.stats().file_records},
                   {"file_watched", drainer.stats().watched_records},
+                  {"exec_watched", drainer.stats().exec_watched_records},
+                  {"dns_watched", drainer.stats().dns_watched_records},
                   {"peers", drainer.stats().peer_records},
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <tuple>
 
+#include "dns_lane.hpp"
+#include "exec_lane.hpp"
 #include "tamper.hpp"
 #include "watched_set.hpp"
 
@@ -81,8 +83,23 @@ ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {
 }
 
 Status Drainer::drainExec() {
+  // The context map first, then the lane: a child's entry is written after
+  // its parent's exec, so a watched parent's (a shell, a web server) is in
+  // the lane taken out after the child's context map, never a drain later.
+  // The other way round (an unwatched parent's exec between the two flips,
+  // a watched child's before the second) the child's record names the
+  // parent's previous image; the flips are an RCU grace period apart.
   auto drained = bpf_.execEpochs().flip();
   if (!drained) return Error{drained.error()};
+  // An idle lane stays in place (a flip costs a grace period). Its fill
+  // starts over before the flip: an insert during the flip's grace period
+  // goes to the new map and must count there.
+  ExecLane &exec_lane = bpf_.execLane();
+  bool lane_idle = exec_lane.idle();
+  if (!lane_idle)
+    if (auto s = exec_lane.nextEpoch(); !s) return s;
+  auto lane = lane_idle ? Result<int>(-1) : exec_lane.epochs().flip();
+  if (!lane) return Error{lane.error()};
   int64_t offset = bootToUnixOffsetNs();
   // Every entry into the table first, then the records: a child's record
   // then finds the parent that forked it in the same interval, whatever
@@ -91,29 +108,57 @@ Status Drainer::drainExec() {
   // exec): each replaces the one before it in the table, which keeps the
   // replaced one for the records it made.
   std::vector<raqib_proc> epoch;
+  auto take = [&](const char *map, const raqib_image &image, const raqib_proc &rec) {
+    if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec || rec.tgid != image.tgid ||
+        rec.exec_seq != image.exec_seq || rec.start_ns != image.start_ns)
+      return impossible_(map, fmt::format("an entry of kind {} for pid {} under key {}",
+                                          rec.hdr.kind, rec.tgid, image.tgid));
+    epoch.push_back(rec);
+  };
+  // The lane's executables, carried in its entries: no LRU evicted them.
+  std::unordered_map<uint64_t, std::string> lane_exes;
+  Status watched = Ok{};
+  if (!lane_idle) {
+    watched = drainMap<raqib_image, raqib_watched_proc>(
+        *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
+          take("exec_watched", image, v.proc);
+          lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
+          stats_.exec_watched_records++;
+        });
+    if (watched) exec_lane.epochs().drained();
+  }
+  size_t in_lane = epoch.size();
   auto status = drainMap<raqib_image, raqib_proc>(
-      *drained, [&](const raqib_image &image, const raqib_proc &rec) {
-        if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec ||
-            rec.tgid != image.tgid || rec.exec_seq != image.exec_seq ||
-            rec.start_ns != image.start_ns)
-          return impossible_("exec", fmt::format("an entry of kind {} for pid {} under key {}",
-                                                 rec.hdr.kind, rec.tgid, image.tgid));
-        epoch.push_back(rec);
-      });
-  std::sort(epoch.begin(), epoch.end(), [](const raqib_proc &a, const raqib_proc &b) {
+      *drained, [&](const raqib_image &image, const raqib_proc &rec) { take("exec", image, rec); });
+  auto earlier = [](const raqib_proc &a, const raqib_proc &b) {
     return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
-  });
-  for (const raqib_proc &rec : epoch) {
-    const std::string *exe =
-        (rec.flags & RAQIB_PROC_EXECED) ? strings_.lookup(rec.exe_hash) : nullptr;
+  };
+  // Each map's records in image order for the plugins, the lane's first;
+  // all of them in image order for the table.
+  std::sort(epoch.begin(), epoch.begin() + in_lane, earlier);
+  std::sort(epoch.begin() + in_lane, epoch.end(), earlier);
+  std::vector<const raqib_proc *> in_order;
+  for (const raqib_proc &rec : epoch) in_order.push_back(&rec);
+  std::stable_sort(in_order.begin(), in_order.end(),
+                   [&](const raqib_proc *a, const raqib_proc *b) { return earlier(*a, *b); });
+  for (const raqib_proc *in : in_order) {
+    const raqib_proc &rec = *in;
+    const std::string *exe = nullptr;
+    if (rec.flags & RAQIB_PROC_EXECED) {
+      auto carried = lane_exes.find(rec.exe_hash);
+      exe = carried != lane_exes.end() ? &carried->second : strings_.lookup(rec.exe_hash);
+    }
     processes_.apply(rec, exe ? *exe : std::string());
   }
+  // The lane's records first: a plugin queue that overflows on a storm's
+  // records drops context, not what recipes watch.
   for (const raqib_proc &rec : epoch) {
     deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset,
                                  ImageRef{rec.start_ns, rec.exec_seq}));
     stats_.exec_records++;
   }
   if (status) bpf_.execEpochs().drained();
+  if (!watched) return watched;
   if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;
 }
@@ -365,17 +410,44 @@ FlowActivity decodeFlow(const raqib_flow_key &key, const raqib_flow_value &value
 
 Status Drainer::drainDns() {
   int64_t offset = bootToUnixOffsetNs();
-  return drainWithContext<raqib_dns_key, raqib_dns_value>(
-      bpf_.dnsEpochs(), false, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
-        if (auto bad = impossibleDns(key, value, bootNowNs()); !bad.empty())
-          return impossible_("dns", bad);
-        const std::string *name = strings_.lookup(key.name_hash);
-        DnsActivity a = decodeDns(key, value, name, offset);
-        if (name)
-          for (const std::string &addr : a.answers) resolved_.add(addr, a.name);
-        deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
-        stats_.dns_records++;
+  auto record = [&](const raqib_dns_key &key, const raqib_dns_value &value,
+                    const std::string *name) {
+    if (auto bad = impossibleDns(key, value, bootNowNs()); !bad.empty())
+      return impossible_("dns", bad);
+    DnsActivity a = decodeDns(key, value, name, offset);
+    if (name)
+      for (const std::string &addr : a.answers) resolved_.add(addr, a.name);
+    deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
+    stats_.dns_records++;
+  };
+  // The lane first, with the names it carries: what recipes watch reaches
+  // them before the context, whatever the strings LRU evicted. Both are
+  // taken out before the exec drain their records' processes need.
+  DnsLane &dns_lane = bpf_.dnsLane();
+  bool lane_idle = dns_lane.idle();
+  if (!lane_idle)  // before the flip, as the exec lane's
+    if (auto s = dns_lane.nextEpoch(); !s) return s;
+  auto lane = lane_idle ? Result<int>(-1) : dns_lane.epochs().flip();
+  if (!lane) return Error{lane.error()};
+  auto drained = bpf_.dnsEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  if (auto s = drainExec(); !s) return s;
+  Status watched = Ok{};
+  if (!lane_idle) {
+    watched = drainMap<raqib_dns_key, raqib_watched_dns>(
+        *lane, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
+          std::string name = stringText(v.name);
+          record(key, v.dns, &name);
+          stats_.dns_watched_records++;
+        });
+    if (watched) dns_lane.epochs().drained();
+  }
+  auto status = drainMap<raqib_dns_key, raqib_dns_value>(
+      *drained, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+        record(key, value, strings_.lookup(key.name_hash));
       });
+  if (status) bpf_.dnsEpochs().drained();
+  return watched ? status : watched;
 }
 
 Status Drainer::drainPeers() {

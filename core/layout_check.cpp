@@ -38,6 +38,11 @@ static_assert(offsetof(raqib_watched_value, canonical_hash) == 24);
 static_assert(offsetof(raqib_watched_value, match) == 32);
 static_assert(offsetof(raqib_watched_value, path) == 40);
 static_assert(sizeof(raqib_watched_value) == 40 + sizeof(raqib_string));
+static_assert(offsetof(raqib_watched_proc, match) == sizeof(raqib_proc));
+static_assert(offsetof(raqib_watched_proc, exe) == sizeof(raqib_proc) + 8);
+static_assert(sizeof(raqib_watched_proc) == sizeof(raqib_proc) + 8 + sizeof(raqib_string));
+static_assert(offsetof(raqib_watched_dns, match) == sizeof(raqib_dns_value));
+static_assert(offsetof(raqib_watched_dns, name) == sizeof(raqib_dns_value) + 8);
 
 // The kernel's file action bits are handed to plugins unchanged.
 #define SAME_BIT(name) static_assert(unsigned(RAQIB_FILE_##name) == unsigned(RAQIB_ACTION_##name))

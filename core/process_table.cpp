@@ -202,8 +202,22 @@ void ProcessTable::apply(const raqib_proc &rec, const std::string &exe) {
     p = ProcessInfo{};
   } else if (!inserted && p.pid != 0 &&
              (p.exec_seq ? *p.exec_seq != rec.exec_seq : bool(rec.flags & RAQIB_PROC_EXECED))) {
+    if (p.exec_seq && rec.exec_seq < *p.exec_seq) {
+      // An older image reached the table after a newer one (the exec lane
+      // and the context map are taken out one after the other, a grace
+      // period apart): it is kept for the records it made; the newer one
+      // stays current.
+      ProcessInfo older = p;
+      fill(older, rec, exe);
+      keepReplaced(older, rec.exec_ns ? rec.exec_ns : bootNowNs());
+      return;
+    }
     keepReplaced(p, rec.exec_ns ? rec.exec_ns : bootNowNs());  // an exec replaced its image
   }
+  fill(p, rec, exe);
+}
+
+void ProcessTable::fill(ProcessInfo &p, const raqib_proc &rec, const std::string &exe) const {
   p.exec_seq = rec.exec_seq;
   bool fresh = p.pid == 0;
   p.pid = rec.tgid;

@@ -85,6 +85,8 @@ class ProcessTable {
   size_t size() const { return procs_.size() + replaced_count_; }
 
  private:
+  // p takes rec's facts (exe: its executable's path when it exec'd).
+  void fill(ProcessInfo &p, const raqib_proc &rec, const std::string &exe) const;
   // Keep p's image, about to be replaced at now, for the records it made.
   void keepReplaced(const ProcessInfo &p, uint64_t now_boot_ns);
 

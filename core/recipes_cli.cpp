@@ -14,6 +14,8 @@
 
 #include "output_format.hpp"
 #include "recipe.hpp"
+#include "dns_lane.hpp"
+#include "exec_lane.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -315,8 +317,11 @@ Status checkRecipes(const Config &config, const ConfigText &text) {
 Status prepareRecipes(Config &config, const ConfigText &text) {
   auto sets = loadSets(config, text);
   if (!sets) return Error{sets.error()};
-  for (const LoadedSet &s : *sets)
+  for (const LoadedSet &s : *sets) {
     if (s.plugin->plugin == Plugin::File) config.watched = watchedPathsOf(s.set.recipes());
+    if (s.plugin->plugin == Plugin::Exec) config.watched_execs = watchedExecsOf(s.set.recipes());
+    if (s.plugin->plugin == Plugin::Net) config.watched_domains = watchedDomainsOf(s.set.recipes());
+  }
   for (PluginConfig &pc : config.detectors) {
     if (pc.name != "file" && pc.name != "exec" && pc.name != "net") continue;
     try {

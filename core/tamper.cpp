@@ -1,4 +1,6 @@
 #include "tamper.hpp"
+#include "dns_lane.hpp"
+#include "exec_lane.hpp"
 #include "watched_set.hpp"
 
 #include <bpf/bpf.h>
@@ -493,9 +495,9 @@ TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &p
   drainer.onImpossible([this](const std::string &map, const std::string &what) {
     integrityFailure(map, "an entry the programs could not have written: " + what);
   });
-  for (EpochPair *pair :
-       {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.watched().epochs(), &bpf.peerEpochs(),
-        &bpf.flowEpochs(), &bpf.dnsEpochs(), &bpf.tamperEpochs()})
+  for (EpochPair *pair : {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.watched().epochs(),
+                          &bpf.peerEpochs(), &bpf.flowEpochs(), &bpf.dnsEpochs(),
+                          &bpf.tamperEpochs(), &bpf.execLane().epochs(), &bpf.dnsLane().epochs()})
     canaries_.push_back(std::make_unique<Canary>(*this, *pair, names_, key));
 }
 

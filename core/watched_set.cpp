@@ -22,21 +22,10 @@ bool hasWildcard(std::string_view p) {
   return p.find_first_of("*?[") != std::string_view::npos;
 }
 
-// Adds actions to text's entry of set (by text: several recipes may name it).
-void addTo(std::map<std::string, uint32_t> &set, const std::string &text, uint32_t actions) {
-  set[text] |= actions;
-}
-
 std::vector<WatchedPath> listOf(const std::map<std::string, uint32_t> &set) {
   std::vector<WatchedPath> out;
   for (const auto &[text, actions] : set) out.push_back({text, actions});
   return out;
-}
-
-uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1) {
-  std::vector<uint8_t> buf(text.size() + 8, 0);  // zero-filled past the end, as SipHash reads words
-  std::memcpy(buf.data(), text.data(), text.size());
-  return raqib_siphash24(buf.data(), uint32_t(text.size()), k0, k1);
 }
 
 // Context entries one process may insert per epoch, and the fill that
@@ -50,38 +39,59 @@ uint32_t fillMark(uint32_t entries) {
 
 }  // namespace
 
-WatchedPaths watchedPathsOf(const std::vector<recipes::Recipe> &all) {
-  std::map<std::string, uint32_t> exact, prefixes, basenames;
-  WatchedPaths out;
-  for (const recipes::Recipe &r : all) {
-    if (!r.enabled || r.plugin != recipes::Plugin::File) continue;
-    uint32_t actions = r.file.actions;  // required by the recipe language
-    recipes::Watched w;
-    r.file.paths.exportTo(w);
-    for (const auto &e : w.exact) addTo(exact, e, actions);
-    for (const auto &p : w.prefixes) addTo(prefixes, p, actions);
-    for (const auto &b : w.basenames) addTo(basenames, b, actions);
-    for (const auto &p : w.patterns) {
-      size_t slash = p.find_last_of('/', p.size() - 2);
-      bool under = p.back() == '/';
-      if (p.rfind("re:", 0) == 0 || p[0] != '/' || slash == std::string::npos || under) {
-        out.user_space_only.push_back(p);
-      } else if (std::string last = p.substr(slash + 1); !hasWildcard(last)) {
-        addTo(basenames, last, actions);
-      } else if (std::string dir = p.substr(0, slash + 1); !hasWildcard(dir)) {
-        addTo(prefixes, dir, actions);
-      } else {
-        out.user_space_only.push_back(p);
-      }
+uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1) {
+  std::vector<uint8_t> buf(text.size() + 8, 0);  // zero-filled past the end, as SipHash reads words
+  std::memcpy(buf.data(), text.data(), text.size());
+  return raqib_siphash24(buf.data(), uint32_t(text.size()), k0, k1);
+}
+
+uint32_t prefixDepth(const WatchedPaths &w) {
+  uint32_t depth = 0;
+  for (const auto &p : w.prefixes)
+    depth = std::max<uint32_t>(depth, std::count(p.text.begin(), p.text.end(), '/'));
+  return depth;
+}
+
+void WatchedSetBuilder::add(const recipes::PatternSet &set, uint32_t actions) {
+  recipes::Watched w;
+  set.exportTo(w);
+  // By text: several recipes may name one string.
+  for (const auto &e : w.exact) exact_[e] |= actions;
+  for (const auto &p : w.prefixes) prefixes_[p] |= actions;
+  for (const auto &b : w.basenames) basenames_[b] |= actions;
+  for (const auto &p : w.patterns) {
+    size_t slash = p.find_last_of('/', p.size() - 2);
+    bool under = p.back() == '/';
+    if (p.rfind("re:", 0) == 0 || p[0] != '/' || slash == std::string::npos || under) {
+      user_space_only_.push_back(p);
+    } else if (std::string last = p.substr(slash + 1); !hasWildcard(last)) {
+      basenames_[last] |= actions;
+    } else if (std::string dir = p.substr(0, slash + 1); !hasWildcard(dir)) {
+      prefixes_[dir] |= actions;
+    } else {
+      user_space_only_.push_back(p);
     }
   }
-  out.exact = listOf(exact);
-  out.prefixes = listOf(prefixes);
-  out.basenames = listOf(basenames);
+}
+
+WatchedPaths WatchedSetBuilder::done() && {
+  WatchedPaths out;
+  out.exact = listOf(exact_);
+  out.prefixes = listOf(prefixes_);
+  out.basenames = listOf(basenames_);
+  out.user_space_only = std::move(user_space_only_);
   std::sort(out.user_space_only.begin(), out.user_space_only.end());
   out.user_space_only.erase(std::unique(out.user_space_only.begin(), out.user_space_only.end()),
                             out.user_space_only.end());
   return out;
+}
+
+WatchedPaths watchedPathsOf(const std::vector<recipes::Recipe> &all) {
+  WatchedSetBuilder sets;
+  for (const recipes::Recipe &r : all)
+    if (r.enabled && r.plugin == recipes::Plugin::File)
+      sets.add(r.file.paths, r.file.actions);  // actions: required by the recipe language
+  return std::move(sets).done();
 }
 
 uint64_t kernelDev(uint64_t st_dev) {
@@ -90,11 +100,8 @@ uint64_t kernelDev(uint64_t st_dev) {
 
 void WatchedLane::configure(raqib_bpf *s, const Config &config) {
   const WatchedPaths &w = config.watched;
-  uint32_t depth = 0;
-  for (const auto &p : w.prefixes)
-    depth = std::max<uint32_t>(depth, std::count(p.text.begin(), p.text.end(), '/'));
   s->rodata->watch_enabled = !w.empty();
-  s->rodata->watch_prefix_depth = depth;
+  s->rodata->watch_prefix_depth = prefixDepth(w);
   s->rodata->watch_basenames = !w.basenames.empty();
   s->rodata->watch_inodes = !w.exact.empty();
   s->rodata->file_proc_cap = procCap(config.file_access.map_entries);

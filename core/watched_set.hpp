@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -25,12 +27,35 @@ namespace raqib {
 
 namespace recipes {
 struct Recipe;
-}
+class PatternSet;
+}  // namespace recipes
+
+// Compiles pattern sets into the forms the kernel's watched sets hold (for
+// the file lane here, for the exec lane in core/exec_lane.cpp).
+class WatchedSetBuilder {
+ public:
+  // Each pattern of set, watched for actions. A glob whose last name is
+  // literal watches that basename; one whose only wildcard is in its last
+  // name watches its directory as a prefix; the rest (regexes, other globs)
+  // are user-space only.
+  void add(const recipes::PatternSet &set, uint32_t actions);
+  WatchedPaths done() &&;
+
+ private:
+  std::map<std::string, uint32_t> exact_, prefixes_, basenames_;
+  std::vector<std::string> user_space_only_;
+};
 
 // The watched sets of the enabled recipes among recipes (file recipes only).
 // A glob whose last name is literal watches that basename; one whose only
 // wildcard is in its last name watches its directory as a prefix.
 WatchedPaths watchedPathsOf(const std::vector<recipes::Recipe> &recipes);
+
+// The keyed SipHash-2-4 of text, as the kernel hashes strings.
+uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1);
+
+// The most '/' in one of w's prefixes: how deep the kernel's prefix pass goes.
+uint32_t prefixDepth(const WatchedPaths &w);
 
 // The kernel's dev_t (major << 20 | minor) of a stat(2) st_dev.
 uint64_t kernelDev(uint64_t st_dev);

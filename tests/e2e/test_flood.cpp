@@ -2,16 +2,25 @@
 // of /etc/shadow, by one process or spread over several, in what would be one
 // drain interval. The read made before the flood and the read made after it
 // are both detected and name their own process: the watched lane keeps them
-// and their path where the flood cannot reach (bpf/watched.bpf.h). What the
-// flood itself loses is counted, per map and per cause.
+// and their path where the flood cannot reach (bpf/watched.bpf.h). An exec
+// storm around a watched exec likewise (bpf/exec_watched.bpf.h), and a flood
+// of DNS questions around a question for a watched domain
+// (bpf/dns_watched.bpf.h). What the flood itself loses is counted, per map
+// and per cause.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "records.hpp"
 
@@ -116,6 +125,201 @@ TEST(Flood, OneProcessCannotHideAReadBeforeOrAfterIt) {
 
 TEST(Flood, SeveralProcessesCannotHideAReadBeforeOrAfterIt) {
   readFloodRead(4);
+}
+
+// ---- processes and names: one long interval ------------------------------
+
+// A daemon whose every drain runs at the longest cadence (each mechanism's
+// drain drains the exec map, and peers' and flows' the dns map, first), so a
+// flood and the act inside it share one interval: what it detects comes
+// with the final drain at stop. Detections go to a logfile, which never
+// blocks: stdout is not read while a flood runs, and a printer blocked on
+// a full pipe drops what its queue cannot hold.
+class OneIntervalDaemon {
+ public:
+  explicit OneIntervalDaemon(const char *plugin)
+      : dir_(tempDir()),
+        config_("raqib.toml", configText(plugin, dir_ + "/detections.json")),
+        daemon_({"--config", config_.path()}) {}
+  ~OneIntervalDaemon() { fs::remove_all(dir_); }
+  bool ready() { return daemon_.waitReady(); }
+  // Stops the daemon (its final drain) and returns its detections.
+  std::vector<json> stop() {
+    EXPECT_EQ(daemon_.stop(std::chrono::seconds(60)), 0);
+    std::vector<json> out;
+    for (const std::string &l : readLines(dir_ + "/detections.json")) {
+      json j = json::parse(l, nullptr, false);
+      if (j.is_object() && j["kind"] == "detection") out.push_back(std::move(j));
+    }
+    return out;
+  }
+  json stats() { return statsOf(daemon_); }
+  std::string log() const { return daemon_.stderrText(); }
+
+ private:
+  static std::string tempDir() {
+    char tmpl[] = "/tmp/raqib-interval-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    chmod(tmpl, 0777);  // the daemon writes there after dropping root
+    return tmpl;
+  }
+  static std::string configText(const char *plugin, const std::string &log) {
+    std::string text;
+    for (const char *section :
+         {"exec", "file_access", "network_peers", "network_flows", "dns", "tamper"})
+      text += fmt::format("[{}]\ncadence = \"60s\"\n", section);
+    return text + fmt::format("[plugins.{}]\n[printers.logfile]\npath = \"{}\"\n", plugin, log);
+  }
+  std::string dir_;
+  TempFile config_;
+  DaemonProcess daemon_;
+};
+
+// The first of detections for which match is true, or null.
+json firstOf(const std::vector<json> &detections, const std::function<bool(const json &)> &match) {
+  auto it = std::find_if(detections.begin(), detections.end(), match);
+  return it == detections.end() ? json() : *it;
+}
+
+// ---- processes -----------------------------------------------------------
+
+extern "C" char **environ;
+
+// What a storm is made of: short-lived processes that only fork and exit
+// (each an exec-map entry and nothing else), or that exec /usr/bin/true
+// (two exec-map entries, and the file records of the exec and the loader's
+// opens, which fill the file map and start its early drain).
+enum class Storm { Forks, Execs };
+
+// processes children that make count short-lived processes between them,
+// each keeping up to 16 in flight; returns when all are done.
+void storm(Storm kind, int count, int processes) {
+  std::vector<pid_t> parents;
+  for (int p = 0; p < processes; p++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      char *argv[] = {const_cast<char *>("/usr/bin/true"), nullptr};
+      int running = 0;
+      for (int i = p; i < count; i += processes) {
+        if (running == 16 && waitpid(-1, nullptr, 0) > 0) running--;
+        pid_t child = -1;
+        if (kind == Storm::Execs)
+          posix_spawn(&child, argv[0], nullptr, nullptr, argv, environ);
+        else if ((child = fork()) == 0)
+          _exit(0);
+        if (child > 0) running++;
+      }
+      while (waitpid(-1, nullptr, 0) > 0) {
+      }
+      _exit(0);
+    }
+    parents.push_back(pid);
+  }
+  for (pid_t pid : parents) waitpid(pid, nullptr, 0);
+}
+
+// A storm, a stand-in nmap run with its own arguments, and another storm,
+// all in one drain interval of the default 16,384-entry exec map: each
+// fork storm alone fills it. net_scan_tool_exec detects the nmap with its exe and
+// argv (the exec lane keeps it, bpf/exec_watched.bpf.h), and what the
+// storms lost is counted.
+void stormExecStorm(Storm kind, int count, int processes) {
+  char tmpl[] = "/tmp/raqib-storm-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  chmod(dir.c_str(), 0755);
+  std::string nmap = dir + "/nmap";
+  fs::copy_file("/usr/bin/true", nmap);
+  chmod(nmap.c_str(), 0755);
+  OneIntervalDaemon daemon("exec");
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+
+  storm(kind, count, processes);
+  ChildResult watched = runChild({nmap, "-sS", dir});
+  storm(kind, count, processes);
+
+  json d = firstOf(daemon.stop(), [&](const json &j) {
+    return j["name"] == "net_scan_tool_exec" && j["process"]["pid"] == watched.pid;
+  });
+  fs::remove_all(dir);
+  ASSERT_FALSE(d.is_null()) << "the exec of " << nmap << " (pid " << watched.pid
+                            << ") amid the storm was not detected\n"
+                            << daemon.log();
+  EXPECT_EQ(d["process"]["exe"], nmap) << d;
+  EXPECT_EQ(d["process"]["args"], json::array({nmap, "-sS", dir})) << d;
+
+  json s = daemon.stats();
+  ASSERT_FALSE(s.is_null()) << daemon.log();
+  EXPECT_GE(s["drained"]["exec_watched"].get<long>(), 1) << s.dump();
+  // Every process of the storms was recorded or counted as lost.
+  const json &exec = s["maps"]["exec"];
+  EXPECT_GE(exec["inserts"].get<long>() + exec["failed"].get<long>(), 2 * count) << s.dump();
+  if (kind == Storm::Forks) {
+    EXPECT_GT(exec["failed"].get<long>(), 0) << s.dump();
+  }
+}
+
+TEST(Flood, AForkStormFromOneParentCannotHideAWatchedExec) {
+  stormExecStorm(Storm::Forks, 20000, 1);
+}
+
+TEST(Flood, AForkStormFromSeveralParentsCannotHideAWatchedExec) {
+  stormExecStorm(Storm::Forks, 20000, 4);
+}
+
+TEST(Flood, AnExecStormCannotHideAWatchedExec) {
+  stormExecStorm(Storm::Execs, 10000, 4);
+}
+
+// ---- DNS names -----------------------------------------------------------
+
+// In a private network namespace (no packet leaves it), one process asks a
+// resolver socket on its loopback for names distinct names, then for
+// needle, then for names more: each flood alone fills the dns map (4,096)
+// and the two together the strings LRU (16,384).
+const char *kDnsFlood = R"(import socket, struct, sys
+needle, names, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def question(name, i):
+    return (struct.pack(">HHHHHH", i & 0xffff, 0x100, 1, 0, 0, 0)
+            + b"".join(bytes([len(l)]) + l.encode() for l in name.split("."))
+            + b"\0" + struct.pack(">HH", 1, 1))
+resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+resolver.bind(("127.0.0.1", 53))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(names):
+    c.sendto(question("n%d.%s.flood.test" % (i, tag), i), ("127.0.0.1", 53))
+c.sendto(question(needle, 7), ("127.0.0.1", 53))
+for i in range(names, 2 * names):
+    c.sendto(question("n%d.%s.flood.test" % (i, tag), i), ("127.0.0.1", 53))
+)";
+
+TEST(Flood, AFloodOfDnsNamesCannotHideAWatchedName) {
+  constexpr int kNames = 10000;
+  TempFile script("flood.py", kDnsFlood);
+  OneIntervalDaemon daemon("net");
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+
+  // A name under the catalogue's threat domain ".malware.raqib.test", in
+  // mixed case (names match whatever their case).
+  std::string tag = "t" + std::to_string(getpid());
+  std::string needle = tag + ".C2.Malware.raqib.test";
+  ChildResult flood = runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
+                                "ip link set lo up && exec /usr/bin/python3 " + script.path() +
+                                    " " + needle + " " + std::to_string(kNames) + " " + tag});
+  ASSERT_EQ(flood.status, 0);
+
+  json d = firstOf(daemon.stop(), [&](const json &j) {
+    return j["name"] == "threat_domain_access" && j.contains("dns") && j["dns"]["name"] == needle;
+  });
+  ASSERT_FALSE(d.is_null()) << "the question for " << needle << " amid the flood was not detected\n"
+                            << daemon.log();
+  json s = daemon.stats();
+  ASSERT_FALSE(s.is_null()) << daemon.log();
+  EXPECT_GE(s["drained"]["dns_watched"].get<long>(), 1) << s.dump();
+  // Every question of the flood was recorded or counted as lost.
+  const json &dns = s["maps"]["dns"];
+  EXPECT_GT(dns["failed"].get<long>(), 0) << s.dump();
+  EXPECT_GE(dns["inserts"].get<long>() + dns["failed"].get<long>(), 2 * kNames) << s.dump();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// What the file recipes watch, in the forms the kernel's watched sets hold
-// (core/watched_set.cpp): exact paths, directory prefixes and basenames,
-// with the actions the recipes naming them watch.
+// What the file and exec recipes watch, in the forms the kernel's watched
+// sets hold (core/watched_set.cpp, core/exec_lane.cpp): exact paths,
+// directory prefixes and basenames, with the actions the recipes naming
+// them watch.
 #include <gtest/gtest.h>
 
 #include <sys/sysmacros.h>
@@ -8,6 +9,8 @@
 #include <algorithm>
 
 #include "recipe.hpp"
+#include "dns_lane.hpp"
+#include "exec_lane.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -62,6 +65,72 @@ paths = ["/disabled"]
   EXPECT_TRUE(find(w.basenames, "credentials"));  // /home/*/.aws/credentials
   EXPECT_TRUE(find(w.basenames, "id_rsa"));
   EXPECT_EQ(w.user_space_only, (std::vector<std::string>{"/home/*/.ssh/id_*", "re:^/x$"}));
+}
+
+TEST(WatchedSet, ExecRecipesCompileTheirExecutablesMarkedForTheExecLane) {
+  RecipeSet set = RecipeSet::parse(Plugin::Exec, {parseDocument(R"(
+[[recipe]]
+name = "tools"
+description = "d"
+tactic = "discovery"
+technique = "T1046"
+importance = "high"
+exe = ["nmap", "/tmp/", "/opt/tool/bin/scan", "xmrig-*", "/srv/*/run", "re:^/x$"]
+[[recipe]]
+name = "args only"
+description = "d"
+tactic = "impact"
+technique = "T1496"
+importance = "high"
+args = ["*stratum+tcp://*"]
+[[recipe]]
+name = "off"
+description = "d"
+tactic = "discovery"
+technique = "T1046"
+importance = "high"
+enabled = false
+exe = ["disabled"]
+)",
+                                                                "t.toml")});
+  WatchedPaths w = watchedExecsOf(set.recipes());
+  ASSERT_TRUE(find(w.basenames, "nmap"));
+  EXPECT_EQ(find(w.basenames, "nmap")->actions, RAQIB_WATCH_EXEC_RECIPE);
+  EXPECT_TRUE(find(w.prefixes, "/tmp/"));
+  EXPECT_TRUE(find(w.exact, "/opt/tool/bin/scan"));
+  EXPECT_TRUE(find(w.basenames, "run"));  // /srv/*/run
+  EXPECT_FALSE(find(w.basenames, "disabled"));
+  // A recipe on arguments alone watches every exec: nothing to compile.
+  EXPECT_EQ(w.exact.size() + w.prefixes.size() + w.basenames.size(), 4u);
+  EXPECT_EQ(w.user_space_only, (std::vector<std::string>{"re:^/x$", "xmrig-*"}));
+}
+
+TEST(WatchedSet, NetRecipesCompileTheirDomainsInWireFormat) {
+  RecipeSet set = RecipeSet::parse(Plugin::Net, {parseDocument(R"(
+[[recipe]]
+name = "threats"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+domains = ["C2.Example.invalid", ".Bad.example", "*.worse.example"]
+)",
+                                                               "t.toml")});
+  WatchedPaths w = watchedDomainsOf(set.recipes());
+  ASSERT_TRUE(find(w.exact, "c2.example.invalid"));
+  EXPECT_EQ(find(w.exact, "c2.example.invalid")->actions, RAQIB_WATCH_DNS_RECIPE);
+  EXPECT_TRUE(find(w.prefixes, "bad.example"));  // it and every name under it
+  EXPECT_TRUE(find(w.prefixes, "worse.example"));
+  EXPECT_EQ(dnsWireName("c2.Example.com"), std::string("\x02"
+                                                       "c2\x07"
+                                                       "example\x03"
+                                                       "com",
+                                                       15) +
+                                               '\0');
+  EXPECT_FALSE(dnsWireName("a..b"));
+  EXPECT_FALSE(dnsWireName(std::string(64, 'a') + ".com"));  // a label of 64
+  EXPECT_FALSE(
+      dnsWireName(std::string(62, 'a') + "." + std::string(61, 'b') + ".com"));  // 130 bytes
 }
 
 TEST(WatchedSet, KernelDevIsMajorShiftedTwentyOrMinor) {

@@ -196,7 +196,9 @@ enum raqib_map_id {
   RAQIB_MAP_RINGBUF = 6, /* the streaming transport: inserts = records, failed = dropped */
   RAQIB_MAP_TAMPER = 7,  /* tamper_activity */
   RAQIB_MAP_FILE_WATCHED = 8, /* the watched lane of file activity (bpf/watched.bpf.h) */
-  RAQIB_MAP_COUNT = 9,
+  RAQIB_MAP_EXEC_WATCHED = 9, /* the watched lane of processes (bpf/exec_watched.bpf.h) */
+  RAQIB_MAP_DNS_WATCHED = 10, /* the watched lane of DNS (bpf/dns_watched.bpf.h) */
+  RAQIB_MAP_COUNT = 11,
 };
 
 struct raqib_map_counters {
@@ -217,6 +219,14 @@ struct raqib_watch_actions {
   __u32 basename;
   __u32 _pad;
 };
+
+/* A bit of raqib_watch_actions no file act has: an exec recipe names the
+ * string as an executable (the exec lane, bpf/exec_watched.bpf.h). */
+#define RAQIB_WATCH_EXEC_RECIPE (1u << 31)
+/* Likewise: a net recipe names the string as a domain, in DNS wire format
+ * and lower case; exact: that name, prefix: it and every name under it (the
+ * DNS lane, bpf/dns_watched.bpf.h). */
+#define RAQIB_WATCH_DNS_RECIPE (1u << 30)
 
 /* watched_inodes: keyed hash of struct raqib_inode_id -> the watched file
  * that inode is, whatever name reaches it (hard links, bind mounts). */
@@ -247,6 +257,16 @@ struct raqib_watched_value {
   __u32 match;          /* enum raqib_watch_match */
   __u32 _pad;
   struct raqib_string path;
+};
+
+/* The watched lane of processes (exec_watched): keyed like exec_activity,
+ * and the value carries the executable's path itself, so nothing can evict
+ * it before the drain. */
+struct raqib_watched_proc {
+  struct raqib_proc proc; /* proc.exe_hash is the hash of exe */
+  __u32 match;            /* enum raqib_watch_match */
+  __u32 _pad;
+  struct raqib_string exe;
 };
 
 /* ---- network ---------------------------------------------------------- */
@@ -339,6 +359,16 @@ struct raqib_dns_value {
   __u8 answers_len;
   __u8 rcode; /* of the last response */
   __u16 flags; /* enum raqib_dns_flags */
+};
+
+/* The watched lane of DNS (dns_watched): keyed like dns, and the value
+ * carries the name itself (wire format), so nothing can evict it before the
+ * drain. */
+struct raqib_watched_dns {
+  struct raqib_dns_value dns;
+  __u32 match; /* enum raqib_watch_match: exact or prefix (a watched domain's suffix) */
+  __u32 _pad;
+  struct raqib_string name;
 };
 
 /* The process a socket belongs to, by socket cookie. */

@@ -1,0 +1,117 @@
+#include "dns_lane.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "raqib.skel.h"
+#include "recipe.hpp"
+#include "watched_set.hpp"
+
+namespace raqib {
+
+std::optional<std::string> dnsWireName(std::string_view name) {
+  std::string wire;
+  while (!name.empty()) {
+    size_t dot = name.find('.');
+    std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63) return std::nullopt;
+    wire += char(label.size());
+    for (char c : label) wire += char(std::tolower(static_cast<unsigned char>(c)));
+    name = dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1);
+  }
+  wire += '\0';
+  if (wire.size() > RAQIB_DNS_NAME_MAX) return std::nullopt;
+  return wire;
+}
+
+WatchedPaths watchedDomainsOf(const std::vector<recipes::Recipe> &all) {
+  std::map<std::string, uint32_t> exact, under;
+  WatchedPaths out;
+  for (const recipes::Recipe &r : all) {
+    if (!r.enabled || r.plugin != recipes::Plugin::Net) continue;
+    recipes::Watched w;
+    r.net.domains.exportTo(w);
+    for (const auto &e : w.exact)
+      if (dnsWireName(e))
+        exact[e] |= RAQIB_WATCH_DNS_RECIPE;
+      else
+        out.user_space_only.push_back(e);
+    for (const auto &p : w.prefixes)  // ".example.com"
+      if (dnsWireName(p.substr(1)))
+        under[p.substr(1)] |= RAQIB_WATCH_DNS_RECIPE;
+      else
+        out.user_space_only.push_back(p);
+  }
+  for (const auto &[text, actions] : exact) out.exact.push_back({text, actions});
+  for (const auto &[text, actions] : under) out.prefixes.push_back({text, actions});
+  std::sort(out.user_space_only.begin(), out.user_space_only.end());
+  out.user_space_only.erase(std::unique(out.user_space_only.begin(), out.user_space_only.end()),
+                            out.user_space_only.end());
+  return out;
+}
+
+void DnsLane::configure(raqib_bpf *s, const Config &config) {
+  const WatchedPaths &w = config.watched_domains;
+  s->rodata->dns_watch_enabled = !w.empty();
+  uint32_t fewest = RAQIB_DNS_LABELS_MAX, most = 0;
+  for (const auto *list : {&w.exact, &w.prefixes})
+    for (const WatchedPath &p : *list) {
+      uint32_t labels = std::count(p.text.begin(), p.text.end(), '.') + 1;
+      fewest = std::min(fewest, labels);
+      most = std::max(most, labels);
+    }
+  s->rodata->dns_watch_labels_min = fewest;
+  s->rodata->dns_watch_labels_max = most;
+  uint32_t lane = bpf_map__max_entries(s->maps.dns_watched_a);
+  s->rodata->dns_lane_soft = lane - lane / 4;
+  bpf_map__set_max_entries(s->maps.watched_paths, bpf_map__max_entries(s->maps.watched_paths) +
+                                                      w.exact.size() + w.prefixes.size());
+}
+
+Status DnsLane::fill(raqib_bpf *s, const WatchedPaths &w) {
+  uint64_t k0 = s->rodata->hash_key0, k1 = s->rodata->hash_key1;
+  int fd = bpf_map__fd(s->maps.watched_paths);
+  // Another lane may have put the same hash there: its bits are kept.
+  auto put = [&](const std::vector<WatchedPath> &list, uint32_t raqib_watch_actions::*field) {
+    for (const WatchedPath &p : list) {
+      uint64_t hash = keyedHash(*dnsWireName(p.text), k0, k1);
+      raqib_watch_actions actions{};
+      bpf_map_lookup_elem(fd, &hash, &actions);
+      actions.*field |= p.actions;
+      if (int err = bpf_map_update_elem(fd, &hash, &actions, BPF_ANY); err < 0) return err;
+    }
+    return 0;
+  };
+  int err = put(w.exact, &raqib_watch_actions::exact);
+  if (!err) err = put(w.prefixes, &raqib_watch_actions::prefix);
+  if (err < 0) return Error{fmt::format("filling the watched domains: {}", std::strerror(-err))};
+  epochs_ = EpochPair(bpf_map__fd(s->maps.dns_watched), bpf_map__fd(s->maps.dns_watched_a),
+                      bpf_map__fd(s->maps.dns_watched_b));
+  filled_fd_ = bpf_map__fd(s->maps.dns_lane_filled);
+  spdlog::info(
+      "watched domains: {} names, {} names with everything under them; {} matched in user space "
+      "only",
+      w.exact.size(), w.prefixes.size(), w.user_space_only.size());
+  return nextEpoch();
+}
+
+bool DnsLane::idle() const {
+  uint32_t zero = 0;
+  uint64_t filled = 1;
+  return bpf_map_lookup_elem(filled_fd_, &zero, &filled) == 0 && filled == 0;
+}
+
+Status DnsLane::nextEpoch() {
+  uint32_t zero = 0;
+  uint64_t filled = 0;
+  if (int err = bpf_map_update_elem(filled_fd_, &zero, &filled, BPF_ANY); err < 0)
+    return Error{fmt::format("starting a DNS lane epoch: {}", std::strerror(-err))};
+  return Ok{};
+}
+
+}  // namespace raqib
