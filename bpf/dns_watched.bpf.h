@@ -51,13 +51,14 @@ struct {
   __type(value, __u64);
 } dns_lane_filled SEC(".maps");
 
-#define RAQIB_DNS_LOWER_MAX (2 * RAQIB_DNS_NAME_MAX) /* a suffix's start and length, each masked */
+#define RAQIB_DNS_LOWER_MAX (2 * RAQIB_DNS_NAME_MAX) /* a suffix's start and length, each masked \
+                                                      */
 
 /* Per-CPU working space; slot 0 for egress, 1 for ingress (as net_scratch). */
 struct raqib_dns_watch_scratch {
-  struct raqib_watched_dns val;         /* the lane entry being made */
-  char lower[RAQIB_DNS_LOWER_MAX + 8];  /* the name in lower case */
-  char buf[2 * RAQIB_PATH_MAX + 8];     /* one suffix, zero-filled after (SipHash reads words) */
+  struct raqib_watched_dns val;        /* the lane entry being made */
+  char lower[RAQIB_DNS_LOWER_MAX + 8]; /* the name in lower case */
+  char buf[2 * RAQIB_PATH_MAX + 8];    /* one suffix, zero-filled after (SipHash reads words) */
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -71,7 +72,7 @@ struct {
 static __always_inline __u64 dns_lower_word(__u64 w) {
   const __u64 ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
   __u64 seven = w & ~high;
-  __u64 ge_a = seven + (0x80 - 'A') * ones; /* high bit: byte >= 'A' */
+  __u64 ge_a = seven + (0x80 - 'A') * ones;     /* high bit: byte >= 'A' */
   __u64 gt_z = seven + (0x80 - 'Z' - 1) * ones; /* high bit: byte > 'Z' */
   __u64 upper = ge_a & ~gt_z & ~w & high;
   return w | (upper >> 2);
@@ -79,8 +80,8 @@ static __always_inline __u64 dns_lower_word(__u64 w) {
 
 struct dns_watch_walk {
   __u32 slot;
-  __u32 pos;    /* the label the suffix starts at */
-  __u32 len;    /* of the name, its terminating zero included */
+  __u32 pos; /* the label the suffix starts at */
+  __u32 len; /* of the name, its terminating zero included */
   __u32 match;
   __u32 labels; /* in the suffix at pos */
 };
@@ -140,9 +141,9 @@ static __always_inline __u32 dns_watch_match(__u32 slot, const struct raqib_stri
  * refused it (counted: capped past the soft mark, failed when full); the
  * caller records it as context then. */
 static __always_inline struct raqib_dns_value *dns_lane_entry(__u32 slot,
-                                                               const struct raqib_dns_key *key,
-                                                               const struct raqib_string *s,
-                                                               __u64 now) {
+                                                              const struct raqib_dns_key *key,
+                                                              const struct raqib_string *s,
+                                                              __u64 now) {
   if (!dns_watch_enabled) return NULL;
   void *lane = current_epoch(&dns_watched);
   if (!lane) return NULL;

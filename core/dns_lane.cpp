@@ -75,21 +75,11 @@ void DnsLane::configure(raqib_bpf *s, const Config &config) {
 
 Status DnsLane::fill(raqib_bpf *s, const WatchedPaths &w) {
   uint64_t k0 = s->rodata->hash_key0, k1 = s->rodata->hash_key1;
-  int fd = bpf_map__fd(s->maps.watched_paths);
   // Another lane may have put the same hash there: its bits are kept.
-  auto put = [&](const std::vector<WatchedPath> &list, uint32_t raqib_watch_actions::*field) {
-    for (const WatchedPath &p : list) {
-      uint64_t hash = keyedHash(*dnsWireName(p.text), k0, k1);
-      raqib_watch_actions actions{};
-      bpf_map_lookup_elem(fd, &hash, &actions);
-      actions.*field |= p.actions;
-      if (int err = bpf_map_update_elem(fd, &hash, &actions, BPF_ANY); err < 0) return err;
-    }
-    return 0;
-  };
-  int err = put(w.exact, &raqib_watch_actions::exact);
-  if (!err) err = put(w.prefixes, &raqib_watch_actions::prefix);
-  if (err < 0) return Error{fmt::format("filling the watched domains: {}", std::strerror(-err))};
+  if (int err = mergeWatched(bpf_map__fd(s->maps.watched_paths), w, k0, k1,
+                             [](const std::string &text) { return *dnsWireName(text); });
+      err < 0)
+    return Error{fmt::format("filling the watched domains: {}", std::strerror(-err))};
   epochs_ = EpochPair(bpf_map__fd(s->maps.dns_watched), bpf_map__fd(s->maps.dns_watched_a),
                       bpf_map__fd(s->maps.dns_watched_b));
   filled_fd_ = bpf_map__fd(s->maps.dns_lane_filled);

@@ -104,7 +104,7 @@ const raqib_file_event *fileEventIn(const void *data, size_t size);
 struct DrainStats {
   uint64_t exec_records = 0;
   uint64_t file_records = 0;
-  uint64_t watched_records = 0;  // of file_records, from the watched lane
+  uint64_t watched_records = 0;       // of file_records, from the watched lane
   uint64_t exec_watched_records = 0;  // of exec_records, from the exec lane
   uint64_t dns_watched_records = 0;   // of dns_records, from the DNS lane
   uint64_t peer_records = 0;

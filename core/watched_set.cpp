@@ -45,6 +45,21 @@ uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1) {
   return raqib_siphash24(buf.data(), uint32_t(text.size()), k0, k1);
 }
 
+int mergeWatched(int fd, const WatchedPaths &w, uint64_t k0, uint64_t k1,
+                 const std::function<std::string(const std::string &)> &hashed) {
+  for (auto [list, field] : {std::pair{&w.exact, &raqib_watch_actions::exact},
+                             std::pair{&w.prefixes, &raqib_watch_actions::prefix},
+                             std::pair{&w.basenames, &raqib_watch_actions::basename}})
+    for (const WatchedPath &p : *list) {
+      uint64_t hash = keyedHash(hashed(p.text), k0, k1);
+      raqib_watch_actions actions{};
+      bpf_map_lookup_elem(fd, &hash, &actions);  // absent: none yet
+      actions.*field |= p.actions;
+      if (int err = bpf_map_update_elem(fd, &hash, &actions, BPF_ANY); err < 0) return err;
+    }
+  return 0;
+}
+
 uint32_t prefixDepth(const WatchedPaths &w) {
   uint32_t depth = 0;
   for (const auto &p : w.prefixes)
@@ -115,14 +130,10 @@ void WatchedLane::configure(raqib_bpf *s, const Config &config) {
 
 Status WatchedLane::fill(raqib_bpf *s, const WatchedPaths &w) {
   uint64_t k0 = s->rodata->hash_key0, k1 = s->rodata->hash_key1;
-  std::unordered_map<uint64_t, raqib_watch_actions> paths;
-  for (const auto &e : w.exact) paths[keyedHash(e.text, k0, k1)].exact |= e.actions;
-  for (const auto &p : w.prefixes) paths[keyedHash(p.text, k0, k1)].prefix |= p.actions;
-  for (const auto &b : w.basenames) paths[keyedHash(b.text, k0, k1)].basename |= b.actions;
-  int paths_fd = bpf_map__fd(s->maps.watched_paths);
-  for (const auto &[hash, actions] : paths)
-    if (int err = bpf_map_update_elem(paths_fd, &hash, &actions, BPF_ANY); err < 0)
-      return Error{fmt::format("filling the watched paths map: {}", std::strerror(-err))};
+  if (int err = mergeWatched(bpf_map__fd(s->maps.watched_paths), w, k0, k1,
+                             [](const std::string &text) { return text; });
+      err < 0)
+    return Error{fmt::format("filling the watched paths map: {}", std::strerror(-err))};
 
   // Each watched file that exists, by what it is: another name for it (a
   // hard link, a bind mount) reaches the same recipe.

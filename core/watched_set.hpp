@@ -54,6 +54,13 @@ WatchedPaths watchedPathsOf(const std::vector<recipes::Recipe> &recipes);
 // The keyed SipHash-2-4 of text, as the kernel hashes strings.
 uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1);
 
+// ORs the actions of each of w's exact paths, prefixes and basenames into
+// the watched_paths entry (map fd) keyed by the keyed hash of hashed(text):
+// the lanes share that map, and a string two of them name keeps the bits of
+// both. 0 or a negative errno.
+int mergeWatched(int fd, const WatchedPaths &w, uint64_t k0, uint64_t k1,
+                 const std::function<std::string(const std::string &)> &hashed);
+
 // The most '/' in one of w's prefixes: how deep the kernel's prefix pass goes.
 uint32_t prefixDepth(const WatchedPaths &w);
 
