@@ -62,7 +62,8 @@ class PluginHost {
 
   // Start one thread per plugin; each installs its seccomp filter and then
   // calls its plugin's init there. Returns once every init has returned: an
-  // error names the plugin that failed. Starts the watchdog.
+  // error names the plugin that failed. Starts the answerer and the watchdog
+  // first.
   Status start();
 
   // Queue a record to every running detector subscribed to its kind. Never

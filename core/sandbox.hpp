@@ -1,6 +1,6 @@
 // What confines the daemon's threads after start-up. Every thread runs under
-// a seccomp filter of its own (no TSYNC): the drain loop and the watchdog
-// under filters of what they need, each plugin thread under one built from
+// a seccomp filter of its own (no TSYNC): the drain loop, the watchdog and
+// the answerer under filters of what they need, each plugin thread under one built from
 // the resources its ELF file declares, installed before any of the plugin's
 // code (constructors included) runs on it.
 //
@@ -81,7 +81,8 @@ class MemoryRanges {
 };
 
 // One per plugin thread: the alternate signal stack, where to jump back,
-// which plugin call is running, and what the watchdog recorded for it.
+// which plugin call is running, and what the watchdog and the answerer
+// recorded for it.
 class FaultTrap {
  public:
   FaultTrap() = default;
