@@ -628,11 +628,12 @@ Status PluginHost::start() {
   started_ = true;
   // The answerer and the watchdog first: one answers the plugin threads'
   // seccomp notifications, the other interrupts an init that hangs.
-  for (auto [thread, body] : {std::pair{&answerer_, &PluginHost::answerer},
-                              std::pair{&watchdog_, &PluginHost::watchdog}}) {
+  for (auto role : {std::pair{&answerer_, &PluginHost::answerer},
+                    std::pair{&watchdog_, &PluginHost::watchdog}}) {
     std::promise<std::string> confined;
     auto ready = confined.get_future();
-    *thread = std::thread([this, body, &confined] { (this->*body)(confined); });
+    auto body = role.second;  // a plain variable: clang before 16 cannot capture a binding
+    *role.first = std::thread([this, body, &confined] { (this->*body)(confined); });
     if (std::string why = ready.get(); !why.empty()) return Error{why};
   }
   // Printers first, so the first detection has somewhere to go.
