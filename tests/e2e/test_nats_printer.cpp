@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -49,15 +50,21 @@ class NatsServer {
  public:
   explicit NatsServer(const std::string &dir) : dir_(dir), port_(freeLoopbackPort(SOCK_STREAM)) {}
 
+  // Its client port opens before JetStream has started, and a request in
+  // between has crashed nats-server (a nil dereference in its log, seen
+  // once in several full runs): ready once it logs "Server is ready", which
+  // comes after JetStream. The log is appended to across restarts.
   bool start() {
+    size_t before = readyLines();
     process_ = std::make_unique<PeerProcess>(
         std::vector<std::string>{"/usr/sbin/nats-server", "-a", "127.0.0.1", "-p",
                                  std::to_string(port_), "-js", "-sd", dir_ + "/store"},
-        dir_ + "/nats-server.log");
-    return waitUntil([&] { return acceptsTcp(port_); }, 10s);
+        log());
+    return waitUntil([&] { return readyLines() > before && acceptsTcp(port_); }, 10s);
   }
   void stop() { process_.reset(); }
   uint16_t port() const { return port_; }
+  std::string log() const { return dir_ + "/nats-server.log"; }
 
   // The detection uuids in the stream, in stream order.
   std::vector<std::string> detectionsInStream() const {
@@ -79,6 +86,13 @@ class NatsServer {
   }
 
  private:
+  size_t readyLines() const {
+    auto lines = readLines(log());
+    return size_t(std::count_if(lines.begin(), lines.end(), [](const std::string &l) {
+      return l.find("Server is ready") != std::string::npos;
+    }));
+  }
+
   std::string dir_;
   uint16_t port_;
   std::unique_ptr<PeerProcess> process_;
