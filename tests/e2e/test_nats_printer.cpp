@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -103,6 +104,13 @@ class NatsPrinterTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::path(scratch_.path()).parent_path();
     server_ = std::make_unique<NatsServer>(dir_);
+  }
+
+  // What nats-server said, when a test failed (its directory goes with it).
+  void TearDown() override {
+    if (HasFailure())
+      for (const auto &line : readLines(server_->log()))
+        std::cerr << "nats-server: " << line << "\n";
   }
 
   std::string config() const {
