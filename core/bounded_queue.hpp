@@ -2,38 +2,46 @@
 // refuses the item (the caller counts it) instead of blocking the producer:
 // a slow plugin must never stall the drain. The consumer takes everything
 // queued at once, so one lock and one wake-up serve a whole batch.
+//
+// Urgent items (what recipes watch, detections) have a bound of their own
+// and are handed out before the normal ones: a flood of normal items can
+// neither crowd them out nor delay them behind itself.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
 namespace raqib {
 
+enum class Priority { normal, urgent };
+
 template <class T>
 class BoundedQueue {
  public:
+  // capacity bounds the normal items and, separately, the urgent ones.
   explicit BoundedQueue(size_t capacity) : capacity_(capacity) { items_.reserve(capacity); }
 
-  // False when the queue is full or closed.
-  bool tryPush(T item) { return push(std::move(item), true); }
+  // False when the item's part of the queue is full, or the queue closed.
+  bool tryPush(T item, Priority priority = Priority::normal) {
+    return push(std::move(item), priority == Priority::urgent ? urgent_ : items_, true);
+  }
 
-  // Like tryPush, but past the capacity: for the consumer's own control
-  // items, of which the caller keeps at most one queued. False once closed.
-  bool pushControl(T item) { return push(std::move(item), false); }
+  // A normal item past the capacity: for the consumer's own control items,
+  // of which the caller keeps at most one queued. False once closed.
+  bool pushControl(T item) { return push(std::move(item), items_, false); }
 
   // Wait for items, then move all of them into out (which should be empty).
   // False once the queue is closed and empty.
   bool popAll(std::vector<T> &out) {
     std::unique_lock lock(mutex_);
-    while (!closed_ && items_.empty()) {
+    while (!closed_ && empty()) {
       waiting_ = true;
       ready_.wait(lock);
     }
-    if (items_.empty()) return false;
-    out.swap(items_);  // the consumer's cleared vector keeps its capacity for next time
-    return true;
+    return takeAll(out);
   }
 
   // Like popAll, but gives up at deadline: false then too, with out empty
@@ -41,14 +49,12 @@ class BoundedQueue {
   template <class Clock, class Duration>
   bool popAllUntil(std::vector<T> &out, std::chrono::time_point<Clock, Duration> deadline) {
     std::unique_lock lock(mutex_);
-    while (!closed_ && items_.empty()) {
+    while (!closed_ && empty()) {
       waiting_ = true;
       if (ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
     waiting_ = false;
-    if (items_.empty()) return false;
-    out.swap(items_);
-    return true;
+    return takeAll(out);
   }
 
   // Wait up to timeout for close(); true when closed. Items stay queued.
@@ -61,7 +67,8 @@ class BoundedQueue {
   // Drop what is queued; returns how many items were dropped.
   size_t clear() {
     std::lock_guard lock(mutex_);
-    size_t n = items_.size();
+    size_t n = urgent_.size() + items_.size();
+    urgent_.clear();
     items_.clear();
     return n;
   }
@@ -83,12 +90,28 @@ class BoundedQueue {
   }
 
  private:
-  bool push(T item, bool bounded) {
+  bool empty() const { return urgent_.empty() && items_.empty(); }
+
+  // Under mutex_: the urgent items, then the normal ones, into out.
+  bool takeAll(std::vector<T> &out) {
+    if (empty()) return false;
+    out.swap(urgent_);  // the consumer's cleared vector keeps its capacity for next time
+    if (out.empty()) {
+      out.swap(items_);
+    } else {
+      out.insert(out.end(), std::make_move_iterator(items_.begin()),
+                 std::make_move_iterator(items_.end()));
+      items_.clear();
+    }
+    return true;
+  }
+
+  bool push(T item, std::vector<T> &part, bool bounded) {
     bool wake;
     {
       std::lock_guard lock(mutex_);
-      if (closed_ || (bounded && items_.size() >= capacity_)) return false;
-      items_.push_back(std::move(item));
+      if (closed_ || (bounded && part.size() >= capacity_)) return false;
+      part.push_back(std::move(item));
       wake = waiting_;
       waiting_ = false;
     }
@@ -99,7 +122,8 @@ class BoundedQueue {
   const size_t capacity_;
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::vector<T> items_;
+  std::vector<T> urgent_;
+  std::vector<T> items_;  // the normal ones
   bool closed_ = false;
   bool waiting_ = false;  // the consumer sleeps in popAll
 };

@@ -64,8 +64,8 @@ std::string stringText(const raqib_string &s) {
   return std::string(s.str, std::min<size_t>(s.len, RAQIB_PATH_MAX));
 }
 
-void Drainer::deliver(const std::shared_ptr<const RecordSnapshot> &record) {
-  plugins_.dispatch(record);
+void Drainer::deliver(const std::shared_ptr<const RecordSnapshot> &record, Priority priority) {
+  plugins_.dispatch(record, priority);
   if (events_ == Events::All) plugins_.publishInfo(*record);
 }
 
@@ -150,11 +150,14 @@ Status Drainer::drainExec() {
     }
     processes_.apply(rec, exe ? *exe : std::string());
   }
-  // The lane's records first: a plugin queue that overflows on a storm's
-  // records drops context, not what recipes watch.
-  for (const raqib_proc &rec : epoch) {
+  // The lane's records first and urgent: a plugin queue that overflows on a
+  // storm's records, this drain's or an earlier one's, drops context, not
+  // what recipes watch.
+  for (size_t i = 0; i < epoch.size(); i++) {
+    const raqib_proc &rec = epoch[i];
     deliver(RecordSnapshot::exec(processes_, rec.tgid, decodeExec(rec, offset), offset,
-                                 ImageRef{rec.start_ns, rec.exec_seq}));
+                                 ImageRef{rec.start_ns, rec.exec_seq}),
+            i < in_lane ? Priority::urgent : Priority::normal);
     stats_.exec_records++;
   }
   if (status) bpf_.execEpochs().drained();
@@ -283,7 +286,8 @@ Status Drainer::drainFile() {
         if (const std::string *name = bpf_.watched().canonicalName(value.canonical_hash))
           a.watched_path = *name;
         deliver(RecordSnapshot::file(processes_, key.tgid, std::move(a), offset,
-                                     ImageRef{key.start_ns, key.exec_seq}));
+                                     ImageRef{key.start_ns, key.exec_seq}),
+                Priority::urgent);
         stats_.file_records++;
         stats_.watched_records++;
       });
@@ -410,14 +414,14 @@ FlowActivity decodeFlow(const raqib_flow_key &key, const raqib_flow_value &value
 
 Status Drainer::drainDns() {
   int64_t offset = bootToUnixOffsetNs();
-  auto record = [&](const raqib_dns_key &key, const raqib_dns_value &value,
-                    const std::string *name) {
+  auto record = [&](const raqib_dns_key &key, const raqib_dns_value &value, const std::string *name,
+                    Priority priority) {
     if (auto bad = impossibleDns(key, value, bootNowNs()); !bad.empty())
       return impossible_("dns", bad);
     DnsActivity a = decodeDns(key, value, name, offset);
     if (name)
       for (const std::string &addr : a.answers) resolved_.add(addr, a.name);
-    deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset));
+    deliver(RecordSnapshot::dns(processes_, key.tgid, std::move(a), offset), priority);
     stats_.dns_records++;
   };
   // The lane first, with the names it carries: what recipes watch reaches
@@ -437,14 +441,14 @@ Status Drainer::drainDns() {
     watched = drainMap<raqib_dns_key, raqib_watched_dns>(
         *lane, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
           std::string name = stringText(v.name);
-          record(key, v.dns, &name);
+          record(key, v.dns, &name, Priority::urgent);
           stats_.dns_watched_records++;
         });
     if (watched) dns_lane.epochs().drained();
   }
   auto status = drainMap<raqib_dns_key, raqib_dns_value>(
       *drained, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
-        record(key, value, strings_.lookup(key.name_hash));
+        record(key, value, strings_.lookup(key.name_hash), Priority::normal);
       });
   if (status) bpf_.dnsEpochs().drained();
   return watched ? status : watched;

@@ -157,7 +157,9 @@ class Drainer {
   }
 
   // Hand a record to the detectors, and to the printers with --events all.
-  void deliver(const std::shared_ptr<const RecordSnapshot> &record);
+  // Urgent: from a lane, what a recipe watches.
+  void deliver(const std::shared_ptr<const RecordSnapshot> &record,
+               Priority priority = Priority::normal);
 
   // Forget exited processes; every kReconcileEvery, or when the table
   // passes kMaxProcesses, also those the kernel's task iterator no longer

@@ -130,9 +130,9 @@ struct PluginHost::Worker {
     return queued || queue.pushControl(Item{.reconfigure = true});
   }
 
-  bool offer(Item item) {
+  bool offer(Item item, Priority priority) {
     if (!accepting.load(std::memory_order_relaxed)) return false;
-    if (queue.tryPush(std::move(item))) return true;
+    if (queue.tryPush(std::move(item), priority)) return true;
     dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -657,10 +657,10 @@ void PluginHost::wakeAnswerer() {
   (void)!write(wake_fd_, &one, sizeof one);
 }
 
-void PluginHost::dispatch(const std::shared_ptr<const RecordSnapshot> &record) {
+void PluginHost::dispatch(const std::shared_ptr<const RecordSnapshot> &record, Priority priority) {
   uint32_t kind = record->view().kind;
   for (auto &w : detectors_)
-    if (w->fields.subscriptions & kind) w->offer({record, nullptr});
+    if (w->fields.subscriptions & kind) w->offer({record, nullptr}, priority);
 }
 
 void PluginHost::publishInfo(const RecordSnapshot &record) {
@@ -684,13 +684,15 @@ void PluginHost::publish(std::shared_ptr<const Output> output) {
     held_[held->id] = {output, Clock::now() + options_.attenuator_hold};
   }
   // Refused (its queue is full, counted): the detection goes on as it is.
-  if (!attenuator_->offer({nullptr, held})) forwardHeld(held->id, nullptr, 0);
+  if (!attenuator_->offer({nullptr, held}, Priority::urgent)) forwardHeld(held->id, nullptr, 0);
 }
 
 void PluginHost::publishToPrinters(const std::shared_ptr<const Output> &output) {
+  // What --events all adds must not crowd out detections, health or tamper.
+  Priority priority = output->kind == RAQIB_RECORD_INFO ? Priority::normal : Priority::urgent;
   for (auto &w : printers_)
     if (w.get() != attenuator_ && (w->fields.subscriptions & output->kind))
-      w->offer({nullptr, output});
+      w->offer({nullptr, output}, priority);
 }
 
 bool PluginHost::reconfigure(const std::string &name, std::string section_toml) {

@@ -68,7 +68,10 @@ class PluginHost {
 
   // Queue a record to every running detector subscribed to its kind. Never
   // blocks: a full queue drops the record for that detector and counts it.
-  void dispatch(const std::shared_ptr<const RecordSnapshot> &record);
+  // Urgent records (what a recipe watches, from the kernel's lanes) have
+  // room of their own in each queue and are handled first.
+  void dispatch(const std::shared_ptr<const RecordSnapshot> &record,
+                Priority priority = Priority::normal);
 
   // Queue a record to every printer as an informational output (--events all).
   void publishInfo(const RecordSnapshot &record);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon_process.hpp"
+#include "peer_process.hpp"
 
 namespace raqib::test {
 namespace {
@@ -53,6 +54,7 @@ class Trigger {
   Trigger() : file_("raqib-fault-trigger", "x\n") {}
   // Open it from a new process: one new file record.
   void fire() const { runChild({"/usr/bin/cat", file_.path()}); }
+  const std::string &path() const { return file_.path(); }
 
  private:
   TempFile file_;
@@ -163,13 +165,19 @@ INSTANTIATE_TEST_SUITE_P(
 
 // A plugin that falls behind fills only its own queue: the overflow is
 // counted and reported, and the drain and the other plugins go on.
-TEST(Containment, SlowPluginFillsOnlyItsOwnQueue) {
-  Case c{"fault-slow", "queue_full", "queue of 64 records full", false};
-  std::string text = configFor(c);
-  // Only the slow plugin gets a small queue (a host key of its section).
+// The slow plugin's configuration: only it gets a small queue (a host key of
+// its section); extra_file goes into the file plugin's section.
+std::string slowConfig(const std::string &extra_file = "") {
+  std::string text = configFor({"fault-slow"});
   text.replace(text.find("[plugins.fault-slow]\n"), 21,
                "[plugins.fault-slow]\nqueue_capacity = 64\n");
-  TempFile config("raqib.toml", text);
+  text.replace(text.find("[plugins.file]\n"), 15, "[plugins.file]\n" + extra_file);
+  return text;
+}
+
+TEST(Containment, SlowPluginFillsOnlyItsOwnQueue) {
+  Case c{"fault-slow", "queue_full", "queue of 64 records full", false};
+  TempFile config("raqib.toml", slowConfig());
   DaemonProcess daemon({"--config", config.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
   // Many distinct processes opening files: hundreds of records in one drain.
@@ -179,6 +187,38 @@ TEST(Containment, SlowPluginFillsOnlyItsOwnQueue) {
   EXPECT_GT((*health)["count"].get<int>(), 0);
   EXPECT_FALSE((*health)["disabled"].get<bool>());
   expectFileDetectorWorks(daemon);
+  EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
+}
+
+// A flood that keeps a slow detector's queue full cannot crowd out what a
+// recipe watches: records from the kernel's watched lanes have room of their
+// own in every queue and are handed out first (core/bounded_queue.hpp).
+TEST(Containment, AFullQueueStillTakesWhatARecipeWatches) {
+  Case c{"fault-slow", "queue_full", "queue of 64 records full", false};
+  Trigger trigger;
+  TempFile config("raqib.toml",
+                  slowConfig(fmt::format("[[plugins.file.recipe]]\nname = \"fault_trigger_read\"\n"
+                                         "description = \"a test's file\"\n"
+                                         "tactic = \"collection\"\ntechnique = \"T1005\"\n"
+                                         "importance = \"high\"\npaths = [\"{}\"]\n"
+                                         "actions = [\"read\"]\n",
+                                         trigger.path())));
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  // New processes opening files, without end: far more records than the
+  // slow plugin takes (50 a second), so its queue stays full.
+  TempFile flood_log("flood.log", "");
+  PeerProcess flood({"/bin/sh", "-c", "while :; do /usr/bin/cat /etc/hostname; done"},
+                    flood_log.path());
+  ASSERT_TRUE(waitHealth(daemon, c, false, 20s)) << daemon.stderrText();
+  trigger.fire();
+  auto seen = daemon.waitForStderr(
+      [](const std::string &l) {
+        return l.find("plugin fault-slow: triggered") != std::string::npos;
+      },
+      30s);
+  flood.stop();
+  EXPECT_TRUE(seen) << "the slow plugin never got the watched read\n" << daemon.stderrText();
   EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
 }
 

@@ -72,5 +72,26 @@ TEST(BoundedQueue, AFullQueueRefusesAndClearCountsWhatItDropped) {
   EXPECT_TRUE(queue.tryPush(4));
 }
 
+// What recipes watch arrives after a flood has filled a detector's queue:
+// it has room of its own and is handed out first.
+TEST(BoundedQueue, UrgentItemsHaveRoomOfTheirOwnAndComeFirst) {
+  BoundedQueue<int> queue(2);
+  EXPECT_TRUE(queue.tryPush(1));
+  EXPECT_TRUE(queue.tryPush(2));
+  EXPECT_FALSE(queue.tryPush(3)) << "the normal part is full";
+  EXPECT_TRUE(queue.tryPush(10, Priority::urgent));
+  EXPECT_TRUE(queue.pushControl(4));
+  EXPECT_TRUE(queue.tryPush(11, Priority::urgent));
+  EXPECT_FALSE(queue.tryPush(12, Priority::urgent)) << "the urgent part has its own bound";
+  std::vector<int> batch;
+  ASSERT_TRUE(queue.popAll(batch));
+  EXPECT_EQ(batch, (std::vector<int>{10, 11, 1, 2, 4}));
+  batch.clear();
+  EXPECT_TRUE(queue.tryPush(13, Priority::urgent));
+  EXPECT_EQ(queue.clear(), 1u);
+  queue.close();
+  EXPECT_FALSE(queue.popAll(batch));
+}
+
 }  // namespace
 }  // namespace raqib
