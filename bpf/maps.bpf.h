@@ -111,6 +111,10 @@ struct raqib_scratch {
   char join[2 * RAQIB_PATH_MAX]; /* a directory and a name, joined */
   struct raqib_file_event event;  /* the ring-buffer transport's record */
   struct raqib_proc proc;
+  /* The RAQIB_PROC_* facts of the exec being recorded, kept here rather
+   * than on the stack: the verifier then checks the rest of the program
+   * once, not once per combination of them. */
+  __u32 exec_facts;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -68,9 +68,11 @@ static __always_inline struct raqib_proc *proc_entry(struct task_struct *task, _
  * watched lane when an exec recipe names it and the lane takes it, else
  * the context map's (proc_entry). */
 static __always_inline struct raqib_proc *exec_entry(struct task_struct *task, __u32 tgid,
-                                                     const struct raqib_string *exe,
+                                                     const struct raqib_scratch *sc,
                                                      __u64 exe_hash) {
+  const struct raqib_string *exe = &sc->str;
   __u32 match = exec_watch_match(exe, exe_hash);
+  if ((sc->exec_facts | exec_path_facts(exe)) & exec_watch_facts) match |= RAQIB_WATCH_FACTS;
   struct raqib_watched_proc *v = match ? get_exec_lane_scratch() : NULL;
   if (v) {
     struct raqib_image image = image_of(task);
@@ -192,7 +194,11 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   if (!sc) return 0;
   resolve_path(&bprm->file->f_path, sc);
   __u64 hash = hash_string(&sc->str);
-  struct raqib_proc *rec = exec_entry(task, tgid, &sc->str, hash);
+  /* The facts first: exec recipes watch some of them. */
+  sc->exec_facts = env_markers(task) | stdio_inet(task);
+  if (BPF_CORE_READ(bprm, file, f_path.dentry, d_inode, i_nlink) == 0)
+    sc->exec_facts |= RAQIB_PROC_EXE_DELETED;
+  struct raqib_proc *rec = exec_entry(task, tgid, sc, hash);
   if (!rec) return 0;
   put_string(hash, &sc->str);
 
@@ -207,9 +213,7 @@ int BPF_PROG(raqib_exec, struct task_struct *task, pid_t old_pid, struct linux_b
       ~(RAQIB_PROC_ARGS_TRUNCATED | RAQIB_PROC_EXE_DELETED | RAQIB_PROC_ENV_LD_PRELOAD |
         RAQIB_PROC_ENV_LD_LIBRARY_PATH | RAQIB_PROC_ENV_LD_AUDIT | RAQIB_PROC_ENV_TRUNCATED |
         RAQIB_PROC_STDIN_INET | RAQIB_PROC_STDOUT_INET | RAQIB_PROC_STDERR_INET);
-  rec->flags |= env_markers(task) | stdio_inet(task);
-  if (BPF_CORE_READ(bprm, file, f_path.dentry, d_inode, i_nlink) == 0)
-    rec->flags |= RAQIB_PROC_EXE_DELETED;
+  rec->flags |= sc->exec_facts;
   bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
   read_args(task, rec);
   return 0;

@@ -67,7 +67,7 @@ struct Config {
   MechanismConfig tamper{std::chrono::milliseconds(250), 1024};
   std::vector<std::string> tamper_allowed_loaders;
   WatchedPaths watched;        // what the file recipes watch (core/watched_set.hpp), set from them
-  WatchedPaths watched_execs;  // what the exec recipes watch (core/exec_lane.hpp), set from them
+  WatchedExecs watched_execs;  // what the exec recipes watch (core/exec_lane.hpp), set from them
   WatchedPaths watched_domains;  // what the net recipes watch (core/dns_lane.hpp), set from them
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;

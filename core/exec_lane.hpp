@@ -20,9 +20,10 @@ struct Recipe;
 }
 
 // The executables the enabled exec recipes name (their exe patterns), in the
-// forms the kernel's sets hold; actions are RAQIB_WATCH_EXEC_RECIPE. A recipe
-// without exe patterns can match any exec: its execs are context.
-WatchedPaths watchedExecsOf(const std::vector<recipes::Recipe> &recipes);
+// forms the kernel's sets hold (actions RAQIB_WATCH_EXEC_RECIPE), and the
+// facts of the recipes some of whose executables no set holds (or none
+// named): an environment marker, exe flags, sockets on standard streams.
+WatchedExecs watchedExecsOf(const std::vector<recipes::Recipe> &recipes);
 
 class ExecLane {
  public:
@@ -31,7 +32,7 @@ class ExecLane {
   static void configure(raqib_bpf *skel, const Config &config);
   // After the load: puts the keyed hash of every watched executable in
   // watched_paths, with the bits the file lane put there kept.
-  Status fill(raqib_bpf *skel, const WatchedPaths &execs);
+  Status fill(raqib_bpf *skel, const WatchedExecs &execs);
 
   EpochPair &epochs() { return epochs_; }
   // Nothing was inserted since the last flip: taking the lane out (an RCU

@@ -173,19 +173,30 @@ Status ProcessTable::seedFromProc(const std::string &proc_root) {
   return Ok{};
 }
 
+namespace {
+// (RAQIB_PROC_*, RAQIB_PROCESS_*)
+constexpr std::pair<uint32_t, uint32_t> kExecFlagBits[] = {
+    {RAQIB_PROC_ENV_LD_PRELOAD, RAQIB_PROCESS_ENV_LD_PRELOAD},
+    {RAQIB_PROC_ENV_LD_LIBRARY_PATH, RAQIB_PROCESS_ENV_LD_LIBRARY_PATH},
+    {RAQIB_PROC_ENV_LD_AUDIT, RAQIB_PROCESS_ENV_LD_AUDIT},
+    {RAQIB_PROC_ENV_TRUNCATED, RAQIB_PROCESS_ENV_TRUNCATED},
+    {RAQIB_PROC_STDIN_INET, RAQIB_PROCESS_STDIN_SOCKET},
+    {RAQIB_PROC_STDOUT_INET, RAQIB_PROCESS_STDOUT_SOCKET},
+    {RAQIB_PROC_STDERR_INET, RAQIB_PROCESS_STDERR_SOCKET},
+};
+}  // namespace
+
 uint32_t execFlags(uint32_t proc_flags) {
-  static constexpr std::pair<uint32_t, uint32_t> kBits[] = {
-      {RAQIB_PROC_ENV_LD_PRELOAD, RAQIB_PROCESS_ENV_LD_PRELOAD},
-      {RAQIB_PROC_ENV_LD_LIBRARY_PATH, RAQIB_PROCESS_ENV_LD_LIBRARY_PATH},
-      {RAQIB_PROC_ENV_LD_AUDIT, RAQIB_PROCESS_ENV_LD_AUDIT},
-      {RAQIB_PROC_ENV_TRUNCATED, RAQIB_PROCESS_ENV_TRUNCATED},
-      {RAQIB_PROC_STDIN_INET, RAQIB_PROCESS_STDIN_SOCKET},
-      {RAQIB_PROC_STDOUT_INET, RAQIB_PROCESS_STDOUT_SOCKET},
-      {RAQIB_PROC_STDERR_INET, RAQIB_PROCESS_STDERR_SOCKET},
-  };
   uint32_t out = 0;
-  for (auto [kernel, sdk] : kBits)
+  for (auto [kernel, sdk] : kExecFlagBits)
     if (proc_flags & kernel) out |= sdk;
+  return out;
+}
+
+uint32_t procFlags(uint32_t exec_flags) {
+  uint32_t out = 0;
+  for (auto [kernel, sdk] : kExecFlagBits)
+    if (exec_flags & sdk) out |= kernel;
   return out;
 }
 

@@ -51,6 +51,8 @@ uint32_t exeFlags(std::string_view exe, bool deleted);
 
 // The RAQIB_PROCESS_ENV_* and RAQIB_PROCESS_STD*_SOCKET flags of a proc record's flags.
 uint32_t execFlags(uint32_t proc_flags);
+// The other way: the proc record flags (RAQIB_PROC_*) behind those flags.
+uint32_t procFlags(uint32_t exec_flags);
 
 // Split a NUL-separated argv of len bytes into at most kMaxArgs arguments;
 // truncated is set when arguments were left out or cut.

@@ -26,4 +26,18 @@ struct WatchedPaths {
   bool operator==(const WatchedPaths &) const = default;
 };
 
+// What the enabled exec recipes watch (core/exec_lane.hpp compiles it).
+struct WatchedExecs {
+  WatchedPaths paths;  // their executables; actions are RAQIB_WATCH_EXEC_RECIPE
+  // exec_watch_facts: the facts (RAQIB_PROC_*, RAQIB_EXEC_FACT_*) of the
+  // recipes whose executables are not all in paths.
+  uint32_t facts = 0;
+  // Recipes some of whose execs neither singles out (arguments or a parent
+  // alone, a pattern no set holds and no fact): those execs are context,
+  // matched in user space.
+  std::vector<std::string> uncovered;
+  bool empty() const { return paths.empty() && facts == 0; }
+  bool operator==(const WatchedExecs &) const = default;
+};
+
 }  // namespace raqib

@@ -67,7 +67,8 @@ uint32_t prefixDepth(const WatchedPaths &w) {
   return depth;
 }
 
-void WatchedSetBuilder::add(const recipes::PatternSet &set, uint32_t actions) {
+bool WatchedSetBuilder::add(const recipes::PatternSet &set, uint32_t actions) {
+  size_t left_out = user_space_only_.size();
   recipes::Watched w;
   set.exportTo(w);
   // By text: several recipes may name one string.
@@ -87,6 +88,7 @@ void WatchedSetBuilder::add(const recipes::PatternSet &set, uint32_t actions) {
       user_space_only_.push_back(p);
     }
   }
+  return user_space_only_.size() == left_out;
 }
 
 WatchedPaths WatchedSetBuilder::done() && {

@@ -38,7 +38,8 @@ class WatchedSetBuilder {
   // literal watches that basename; one whose only wildcard is in its last
   // name watches its directory as a prefix; the rest (regexes, other globs)
   // are user-space only.
-  void add(const recipes::PatternSet &set, uint32_t actions);
+  // True when every pattern went into a set.
+  bool add(const recipes::PatternSet &set, uint32_t actions);
   WatchedPaths done() &&;
 
  private:

@@ -3,13 +3,16 @@
 // drain interval. The read made before the flood and the read made after it
 // are both detected and name their own process: the watched lane keeps them
 // and their path where the flood cannot reach (bpf/watched.bpf.h). An exec
-// storm around a watched exec likewise (bpf/exec_watched.bpf.h), and a flood
+// storm around watched execs likewise, an executable a recipe names and
+// execs recipes watch by a fact of them (bpf/exec_watched.bpf.h), and a flood
 // of DNS questions around a question for a watched domain
 // (bpf/dns_watched.bpf.h). What the flood itself loses is counted, per map
 // and per cause.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,7 +191,9 @@ extern "C" char **environ;
 // What a storm is made of: short-lived processes that only fork and exit
 // (each an exec-map entry and nothing else), or that exec /usr/bin/true
 // (two exec-map entries, and the file records of the exec and the loader's
-// opens, which fill the file map and start its early drain).
+// opens, which fill the file map and start its early drain). Their
+// environment is empty: meson's LD_LIBRARY_PATH is a fact a recipe watches,
+// and a storm of watched execs is another test's.
 enum class Storm { Forks, Execs };
 
 // processes children that make count short-lived processes between them,
@@ -199,12 +204,13 @@ void storm(Storm kind, int count, int processes) {
     pid_t pid = fork();
     if (pid == 0) {
       char *argv[] = {const_cast<char *>("/usr/bin/true"), nullptr};
+      char *no_env[] = {nullptr};
       int running = 0;
       for (int i = p; i < count; i += processes) {
         if (running == 16 && waitpid(-1, nullptr, 0) > 0) running--;
         pid_t child = -1;
         if (kind == Storm::Execs)
-          posix_spawn(&child, argv[0], nullptr, nullptr, argv, environ);
+          posix_spawn(&child, argv[0], nullptr, nullptr, argv, no_env);
         else if ((child = fork()) == 0)
           _exit(0);
         if (child > 0) running++;
@@ -218,11 +224,41 @@ void storm(Storm kind, int count, int processes) {
   for (pid_t pid : parents) waitpid(pid, nullptr, 0);
 }
 
-// A storm, a stand-in nmap run with its own arguments, and another storm,
-// all in one drain interval of the default 16,384-entry exec map: each
-// fork storm alone fills it. net_scan_tool_exec detects the nmap with its exe and
-// argv (the exec lane keeps it, bpf/exec_watched.bpf.h), and what the
-// storms lost is counted.
+// Runs /usr/bin/true with env, from a copy in a memfd when fileless;
+// returns its pid once it has exited.
+pid_t trueAndWait(std::vector<std::string> env, bool fileless) {
+  std::vector<char *> envp;
+  for (std::string &e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  char *argv[] = {const_cast<char *>("/usr/bin/true"), nullptr};
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!fileless) {
+      execve(argv[0], argv, envp.data());
+    } else {
+      int src = open(argv[0], O_RDONLY | O_CLOEXEC);
+      int fd = memfd_create("raqib-fileless", MFD_CLOEXEC);
+      struct stat st {};
+      if (src >= 0 && fd >= 0 && fstat(src, &st) == 0 &&
+          sendfile(fd, src, nullptr, st.st_size) == st.st_size)
+        fexecve(fd, argv, envp.data());
+    }
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (fileless ? "fileless " : "") << argv[0];
+  return pid;
+}
+
+// A storm; a stand-in nmap run with its own arguments, a fileless exec and
+// an exec with LD_PRELOAD; and another storm, all in one drain interval of
+// the default 16,384-entry exec map: each fork storm alone fills it. The
+// exec lane keeps the three (bpf/exec_watched.bpf.h): the nmap by its
+// basename, the others by the facts of their exec (code_on_the_fly and
+// dynamic_linker_attacks name no executable); each is detected with its
+// exe, and what the storms lost is counted.
 void stormExecStorm(Storm kind, int count, int processes) {
   char tmpl[] = "/tmp/raqib-storm-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -236,21 +272,31 @@ void stormExecStorm(Storm kind, int count, int processes) {
 
   storm(kind, count, processes);
   ChildResult watched = runChild({nmap, "-sS", dir});
+  pid_t fileless = trueAndWait({}, true);
+  pid_t preload = trueAndWait({"LD_PRELOAD="}, false);
   storm(kind, count, processes);
 
-  json d = firstOf(daemon.stop(), [&](const json &j) {
-    return j["name"] == "net_scan_tool_exec" && j["process"]["pid"] == watched.pid;
-  });
+  std::vector<json> detections = daemon.stop();
+  auto detected = [&](const char *recipe, pid_t pid) {
+    json d = firstOf(detections, [&](const json &j) {
+      return j["name"] == recipe && j["process"]["pid"] == pid;
+    });
+    EXPECT_FALSE(d.is_null()) << recipe << " did not detect pid " << pid << " amid the storm\n"
+                              << daemon.log();
+    return d.is_null() ? json::object() : d;
+  };
+  json d = detected("net_scan_tool_exec", watched.pid);
   fs::remove_all(dir);
-  ASSERT_FALSE(d.is_null()) << "the exec of " << nmap << " (pid " << watched.pid
-                            << ") amid the storm was not detected\n"
-                            << daemon.log();
   EXPECT_EQ(d["process"]["exe"], nmap) << d;
   EXPECT_EQ(d["process"]["args"], json::array({nmap, "-sS", dir})) << d;
+  d = detected("code_on_the_fly", fileless);
+  EXPECT_EQ(d["process"]["exe"].get<std::string>().rfind("/memfd:raqib-fileless", 0), 0u) << d;
+  d = detected("dynamic_linker_attacks", preload);
+  EXPECT_EQ(d["process"]["exe"], "/usr/bin/true") << d;
 
   json s = daemon.stats();
   ASSERT_FALSE(s.is_null()) << daemon.log();
-  EXPECT_GE(s["drained"]["exec_watched"].get<long>(), 1) << s.dump();
+  EXPECT_GE(s["drained"]["exec_watched"].get<long>(), 3) << s.dump();
   // Every process of the storms was recorded or counted as lost.
   const json &exec = s["maps"]["exec"];
   EXPECT_GE(exec["inserts"].get<long>() + exec["failed"].get<long>(), 2 * count) << s.dump();
@@ -259,15 +305,15 @@ void stormExecStorm(Storm kind, int count, int processes) {
   }
 }
 
-TEST(Flood, AForkStormFromOneParentCannotHideAWatchedExec) {
+TEST(Flood, AForkStormFromOneParentCannotHideWatchedExecs) {
   stormExecStorm(Storm::Forks, 20000, 1);
 }
 
-TEST(Flood, AForkStormFromSeveralParentsCannotHideAWatchedExec) {
+TEST(Flood, AForkStormFromSeveralParentsCannotHideWatchedExecs) {
   stormExecStorm(Storm::Forks, 20000, 4);
 }
 
-TEST(Flood, AnExecStormCannotHideAWatchedExec) {
+TEST(Flood, AnExecStormCannotHideWatchedExecs) {
   stormExecStorm(Storm::Execs, 10000, 4);
 }
 

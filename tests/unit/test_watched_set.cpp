@@ -91,9 +91,33 @@ technique = "T1046"
 importance = "high"
 enabled = false
 exe = ["disabled"]
+env = ["LD_AUDIT"]
+[[recipe]]
+name = "fileless"
+description = "d"
+tactic = "defense-evasion"
+technique = "T1620"
+importance = "high"
+exe_flags = ["memfd", "hidden"]
+env = ["LD_PRELOAD"]
+[[recipe]]
+name = "named shell"
+description = "d"
+tactic = "execution"
+technique = "T1059"
+importance = "high"
+exe = ["sh"]
+stdio_sockets = ["stdin"]
 )",
                                                                 "t.toml")});
-  WatchedPaths w = watchedExecsOf(set.recipes());
+  WatchedExecs execs = watchedExecsOf(set.recipes());
+  // Facts only for recipes whose executables are not all in the sets: the
+  // named shell's socket is not one, nor the disabled recipe's marker.
+  EXPECT_EQ(execs.facts, RAQIB_PROC_EXE_DELETED | RAQIB_EXEC_FACT_HIDDEN |
+                             RAQIB_PROC_ENV_LD_PRELOAD | RAQIB_PROC_ENV_TRUNCATED);
+  // tools's wildcard and regex patterns are in no set, and it names no fact.
+  EXPECT_EQ(execs.uncovered, (std::vector<std::string>{"tools", "args only"}));
+  const WatchedPaths &w = execs.paths;
   ASSERT_TRUE(find(w.basenames, "nmap"));
   EXPECT_EQ(find(w.basenames, "nmap")->actions, RAQIB_WATCH_EXEC_RECIPE);
   EXPECT_TRUE(find(w.prefixes, "/tmp/"));
@@ -101,7 +125,8 @@ exe = ["disabled"]
   EXPECT_TRUE(find(w.basenames, "run"));  // /srv/*/run
   EXPECT_FALSE(find(w.basenames, "disabled"));
   // A recipe on arguments alone watches every exec: nothing to compile.
-  EXPECT_EQ(w.exact.size() + w.prefixes.size() + w.basenames.size(), 4u);
+  EXPECT_TRUE(find(w.basenames, "sh"));
+  EXPECT_EQ(w.exact.size() + w.prefixes.size() + w.basenames.size(), 5u);
   EXPECT_EQ(w.user_space_only, (std::vector<std::string>{"re:^/x$", "xmrig-*"}));
 }
 

@@ -245,7 +245,14 @@ enum raqib_watch_match {
   RAQIB_WATCH_PREFIX = 1u << 1,
   RAQIB_WATCH_BASENAME = 1u << 2,
   RAQIB_WATCH_INODE = 1u << 3, /* by (device, inode): canonical_hash names the file */
+  RAQIB_WATCH_FACTS = 1u << 4, /* an exec by a fact of it (exec_watch_facts) */
 };
+
+/* The facts of an exec the exec lane can watch (exec_watch_facts): the
+ * RAQIB_PROC_ENV_*, RAQIB_PROC_STD*_INET and RAQIB_PROC_EXE_DELETED flags,
+ * and two the exe's path gives, never stored in a record: */
+#define RAQIB_EXEC_FACT_HIDDEN (1u << 30) /* a component of the path starts with '.' */
+#define RAQIB_EXEC_FACT_LOADER (1u << 31) /* the basename starts with "ld-" */
 
 /* The watched lane (file_watched): keyed like file_activity, and the value
  * carries the path itself, so nothing can evict it before the drain. */
@@ -257,6 +264,17 @@ struct raqib_watched_value {
   __u32 match;          /* enum raqib_watch_match */
   __u32 _pad;
   struct raqib_string path;
+};
+
+/* exec_lane_epoch: the exec lane's entries inserted since the core's last
+ * flip of exec_watched (it zeroes them), whether file_pressure was sent,
+ * and the entries each kind of match but the exact path took: a storm of
+ * one kind cannot take the room of another. */
+struct raqib_exec_lane_epoch {
+  __u64 filled;
+  __u64 signalled;
+  __u64 patterned; /* by a directory prefix or a basename */
+  __u64 by_facts;  /* by facts alone */
 };
 
 /* The watched lane of processes (exec_watched): keyed like exec_activity,
