@@ -24,6 +24,7 @@ const volatile __u32 dns_watch_labels_max = 0;
 /* Lane entries past which only exact names get in: a flood of names under a
  * watched domain cannot take the room of the names watched exactly. */
 const volatile __u32 dns_lane_soft = 0;
+const volatile __u32 dns_lane_mark = 0; /* lane entries that start an early drain */
 
 /* dns_watched: the watched lane, raqib_dns_key -> raqib_watched_dns, drained
  * with dns. Allocated as it fills. */
@@ -42,14 +43,21 @@ struct {
   __array(values, struct dns_watched_inner);
 } dns_watched SEC(".maps") = {.values = {&dns_watched_a}};
 
-/* dns_lane_filled: lane entries inserted since the core's last flip of
- * dns_watched (it zeroes it). */
+/* dns_lane_epoch: struct raqib_dns_lane_epoch. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, __u64);
-} dns_lane_filled SEC(".maps");
+  __type(value, struct raqib_dns_lane_epoch);
+} dns_lane_epoch SEC(".maps");
+
+/* Wake the core to drain the lane early, once per epoch. */
+static __always_inline void dns_lane_pressure(struct raqib_dns_lane_epoch *ep) {
+  if (ep->signalled) return;
+  ep->signalled = 1;
+  __u64 word = RAQIB_PRESSURE_DNS;
+  bpf_ringbuf_output(&file_pressure, &word, sizeof(word), BPF_RB_FORCE_WAKEUP);
+}
 
 #define RAQIB_DNS_LOWER_MAX (2 * RAQIB_DNS_NAME_MAX) /* a suffix's start and length, each masked \
                                                       */
@@ -139,7 +147,8 @@ static __always_inline __u32 dns_watch_match(__u32 slot, const struct raqib_stri
 /* The lane's entry for key: found, or made when the name s is watched
  * (first seen at now). NULL when the question is not watched, or the lane
  * refused it (counted: capped past the soft mark, failed when full); the
- * caller records it as context then. */
+ * caller records it as context then. Past the mark, or once capped, the
+ * core is woken to drain the lane early. */
 static __always_inline struct raqib_dns_value *dns_lane_entry(__u32 slot,
                                                               const struct raqib_dns_key *key,
                                                               const struct raqib_string *s,
@@ -155,10 +164,11 @@ static __always_inline struct raqib_dns_value *dns_lane_entry(__u32 slot,
   __u32 match = dns_watch_match(slot, s);
   struct raqib_dns_watch_scratch *ds = bpf_map_lookup_elem(&dns_watch_scratch, &slot);
   __u32 zero = 0;
-  __u64 *filled = bpf_map_lookup_elem(&dns_lane_filled, &zero);
-  if (!match || !ds || !filled) return NULL;
-  if (!(match & RAQIB_WATCH_EXACT) && *filled >= dns_lane_soft) {
+  struct raqib_dns_lane_epoch *ep = bpf_map_lookup_elem(&dns_lane_epoch, &zero);
+  if (!match || !ds || !ep) return NULL;
+  if (!(match & RAQIB_WATCH_EXACT) && ep->filled >= dns_lane_soft) {
     count_capped(RAQIB_MAP_DNS_WATCHED);
+    dns_lane_pressure(ep);
     return NULL;
   }
   __builtin_memset(&ds->val.dns, 0, sizeof(ds->val.dns));
@@ -167,8 +177,8 @@ static __always_inline struct raqib_dns_value *dns_lane_entry(__u32 slot,
   watch_copy_string(&ds->val.name, s);
   long err = bpf_map_update_elem(lane, key, &ds->val, BPF_NOEXIST);
   if (err == 0) {
-    __sync_fetch_and_add(filled, 1);
     count_map(RAQIB_MAP_DNS_WATCHED, RAQIB_CNT_INSERT);
+    if (__sync_fetch_and_add(&ep->filled, 1) + 1 >= dns_lane_mark) dns_lane_pressure(ep);
   } else if (err != -EEXIST) {
     count_map(RAQIB_MAP_DNS_WATCHED, RAQIB_CNT_FAILED);
     return NULL;

@@ -142,7 +142,7 @@ static __always_inline struct raqib_proc *exec_lane_find(const struct raqib_imag
 static __always_inline void exec_lane_pressure(struct raqib_exec_lane_epoch *ep) {
   if (ep->signalled) return;
   ep->signalled = 1;
-  __u64 word = 0;
+  __u64 word = RAQIB_PRESSURE_EXEC;
   bpf_ringbuf_output(&file_pressure, &word, sizeof(word), BPF_RB_FORCE_WAKEUP);
 }
 

@@ -76,7 +76,8 @@ struct {
   __type(value, struct raqib_file_epoch);
 } file_epoch SEC(".maps");
 
-/* file_pressure: one word per epoch whose context map passed the mark. */
+/* file_pressure: one word (enum raqib_pressure) per epoch of a map or lane
+ * past its mark. */
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4096);
@@ -290,8 +291,8 @@ static __always_inline void context_inserted(void) {
   __sync_fetch_and_add(&ep->filled, 1);
   if (ep->filled < file_fill_mark || ep->signalled) return;
   ep->signalled = 1;
-  __u64 seq = ep->seq;
-  bpf_ringbuf_output(&file_pressure, &seq, sizeof(seq), BPF_RB_FORCE_WAKEUP);
+  __u64 word = RAQIB_PRESSURE_FILE;
+  bpf_ringbuf_output(&file_pressure, &word, sizeof(word), BPF_RB_FORCE_WAKEUP);
 }
 
 /* For an act the context map has no entry for yet: true when it was

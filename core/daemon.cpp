@@ -100,13 +100,20 @@ class RingbufConsumer {
   Drainer &drainer_;
 };
 
+// Drains a map or lane past its mark started (file_pressure).
+struct EarlyDrains {
+  uint64_t file = 0;  // with the exec maps
+  uint64_t dns = 0;
+};
+
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
     "exec",    "file_access", "strings",      "network_peers", "network_flows", "dns",
     "ringbuf", "tamper",      "file_watched", "exec_watched",  "dns_watched"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
-                      const PluginHost &plugins, const TamperWatch &tamper, uint64_t early_drains) {
+                      const PluginHost &plugins, const TamperWatch &tamper,
+                      const EarlyDrains &early_drains) {
   nlohmann::ordered_json j;
   if (auto counters = bpf.counters()) {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
@@ -137,7 +144,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
   j["tainted"] = hostTainted().load();
   j["strings_evicted"] = drainer.strings().lost();
   j["dns_names_evicted"] = drainer.resolvedNames().evicted();
-  j["early_file_drains"] = early_drains;
+  j["early_file_drains"] = early_drains.file;
+  j["early_dns_drains"] = early_drains.dns;
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};
   for (const auto &p : plugins.stats())
@@ -275,11 +283,17 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
                                        overflow.check(**bpf);
                                      }),
   };
-  // A context map past its mark is drained at once, not at the next tick.
-  uint64_t early_drains = 0;
-  auto pressure = PressureWatch::open(io, (*bpf)->watched().pressureFd(), [&] {
-    early_drains++;
-    logFailure(drainer.drainFile());
+  // A map or lane past its mark is drained at once, not at the next tick.
+  EarlyDrains early_drains;
+  auto pressure = PressureWatch::open(io, (*bpf)->watched().pressureFd(), [&](uint32_t kinds) {
+    if (kinds & (RAQIB_PRESSURE_FILE | RAQIB_PRESSURE_EXEC)) {  // drainFile takes exec first
+      early_drains.file++;
+      logFailure(drainer.drainFile());
+    }
+    if (kinds & RAQIB_PRESSURE_DNS) {
+      early_drains.dns++;
+      logFailure(drainer.drainDns());
+    }
     overflow.check(**bpf);
   });
   if (!pressure) {

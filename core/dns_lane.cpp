@@ -69,6 +69,7 @@ void DnsLane::configure(raqib_bpf *s, const Config &config) {
   s->rodata->dns_watch_labels_max = most;
   uint32_t lane = bpf_map__max_entries(s->maps.dns_watched_a);
   s->rodata->dns_lane_soft = lane - lane / 4;
+  s->rodata->dns_lane_mark = lane / 2;
   bpf_map__set_max_entries(s->maps.watched_paths, bpf_map__max_entries(s->maps.watched_paths) +
                                                       w.exact.size() + w.prefixes.size());
 }
@@ -82,7 +83,7 @@ Status DnsLane::fill(raqib_bpf *s, const WatchedPaths &w) {
     return Error{fmt::format("filling the watched domains: {}", std::strerror(-err))};
   epochs_ = EpochPair(bpf_map__fd(s->maps.dns_watched), bpf_map__fd(s->maps.dns_watched_a),
                       bpf_map__fd(s->maps.dns_watched_b));
-  filled_fd_ = bpf_map__fd(s->maps.dns_lane_filled);
+  epoch_fd_ = bpf_map__fd(s->maps.dns_lane_epoch);
   spdlog::info(
       "watched domains: {} names, {} names with everything under them; {} matched in user space "
       "only",
@@ -92,14 +93,14 @@ Status DnsLane::fill(raqib_bpf *s, const WatchedPaths &w) {
 
 bool DnsLane::idle() const {
   uint32_t zero = 0;
-  uint64_t filled = 1;
-  return bpf_map_lookup_elem(filled_fd_, &zero, &filled) == 0 && filled == 0;
+  raqib_dns_lane_epoch epoch{.filled = 1};
+  return bpf_map_lookup_elem(epoch_fd_, &zero, &epoch) == 0 && epoch.filled == 0;
 }
 
 Status DnsLane::nextEpoch() {
   uint32_t zero = 0;
-  uint64_t filled = 0;
-  if (int err = bpf_map_update_elem(filled_fd_, &zero, &filled, BPF_ANY); err < 0)
+  raqib_dns_lane_epoch epoch{};
+  if (int err = bpf_map_update_elem(epoch_fd_, &zero, &epoch, BPF_ANY); err < 0)
     return Error{fmt::format("starting a DNS lane epoch: {}", std::strerror(-err))};
   return Ok{};
 }

@@ -50,7 +50,7 @@ class DnsLane {
 
  private:
   EpochPair epochs_;
-  int filled_fd_ = -1;
+  int epoch_fd_ = -1;
 };
 
 }  // namespace raqib

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "raqib.skel.h"
 #include "raqib/siphash.h"
@@ -180,18 +181,30 @@ const std::string *WatchedLane::canonicalName(uint64_t hash) const {
   return it == canonical_.end() ? nullptr : &it->second;
 }
 
-Result<std::unique_ptr<PressureWatch>> PressureWatch::open(boost::asio::io_context &io,
-                                                           int ringbuf_fd,
-                                                           std::function<void()> on_pressure) {
+Result<std::unique_ptr<PressureWatch>> PressureWatch::open(
+    boost::asio::io_context &io, int ringbuf_fd, std::function<void(uint32_t)> on_pressure) {
+  auto kinds = std::make_unique<uint32_t>(0);
   ring_buffer *rb = ring_buffer__new(
-      ringbuf_fd, [](void *, void *, size_t) { return 0; }, nullptr, nullptr);
+      ringbuf_fd,
+      [](void *ctx, void *data, size_t size) {
+        uint64_t word = 0;
+        std::memcpy(&word, data, std::min(size, sizeof word));
+        *static_cast<uint32_t *>(ctx) |= uint32_t(word);
+        return 0;
+      },
+      kinds.get(), nullptr);
   if (!rb) return Error{fmt::format("opening the file pressure ring: {}", std::strerror(errno))};
-  return std::unique_ptr<PressureWatch>(new PressureWatch(io, rb, std::move(on_pressure)));
+  return std::unique_ptr<PressureWatch>(
+      new PressureWatch(io, rb, std::move(kinds), std::move(on_pressure)));
 }
 
 PressureWatch::PressureWatch(boost::asio::io_context &io, ring_buffer *rb,
-                             std::function<void()> on_pressure)
-    : rb_(rb), readable_(io, ring_buffer__epoll_fd(rb)), on_pressure_(std::move(on_pressure)) {
+                             std::unique_ptr<uint32_t> kinds,
+                             std::function<void(uint32_t)> on_pressure)
+    : rb_(rb),
+      kinds_(std::move(kinds)),
+      readable_(io, ring_buffer__epoll_fd(rb)),
+      on_pressure_(std::move(on_pressure)) {
   arm();
 }
 
@@ -204,9 +217,9 @@ void PressureWatch::arm() {
   readable_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                        [this](const boost::system::error_code &ec) {
                          if (ec) return;
-                         if (ring_buffer__consume(rb_) > 0) {
+                         if (ring_buffer__consume(rb_) > 0 && *kinds_) {
                            wakeups_++;
-                           on_pressure_();
+                           on_pressure_(std::exchange(*kinds_, 0));
                          }
                          arm();
                        });

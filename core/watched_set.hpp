@@ -94,12 +94,13 @@ class WatchedLane {
   std::unordered_map<uint64_t, std::string> canonical_;
 };
 
-// Wakes the file drain early when the kernel says the context map passed
-// its fill mark (bpf/watched.bpf.h file_pressure).
+// Wakes a drain early when the kernel says a map or lane passed its mark
+// (file_pressure: bpf/watched.bpf.h, exec_watched.bpf.h, dns_watched.bpf.h).
 class PressureWatch {
  public:
+  // on_pressure gets the enum raqib_pressure bits of the words read at once.
   static Result<std::unique_ptr<PressureWatch>> open(boost::asio::io_context &io, int ringbuf_fd,
-                                                     std::function<void()> on_pressure);
+                                                     std::function<void(uint32_t)> on_pressure);
   ~PressureWatch();
   PressureWatch(const PressureWatch &) = delete;
   PressureWatch &operator=(const PressureWatch &) = delete;
@@ -107,11 +108,13 @@ class PressureWatch {
   uint64_t wakeups() const { return wakeups_; }
 
  private:
-  PressureWatch(boost::asio::io_context &io, ring_buffer *rb, std::function<void()> on_pressure);
+  PressureWatch(boost::asio::io_context &io, ring_buffer *rb, std::unique_ptr<uint32_t> kinds,
+                std::function<void(uint32_t)> on_pressure);
   void arm();
   ring_buffer *rb_;
+  std::unique_ptr<uint32_t> kinds_;  // what the words read so far asked for
   boost::asio::posix::stream_descriptor readable_;
-  std::function<void()> on_pressure_;
+  std::function<void(uint32_t)> on_pressure_;
   uint64_t wakeups_ = 0;
 };
 

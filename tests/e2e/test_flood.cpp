@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "peer_process.hpp"
 #include "records.hpp"
 
 namespace raqib::test {
@@ -138,6 +139,12 @@ TEST(Flood, SeveralProcessesCannotHideAReadBeforeOrAfterIt) {
 // with the final drain at stop. Detections go to a logfile, which never
 // blocks: stdout is not read while a flood runs, and a printer blocked on
 // a full pipe drops what its queue cannot hold.
+// The first of detections for which match is true, or null.
+json firstOf(const std::vector<json> &detections, const std::function<bool(const json &)> &match) {
+  auto it = std::find_if(detections.begin(), detections.end(), match);
+  return it == detections.end() ? json() : *it;
+}
+
 class OneIntervalDaemon {
  public:
   explicit OneIntervalDaemon(const char *plugin)
@@ -149,6 +156,19 @@ class OneIntervalDaemon {
   // Stops the daemon (its final drain) and returns its detections.
   std::vector<json> stop() {
     EXPECT_EQ(daemon_.stop(std::chrono::seconds(60)), 0);
+    return detections();
+  }
+  // Whether a detection match is true for is printed within timeout, while
+  // the daemon runs: only an early drain prints one before the cadence.
+  bool waitForDetection(const std::function<bool(const json &)> &match,
+                        std::chrono::milliseconds timeout) {
+    return waitUntil([&] { return !firstOf(detections(), match).is_null(); }, timeout);
+  }
+  json stats() { return statsOf(daemon_); }
+  std::string log() const { return daemon_.stderrText(); }
+
+ private:
+  std::vector<json> detections() const {
     std::vector<json> out;
     for (const std::string &l : readLines(dir_ + "/detections.json")) {
       json j = json::parse(l, nullptr, false);
@@ -156,10 +176,6 @@ class OneIntervalDaemon {
     }
     return out;
   }
-  json stats() { return statsOf(daemon_); }
-  std::string log() const { return daemon_.stderrText(); }
-
- private:
   static std::string tempDir() {
     char tmpl[] = "/tmp/raqib-interval-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
@@ -177,12 +193,6 @@ class OneIntervalDaemon {
   TempFile config_;
   DaemonProcess daemon_;
 };
-
-// The first of detections for which match is true, or null.
-json firstOf(const std::vector<json> &detections, const std::function<bool(const json &)> &match) {
-  auto it = std::find_if(detections.begin(), detections.end(), match);
-  return it == detections.end() ? json() : *it;
-}
 
 // ---- processes -----------------------------------------------------------
 
@@ -320,11 +330,12 @@ TEST(Flood, AnExecStormCannotHideWatchedExecs) {
 // ---- DNS names -----------------------------------------------------------
 
 // In a private network namespace (no packet leaves it), one process asks a
-// resolver socket on its loopback for names distinct names, then for
-// needle, then for names more: each flood alone fills the dns map (4,096)
-// and the two together the strings LRU (16,384).
+// resolver socket on its loopback for names distinct names under domain,
+// then for needle, then for names more: of names not watched, each flood
+// alone fills the dns map (4,096) and the two together the strings LRU
+// (16,384).
 const char *kDnsFlood = R"(import socket, struct, sys
-needle, names, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+needle, names, tag, domain = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def question(name, i):
     return (struct.pack(">HHHHHH", i & 0xffff, 0x100, 1, 0, 0, 0)
             + b"".join(bytes([len(l)]) + l.encode() for l in name.split("."))
@@ -333,11 +344,19 @@ resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 resolver.bind(("127.0.0.1", 53))
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(names):
-    c.sendto(question("n%d.%s.flood.test" % (i, tag), i), ("127.0.0.1", 53))
+    c.sendto(question("n%d.%s.%s" % (i, tag, domain), i), ("127.0.0.1", 53))
 c.sendto(question(needle, 7), ("127.0.0.1", 53))
 for i in range(names, 2 * names):
-    c.sendto(question("n%d.%s.flood.test" % (i, tag), i), ("127.0.0.1", 53))
+    c.sendto(question("n%d.%s.%s" % (i, tag, domain), i), ("127.0.0.1", 53))
 )";
+
+int dnsFlood(const TempFile &script, const std::string &needle, int names, const std::string &tag,
+             const std::string &domain) {
+  return runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
+                   "ip link set lo up && exec /usr/bin/python3 " + script.path() + " " + needle +
+                       " " + std::to_string(names) + " " + tag + " " + domain})
+      .status;
+}
 
 TEST(Flood, AFloodOfDnsNamesCannotHideAWatchedName) {
   constexpr int kNames = 10000;
@@ -349,10 +368,7 @@ TEST(Flood, AFloodOfDnsNamesCannotHideAWatchedName) {
   // mixed case (names match whatever their case).
   std::string tag = "t" + std::to_string(getpid());
   std::string needle = tag + ".C2.Malware.raqib.test";
-  ChildResult flood = runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
-                                "ip link set lo up && exec /usr/bin/python3 " + script.path() +
-                                    " " + needle + " " + std::to_string(kNames) + " " + tag});
-  ASSERT_EQ(flood.status, 0);
+  ASSERT_EQ(dnsFlood(script, needle, kNames, tag, "flood.test"), 0);
 
   json d = firstOf(daemon.stop(), [&](const json &j) {
     return j["name"] == "threat_domain_access" && j.contains("dns") && j["dns"]["name"] == needle;
@@ -366,6 +382,35 @@ TEST(Flood, AFloodOfDnsNamesCannotHideAWatchedName) {
   const json &dns = s["maps"]["dns"];
   EXPECT_GT(dns["failed"].get<long>(), 0) << s.dump();
   EXPECT_GE(dns["inserts"].get<long>() + dns["failed"].get<long>(), 2 * kNames) << s.dump();
+}
+
+// Questions for 601 names under a watched domain, past half the DNS lane
+// (its mark, 512 of 1024) and short of its share for names not watched
+// exactly (768): the kernel wakes the core, which drains the lane at once,
+// not at the next tick (60 s here), so a longer flood finds it emptied.
+TEST(Flood, AFloodOfWatchedNamesDrainsTheDnsLaneEarly) {
+  constexpr int kNames = 300;
+  TempFile script("flood.py", kDnsFlood);
+  OneIntervalDaemon daemon("net");
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+
+  std::string tag = "w" + std::to_string(getpid());
+  std::string needle = tag + ".c2.malware.raqib.test";
+  ASSERT_EQ(dnsFlood(script, needle, kNames, tag, "malware.raqib.test"), 0);
+  EXPECT_TRUE(daemon.waitForDetection(
+      [&](const json &j) {
+        return j["name"] == "threat_domain_access" && j.contains("dns") &&
+               j["dns"]["name"].get<std::string>().find(tag) != std::string::npos;
+      },
+      20s))
+      << "no early drain of the DNS lane\n"
+      << daemon.log();
+  daemon.stop();
+  json s = daemon.stats();
+  ASSERT_FALSE(s.is_null()) << daemon.log();
+  EXPECT_GE(s["early_dns_drains"].get<long>(), 1) << s.dump();
+  EXPECT_GE(s["drained"]["dns_watched"].get<long>(), 2 * kNames + 1) << s.dump();
+  EXPECT_EQ(s["maps"]["dns_watched"]["capped"].get<long>(), 0) << s.dump();
 }
 
 }  // namespace

@@ -266,6 +266,21 @@ struct raqib_watched_value {
   struct raqib_string path;
 };
 
+/* What a word on file_pressure asks the core to drain early: a map or lane
+ * past its mark (or a lane share used up). */
+enum raqib_pressure {
+  RAQIB_PRESSURE_FILE = 1u << 0, /* file_activity (the exec maps are drained with it) */
+  RAQIB_PRESSURE_EXEC = 1u << 1, /* exec_watched */
+  RAQIB_PRESSURE_DNS = 1u << 2,  /* dns_watched */
+};
+
+/* dns_lane_epoch: the DNS lane's entries inserted since the core's last
+ * flip of dns_watched (it zeroes them), and whether file_pressure was sent. */
+struct raqib_dns_lane_epoch {
+  __u64 filled;
+  __u64 signalled;
+};
+
 /* exec_lane_epoch: the exec lane's entries inserted since the core's last
  * flip of exec_watched (it zeroes them), whether file_pressure was sent,
  * and the entries each kind of match but the exact path took: a storm of
