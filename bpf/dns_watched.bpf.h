@@ -28,20 +28,7 @@ const volatile __u32 dns_lane_mark = 0; /* lane entries that start an early drai
 
 /* dns_watched: the watched lane, raqib_dns_key -> raqib_watched_dns, drained
  * with dns. Allocated as it fills. */
-struct dns_watched_inner {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 1024);
-  __type(key, struct raqib_dns_key);
-  __type(value, struct raqib_watched_dns);
-};
-struct dns_watched_inner dns_watched_a SEC(".maps"), dns_watched_b SEC(".maps");
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __array(values, struct dns_watched_inner);
-} dns_watched SEC(".maps") = {.values = {&dns_watched_a}};
+RAQIB_LANE_PAIR(dns_watched, struct raqib_dns_key, struct raqib_watched_dns, 1024);
 
 /* dns_lane_epoch: struct raqib_dns_lane_epoch. */
 struct {

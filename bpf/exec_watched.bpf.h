@@ -33,20 +33,7 @@ const volatile __u32 exec_lane_mark = 0; /* lane entries that start an early dra
 
 /* exec_watched: the watched lane, raqib_image -> raqib_watched_proc, drained
  * with exec_activity. Allocated as it fills. */
-struct exec_watched_inner {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 1024);
-  __type(key, struct raqib_image);
-  __type(value, struct raqib_watched_proc);
-};
-struct exec_watched_inner exec_watched_a SEC(".maps"), exec_watched_b SEC(".maps");
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __array(values, struct exec_watched_inner);
-} exec_watched SEC(".maps") = {.values = {&exec_watched_a}};
+RAQIB_LANE_PAIR(exec_watched, struct raqib_image, struct raqib_watched_proc, 1024);
 
 /* exec_lane_epoch: struct raqib_exec_lane_epoch. */
 struct {

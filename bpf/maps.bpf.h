@@ -11,9 +11,10 @@
  * idle map (the kernel waits for running programs to finish before the
  * update returns) and drains the map it swapped out, which nothing writes
  * any more. */
-#define RAQIB_EPOCH_PAIR(name, key_t, value_t, default_entries)                    \
+#define RAQIB_EPOCH_PAIR_OF(name, key_t, value_t, default_entries, flags)         \
   struct name##_inner {                                                            \
     __uint(type, BPF_MAP_TYPE_HASH);                                               \
+    __uint(map_flags, flags);                                                      \
     __uint(max_entries, default_entries);                                          \
     __type(key, key_t);                                                            \
     __type(value, value_t);                                                        \
@@ -25,6 +26,11 @@
     __type(key, __u32);                                                            \
     __array(values, struct name##_inner);                                          \
   } name SEC(".maps") = {.values = {&name##_a}}
+#define RAQIB_EPOCH_PAIR(name, key_t, value_t, default_entries) \
+  RAQIB_EPOCH_PAIR_OF(name, key_t, value_t, default_entries, 0)
+/* A watched lane's pair: allocated as it fills, as few acts are watched. */
+#define RAQIB_LANE_PAIR(name, key_t, value_t, entries) \
+  RAQIB_EPOCH_PAIR_OF(name, key_t, value_t, entries, BPF_F_NO_PREALLOC)
 
 /* exec_activity: raqib_image -> raqib_proc, every fork/exec/exit of the
  * epoch merged per process image (an exec starts a new entry). Bound:

@@ -46,20 +46,7 @@ struct {
 
 /* file_watched: the watched lane, raqib_file_key -> raqib_watched_value,
  * drained with file_activity. Allocated as it fills. */
-struct file_watched_inner {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 4096);
-  __type(key, struct raqib_file_key);
-  __type(value, struct raqib_watched_value);
-};
-struct file_watched_inner file_watched_a SEC(".maps"), file_watched_b SEC(".maps");
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __array(values, struct file_watched_inner);
-} file_watched SEC(".maps") = {.values = {&file_watched_a}};
+RAQIB_LANE_PAIR(file_watched, struct raqib_file_key, struct raqib_watched_value, 4096);
 
 /* file_epoch: the core's epoch number and the context entries inserted in
  * it; the core sets it at each flip of file_activity. */
