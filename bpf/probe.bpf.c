@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Feature probe: one trivial program per hook type raqib could use. The core
- * loads and attaches each alone (core/features.cpp) to learn what this kernel
- * allows; none of them records anything. */
+/* Feature probe: one trivial program per hook type raqib could use, and per
+ * kfunc it calls where the kernel has it. The core loads and attaches each
+ * alone (core/features.cpp) to learn what this kernel allows; none of them
+ * records anything. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -25,6 +26,17 @@ int BPF_PROG(probe_lsm) { return 0; }
 
 SEC("kprobe/do_sys_openat2")
 int probe_kprobe(void *ctx) { return 0; }
+
+/* Weak: a kernel without them (before 6.13) fails this program only. */
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(probe_task_from_vpid) {
+  struct task_struct *task = bpf_task_from_vpid(1);
+  if (task) bpf_task_release(task);
+  return 0;
+}
 
 SEC("cgroup_skb/egress")
 int probe_cgroup_skb(struct __sk_buff *skb) { return 1; }

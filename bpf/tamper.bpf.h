@@ -211,15 +211,27 @@ static __always_inline bool from_self(void) {
   return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
+/* Whether the kfunc bpf_task_from_vpid (Linux 6.13 and later) loads here:
+ * set by the core from its probe (core/features.cpp). Both kfuncs are weak:
+ * on a kernel without them libbpf leaves the calls unresolved and the
+ * verifier drops them as dead code, this constant being 0. */
+const volatile __u32 resolve_vpid = 0;
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 
 /* The kernel id of the daemon's thread that vpid names in the calling
  * process's pid namespace (as ptrace and process_vm_* read their argument),
  * or 0: the daemon is matched by identity, whatever number the caller's
- * namespace gives it. */
+ * namespace gives it. Without the kfunc, the number is compared with the
+ * daemon's kernel ids, for a caller in the initial pid namespace only
+ * (elsewhere the number is of another namespace: it could be an unrelated
+ * process's). */
 static __always_inline __u32 raqib_thread_named(__s32 vpid) {
   if (vpid <= 0) return 0;
+  if (!resolve_vpid) {
+    if (BPF_CORE_READ(bpf_get_current_task_btf(), thread_pid, level) != 0) return 0;
+    return is_raqib_task(vpid) ? vpid : 0;
+  }
   struct task_struct *task = bpf_task_from_vpid(vpid);
   if (!task) return 0;
   __u32 tid = task->tgid == self_tgid ? task->pid : 0;
@@ -295,7 +307,8 @@ static __always_inline enum raqib_tamper_call tamper_call(bool compat, long id) 
  * called from the syscall exit program of abi.bpf.h, which sees every
  * syscall with its first two arguments (a0, a1) and its result, so no
  * tracepoint of their own runs, and a tp_btf program may resolve the number
- * in the caller's pid namespace (bpf_task_from_vpid). Refused calls are
+ * in the caller's pid namespace (bpf_task_from_vpid, where the kernel has
+ * it: raqib_thread_named). Refused calls are
  * recorded too. Kernel module loads come here as well: the init_module and
  * finit_module tracepoints exist only on kernels with loadable modules.
  * Every other syscall costs the compares of tamper_call. True when id was

@@ -71,16 +71,26 @@ bool tracepointExists(const std::string &category, const std::string &name) {
   return false;
 }
 
-// One log line per hook type this kernel refuses, naming the fallback.
-Status checkHooks() {
-  for (const HookSupport &h : probeHooks()) {
+// One log line per hook type this kernel refuses, naming the fallback, and
+// one per kfunc raqib calls where it can: used, or the fallback.
+Result<std::vector<HookSupport>> checkHooks() {
+  std::vector<HookSupport> hooks = probeHooks();
+  for (const HookSupport &h : hooks) {
+    if (h.kfunc && h.usable) {
+      spdlog::info("kfunc {} is used: {}", h.hook, h.role);
+      continue;
+    }
+    if (h.kfunc) {
+      spdlog::info("kfunc {} is not usable here ({}); fallback: {}", h.hook, h.detail, h.role);
+      continue;
+    }
     if (h.usable) continue;
     if (h.role.starts_with("none"))
       return Error{fmt::format("this kernel does not let raqib use {} programs ({}): {}", h.hook,
                                h.detail, h.role)};
     spdlog::info("{} programs are not usable here ({}); fallback: {}", h.hook, h.detail, h.role);
   }
-  return Ok{};
+  return hooks;
 }
 
 }  // namespace
@@ -108,7 +118,8 @@ Result<int> EpochPair::flip() {
 Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   if (auto missing = missingPrerequisite()) return Error{*missing};
   routeLibbpfLogs();
-  if (auto hooks = checkHooks(); !hooks) return Error{hooks.error()};
+  auto hooks = checkHooks();
+  if (!hooks) return Error{hooks.error()};
 
   std::unique_ptr<BpfMonitor> m(new BpfMonitor());
   m->skel_ = raqib_bpf__open();
@@ -124,6 +135,7 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   auto self = kernelTgid();
   if (!self) return Error{self.error()};
   s->rodata->self_tgid = *self;
+  s->rodata->resolve_vpid = hookUsable(*hooks, kTaskFromVpid);
   bool streaming = config.transport == Transport::Ringbuf;
   s->rodata->stream_files = streaming;
   // The ring buffer exists either way; it is only sized for use when streaming.

@@ -1,11 +1,14 @@
 #include "features.hpp"
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 
 #include <cstring>
 #include <memory>
@@ -21,26 +24,33 @@ namespace {
 
 struct Probe {
   const char *hook;
+  bool kfunc;
   const char *program;
   const char *used_for;  // when usable
   const char *fallback;  // when not
 };
 
 constexpr Probe kProbes[] = {
-    {"tp_btf", "probe_tp_btf",
+    {"tp_btf", false, "probe_tp_btf",
      "process fork/exec/exit, ia32 file syscalls (raw sys_exit), io_uring opens",
      "none: raqib needs tp_btf"},
-    {"tracepoint", "probe_tracepoint", "file syscalls (entry and exit)",
+    {"tracepoint", false, "probe_tracepoint", "file syscalls (entry and exit)",
      "none: raqib needs syscall tracepoints"},
-    {"raw_tp", "probe_raw_tp", "not needed while tp_btf works", "-"},
-    {"fentry", "probe_fentry", "not used",
+    {"raw_tp", false, "probe_raw_tp", "not needed while tp_btf works", "-"},
+    {"fentry", false, "probe_fentry", "not used",
      "file paths come from syscall tracepoints and the dentry walk"},
-    {"lsm", "probe_lsm", "not used", "no in-kernel enforcement; activity is observed, not blocked"},
-    {"kprobe", "probe_kprobe", "not used",
+    {"lsm", false, "probe_lsm", "not used",
+     "no in-kernel enforcement; activity is observed, not blocked"},
+    {"kprobe", false, "probe_kprobe", "not used",
      "names passed to unlink/rename/link/chmod/... are joined to their canonical directory "
      "(path_lexical)"},
-    {"cgroup_skb", "probe_cgroup_skb", "network flows and DNS", "no flow or DNS records"},
-    {"cgroup_sock_addr", "probe_cgroup_connect", "outgoing connects", "no connect records"},
+    {"cgroup_skb", false, "probe_cgroup_skb", "network flows and DNS", "no flow or DNS records"},
+    {"cgroup_sock_addr", false, "probe_cgroup_connect", "outgoing connects", "no connect records"},
+    {kTaskFromVpid, true, "probe_task_from_vpid",
+     "ptrace and process_vm_* targets resolved in the caller's pid namespace (tamper)",
+     "ptrace and process_vm_* targets compared with raqib's kernel pids, for callers in the "
+     "initial pid namespace only: one in another pid namespace naming raqib by its number there "
+     "is missed"},
 };
 
 // Load probe alone and attach it; "" when both work, else the error.
@@ -48,6 +58,11 @@ std::string tryHook(const Probe &probe, const std::string &cgroup_root) {
   std::unique_ptr<probe_bpf, decltype(&probe_bpf__destroy)> skel(probe_bpf__open(),
                                                                  probe_bpf__destroy);
   if (!skel) return fmt::format("open: {}", std::strerror(errno));
+  if (probe.kfunc) {  // its load would only say EINVAL
+    std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+    if (vmlinux && btf__find_by_name_kind(vmlinux.get(), probe.hook, BTF_KIND_FUNC) < 0)
+      return fmt::format("this kernel has no kfunc {}", probe.hook);
+  }
   bpf_program *target = nullptr, *p;
   bpf_object__for_each_program(p, skel->obj) {
     bool is_target = std::strcmp(bpf_program__name(p), probe.program) == 0;
@@ -76,12 +91,20 @@ std::string tryHook(const Probe &probe, const std::string &cgroup_root) {
 std::vector<HookSupport> probeHooks() {
   std::string cgroup_root = cgroup2Root();
   std::vector<HookSupport> out;
+  const char *refused = std::getenv(kRefuseProbeEnv);
   for (const Probe &probe : kProbes) {
-    std::string error = tryHook(probe, cgroup_root);
-    out.push_back(
-        {probe.hook, error.empty(), error, error.empty() ? probe.used_for : probe.fallback});
+    std::string error = refused && std::string_view(refused) == probe.hook
+                            ? fmt::format("refused by {}, for tests", kRefuseProbeEnv)
+                            : tryHook(probe, cgroup_root);
+    out.push_back({probe.hook, probe.kfunc, error.empty(), error,
+                   error.empty() ? probe.used_for : probe.fallback});
   }
   return out;
+}
+
+bool hookUsable(const std::vector<HookSupport> &hooks, std::string_view hook) {
+  return std::any_of(hooks.begin(), hooks.end(),
+                     [&](const HookSupport &h) { return h.hook == hook && h.usable; });
 }
 
 std::string featuresTable(const std::vector<HookSupport> &hooks) {

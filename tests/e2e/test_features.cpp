@@ -36,6 +36,7 @@ TEST(Features, TableSaysWhatThisKernelAllows) {
   EXPECT_EQ(hooks["tracepoint"], "yes");
   EXPECT_EQ(hooks["cgroup_skb"], "yes");
   EXPECT_EQ(hooks["cgroup_sock_addr"], "yes");
+  EXPECT_EQ(hooks["bpf_task_from_vpid"], "yes");  // a kfunc of 6.13 and later
   // Refused here; each row names raqib's fallback and the kernel's error.
   EXPECT_EQ(hooks["fentry"], "no");
   EXPECT_EQ(hooks["lsm"], "no");
@@ -44,6 +45,21 @@ TEST(Features, TableSaysWhatThisKernelAllows) {
   for (const char *row : {"ia32 syscalls      yes", "open_by_handle_at  yes",
                           "io_uring open      yes", "io_uring other     no"})
     EXPECT_NE(d.stdoutText().find(row), std::string::npos) << row << "\n" << d.stdoutText();
+}
+
+// A kfunc refused (tests only: RAQIB_TEST_REFUSE_PROBE) is a "no" row
+// naming the fallback.
+TEST(Features, ARefusedKfuncNamesItsFallback) {
+  ASSERT_EQ(setenv("RAQIB_TEST_REFUSE_PROBE", "bpf_task_from_vpid", 1), 0);
+  DaemonProcess d({"--features"});
+  unsetenv("RAQIB_TEST_REFUSE_PROBE");
+  ASSERT_EQ(d.wait(30s), 0) << d.stderrText();
+  EXPECT_EQ(usable(d.stdoutText())["bpf_task_from_vpid"], "no") << d.stdoutText();
+  EXPECT_NE(d.stdoutText().find("compared with raqib's kernel pids"), std::string::npos)
+      << d.stdoutText();
+  EXPECT_NE(d.stdoutText().find("(refused by RAQIB_TEST_REFUSE_PROBE, for tests)"),
+            std::string::npos)
+      << d.stdoutText();
 }
 
 TEST(Features, TheDaemonLogsEachFallbackItTakes) {
