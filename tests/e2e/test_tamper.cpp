@@ -776,6 +776,21 @@ pid_t pidOneOfItsOwn(const DaemonProcess &daemon) {
   return target;
 }
 
+// A tracer in the test's pid namespace attaches to the daemon and reads its
+// memory, naming it by its kernel pid target: both moves are recorded with
+// the tracer and its ancestry.
+void expectTracedByKernelPid(DaemonProcess &daemon, pid_t target) {
+  pid_t outside = inChild(ptraceAndReadMemory(target));
+  auto found = recordsOf(daemon, outside, {"ptrace", "process_vm"});
+  ASSERT_TRUE(found.count("ptrace")) << daemon.stdoutText() << daemon.stderrText();
+  EXPECT_EQ(found["ptrace"]["target"]["tid"], target);
+  EXPECT_EQ(found["ptrace"]["target"]["request"], "PTRACE_SEIZE");
+  ASSERT_GE(found["ptrace"]["ancestry"].size(), 2u);
+  EXPECT_EQ(found["ptrace"]["ancestry"][0]["pid"], getpid());
+  ASSERT_TRUE(found.count("process_vm")) << daemon.stdoutText();
+  EXPECT_EQ(found["process_vm"]["target"]["tid"], target);
+}
+
 // ptrace and process_vm_readv name their target by a number of the
 // caller's pid namespace: the daemon is matched by identity, named by its
 // kernel pid from the test's namespace and by its own pid (1) from inside
@@ -787,18 +802,11 @@ TEST_F(TamperOwnDaemon, PtraceIsMatchedByIdentityAcrossPidNamespaces) {
   EXPECT_NE(daemon->stderrText().find("kfunc bpf_task_from_vpid is used"), std::string::npos)
       << daemon->stderrText();
   pid_t target = pidOneOfItsOwn(*daemon);
-  pid_t outside = inChild(ptraceAndReadMemory(target));
-  auto found = recordsOf(*daemon, outside, {"ptrace", "process_vm"});
-  ASSERT_TRUE(found.count("ptrace")) << daemon->stdoutText() << daemon->stderrText();
-  EXPECT_EQ(found["ptrace"]["target"]["tid"], target);
-  EXPECT_EQ(found["ptrace"]["target"]["request"], "PTRACE_SEIZE");
-  ASSERT_GE(found["ptrace"]["ancestry"].size(), 2u);
-  EXPECT_EQ(found["ptrace"]["ancestry"][0]["pid"], getpid());
-  ASSERT_TRUE(found.count("process_vm")) << daemon->stdoutText();
+  ASSERT_NO_FATAL_FAILURE(expectTracedByKernelPid(*daemon, target));
 
   pid_t inside = inPidNamespaceOf(target, ptraceAndReadMemory(1));
   ASSERT_NE(inside, 0);
-  found = recordsOf(*daemon, inside, {"ptrace", "process_vm"});
+  auto found = recordsOf(*daemon, inside, {"ptrace", "process_vm"});
   ASSERT_TRUE(found.count("ptrace")) << daemon->stdoutText() << daemon->stderrText();
   EXPECT_EQ(found["ptrace"]["target"]["tid"], target);
   EXPECT_EQ(found["ptrace"]["importance"], "critical");
@@ -835,19 +843,11 @@ TEST_F(TamperOwnDaemon, WithoutTheKfuncPtraceIsMatchedByKernelPid) {
             std::string::npos)
       << daemon->stderrText();
   pid_t target = pidOneOfItsOwn(*daemon);
-  pid_t outside = inChild(ptraceAndReadMemory(target));
-  auto found = recordsOf(*daemon, outside, {"ptrace", "process_vm"});
-  ASSERT_TRUE(found.count("ptrace")) << daemon->stdoutText() << daemon->stderrText();
-  EXPECT_EQ(found["ptrace"]["target"]["tid"], target);
-  EXPECT_EQ(found["ptrace"]["target"]["request"], "PTRACE_SEIZE");
-  ASSERT_GE(found["ptrace"]["ancestry"].size(), 2u);
-  EXPECT_EQ(found["ptrace"]["ancestry"][0]["pid"], getpid());
-  ASSERT_TRUE(found.count("process_vm")) << daemon->stdoutText();
-  EXPECT_EQ(found["process_vm"]["target"]["tid"], target);
+  ASSERT_NO_FATAL_FAILURE(expectTracedByKernelPid(*daemon, target));
 
   pid_t inside = inPidNamespaceOf(target, ptraceAndReadMemory(1));
   ASSERT_NE(inside, 0);
-  found = recordsOf(*daemon, inside, {"ptrace", "process_vm"});
+  auto found = recordsOf(*daemon, inside, {"ptrace", "process_vm"});
   EXPECT_FALSE(found.count("ptrace")) << found["ptrace"];
   EXPECT_FALSE(found.count("process_vm")) << found["process_vm"];
   EXPECT_EQ(daemon->stop(), 0) << daemon->stderrText();
