@@ -198,7 +198,11 @@ enum raqib_map_id {
   RAQIB_MAP_FILE_WATCHED = 8, /* the watched lane of file activity (bpf/watched.bpf.h) */
   RAQIB_MAP_EXEC_WATCHED = 9, /* the watched lane of processes (bpf/exec_watched.bpf.h) */
   RAQIB_MAP_DNS_WATCHED = 10, /* the watched lane of DNS (bpf/dns_watched.bpf.h) */
-  RAQIB_MAP_COUNT = 11,
+  /* Path names copied at a file syscall's entry (bpf/syscall_names.bpf.h):
+   * inserts = copied, failed = no room (read at the exit instead), capped =
+   * user memory not paged in at the entry (read at the exit instead). */
+  RAQIB_MAP_SYSCALL_NAMES = 11,
+  RAQIB_MAP_COUNT = 12,
 };
 
 struct raqib_map_counters {
