@@ -285,24 +285,28 @@ TEST_F(FileActions, ANameRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
       << "the kernel set the capability";
 }
 
-// The state letter of thread tid of this process ('D': waiting in the
-// kernel, uninterruptibly), or 0 when it cannot be read.
-char threadState(pid_t tid) {
-  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+// Thread tid of this process waits in the kernel, uninterruptibly (state
+// D), inside syscall nr.
+bool blockedIn(pid_t tid, long nr) {
+  std::string task = "/proc/self/task/" + std::to_string(tid);
+  std::ifstream stat(task + "/stat");
   std::string line;
   std::getline(stat, line);
   auto end = line.rfind(')');  // the name in parentheses may hold spaces
-  return end != std::string::npos && end + 2 < line.size() ? line[end + 2] : 0;
+  if (end == std::string::npos || end + 2 >= line.size() || line[end + 2] != 'D') return false;
+  long in = -1;
+  std::ifstream(task + "/syscall") >> in;
+  return in == nr;
 }
 
-// In the test's child: run call (a syscall taking names in dir) while dir's
-// lock is held, and rewrite its names in user memory while it waits in the
-// kernel with them already copied. A second thread lists dir into a page
+// In the test's child: run call (syscall nr, taking names in dir) while
+// dir's lock is held, and rewrite its names in user memory while it waits in
+// the kernel with them already copied. A second thread lists dir into a page
 // userfaultfd holds back, which keeps dir's lock taken (shared) until that
 // page is supplied; unlink, rename and an O_CREAT open need the lock
 // exclusively, after copying their names, so they wait in state D. Exits the
 // child with a code (no marker record) when a step fails.
-void rewriteWhileHeld(const fs::path &dir, const std::function<void()> &call,
+void rewriteWhileHeld(const fs::path &dir, long nr, const std::function<void()> &call,
                       const std::function<void()> &rewrite) {
   long page = sysconf(_SC_PAGESIZE);
   int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
@@ -326,7 +330,7 @@ void rewriteWhileHeld(const fs::path &dir, const std::function<void()> &call,
     call();
   });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (caller == 0 || threadState(caller) != 'D') {
+  while (caller == 0 || !blockedIn(caller, nr)) {
     if (std::chrono::steady_clock::now() > deadline) _exit(26);
     std::this_thread::yield();
   }
@@ -346,7 +350,8 @@ void rewriteWhileHeld(const fs::path &dir, const std::function<void()> &call,
 // unlinked name is longer than raqib keeps beside the syscall's arguments
 // (256 bytes), so both places a name is kept are tried.
 TEST_F(FileActions, APathRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
-  fs::path victim = dir_ / std::string(250, 'v'), moved = dir_ / "moved", taken = dir_ / "real" / "f";
+  fs::path victim = dir_ / std::string(250, 'v'), moved = dir_ / "moved",
+           taken = dir_ / "real" / "f";
   std::ofstream(victim) << "x";
   std::ofstream(dir_ / "renamed") << "x";
   auto records = run([&] {
@@ -355,17 +360,18 @@ TEST_F(FileActions, APathRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
     set(from, dir_ / "renamed");
     set(to, moved);
     rewriteWhileHeld(
-        dir_, [] { rename(from, to); },
+        dir_, SYS_rename, [] { syscall(SYS_rename, from, to); },
         [&] {
           set(from, dir_ / "decoy");
           set(to, dir_ / "decoy2");
         });
     set(from, victim);
     rewriteWhileHeld(
-        dir_, [] { unlink(from); }, [&] { set(from, dir_ / "decoy"); });
+        dir_, SYS_unlink, [] { syscall(SYS_unlink, from); }, [&] { set(from, dir_ / "decoy"); });
     set(from, taken);  // exists: an exclusive create fails
     rewriteWhileHeld(
-        dir_ / "real", [] { open(from, O_WRONLY | O_CREAT | O_EXCL, 0600); },
+        dir_ / "real", SYS_openat,
+        [] { syscall(SYS_openat, AT_FDCWD, from, O_WRONLY | O_CREAT | O_EXCL, 0600); },
         [&] { set(from, dir_ / "real" / "decoy"); });
   });
   EXPECT_FALSE(fs::exists(victim)) << "the kernel removed the name it copied";
