@@ -114,8 +114,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
       if (id == RAQIB_MAP_RINGBUF)
         j["ringbuf"] = {{"records", c.inserts}, {"dropped", c.failed}};
       else if (id == RAQIB_MAP_SYSCALL_NAMES)  // not a map of behaviours: nothing is lost here
-        j["syscall_names"] = {
-            {"copied", c.inserts}, {"no_room", c.failed}, {"unreadable", c.capped}};
+        j["syscall_names"] = {{"no_room", c.failed}, {"unreadable", c.capped}};
       else
         j["maps"][kMapNames[id]] = {{"inserts", c.inserts},
                                     {"updates", c.updates},
