@@ -295,7 +295,8 @@ static __always_inline int capability_xattr(__u64 user_name) {
  * memory the exit needs is read here, once, before the kernel reads it (a
  * racing thread can change it before the exit): an xattr's name, openat2's
  * open_how flags, and the path names (syscall_names.bpf.h). Only what is not
- * paged in yet (counted) is left for the exit to read. */
+ * paged in yet, or a name with no room to keep it, is left for the exit to
+ * read (counted). */
 static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd, __u64 name,
                                           long dfd2, __u64 name2, __u32 flags) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return;
@@ -554,6 +555,8 @@ static __always_inline void syscall_record(struct task_struct *task,
   record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
 }
 
+/* The exit of the file syscall whose entry ran: record it, then free the
+ * names its entry kept. */
 static __always_inline void syscall_exit(long ret) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct raqib_syscall_args *a = bpf_task_storage_get(&syscall_args, task, NULL, 0);
