@@ -131,10 +131,9 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd) {
   return file;
 }
 
-/* The string a program passed, as it passed it, into scratch.str. */
-static __always_inline void read_user_string(const char *user, __u16 flags,
-                                             struct raqib_scratch *sc) {
-  long n = bpf_probe_read_user_str(sc->str.str, RAQIB_PATH_MAX, user);
+/* A name a program passed (its copy), as it passed it, into scratch.str. */
+static __always_inline void passed_string(const char *name, __u16 flags, struct raqib_scratch *sc) {
+  long n = bpf_probe_read_kernel_str(sc->str.str, RAQIB_PATH_MAX, name);
   sc->str.len = n > 0 ? n - 1 : 0;
   sc->str.flags = flags;
   pad_string(&sc->str);
@@ -142,15 +141,15 @@ static __always_inline void read_user_string(const char *user, __u16 flags,
 
 #define RAQIB_AT_FDCWD (-100)
 
-/* The path a *at() call names (dfd, name) into scratch.str: the canonical
- * path of its directory (the root for an absolute name, the working
- * directory, or dfd's file) joined with the name as passed. Without LSM or
- * kprobes the kernel's own lookup cannot be observed for a name that is not
- * opened, so a symlink inside the name stays; the core folds . and .. */
+/* The path a *at() call names (dfd, name: the copy of the name it passed)
+ * into scratch.str: the canonical path of its directory (the root for an
+ * absolute name, the working directory, or dfd's file) joined with the name
+ * as passed. Without LSM or kprobes the kernel's own lookup cannot be
+ * observed for a name that is not opened, so a symlink inside the name
+ * stays; the core folds . and .. */
 static __always_inline void resolve_at(struct task_struct *task, long dfd, const char *name,
                                        struct raqib_scratch *sc) {
-  char first = 0;
-  bpf_probe_read_user(&first, 1, name);
+  char first = name[0];
   struct fs_struct *fs = BPF_CORE_READ(task, fs);
   if (first == '/') {
     resolve_path(&fs->root, sc);
@@ -158,7 +157,7 @@ static __always_inline void resolve_at(struct task_struct *task, long dfd, const
     resolve_path(&fs->pwd, sc);
   } else {
     struct file *dir = fd_file(task, dfd);
-    if (!dir) return read_user_string(name, RAQIB_STR_UNRESOLVED, sc);
+    if (!dir) return passed_string(name, RAQIB_STR_UNRESOLVED, sc);
     resolve_path(&dir->f_path, sc);
   }
   __u32 base = sc->str.len;
@@ -170,8 +169,8 @@ static __always_inline void resolve_at(struct task_struct *task, long dfd, const
   base &= RAQIB_PATH_MAX - 1;
   bpf_probe_read_kernel(sc->join, base, sc->str.str);
   sc->join[base] = '/';
-  long n = bpf_probe_read_user_str(&sc->join[(base + 1) & (RAQIB_PATH_MAX - 1)], RAQIB_PATH_MAX,
-                                   first == '/' ? name + 1 : name);
+  long n = bpf_probe_read_kernel_str(&sc->join[(base + 1) & (RAQIB_PATH_MAX - 1)], RAQIB_PATH_MAX,
+                                     first == '/' ? name + 1 : name);
   __u32 len = base + 1 + (n > 0 ? n - 1 : 0);
   __u16 flags = sc->str.flags | RAQIB_STR_JOINED;
   if (len > RAQIB_PATH_MAX) {

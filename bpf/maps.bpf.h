@@ -140,6 +140,7 @@ enum raqib_resolve {
 
 /* syscall_args: per-task arguments of a file syscall in flight, from its
  * entry tracepoint to its exit. Freed with the task. */
+#define RAQIB_NAME_INLINE 256 /* a path name up to this long is kept here, not in syscall_names */
 struct raqib_syscall_args {
   __u64 name;  /* user pointer */
   __u64 name2; /* user pointer: the other name (rename, link), a symlink's text,
@@ -150,6 +151,9 @@ struct raqib_syscall_args {
   __u32 actions; /* enum raqib_file_act recorded; opens derive it from flags */
   __u32 resolve; /* enum raqib_resolve */
   __u32 active;
+  __u32 kept; /* which names the entry kept, and where (syscall_names.bpf.h) */
+  __u32 _pad;
+  char name_copy[RAQIB_NAME_INLINE]; /* the path name, when shorter, copied at the entry */
 };
 struct {
   __uint(type, BPF_MAP_TYPE_TASK_STORAGE);

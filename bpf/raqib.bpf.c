@@ -3,6 +3,7 @@
  * epoch-paired activity maps of maps.bpf.h. The core drains them. */
 #include "common.bpf.h"
 #include "watched.bpf.h"
+#include "syscall_names.bpf.h"
 #include "exec_watched.bpf.h"
 #include "dns_watched.bpf.h"
 
@@ -294,11 +295,12 @@ static __always_inline int capability_xattr(__u64 user_name) {
   return 1;
 }
 
-/* Remember a file syscall's arguments at its entry, for its exit. User
- * memory the exit would need and that is small is read here, once, before
- * the kernel reads it (a racing thread can change it before the exit): an
- * xattr's name, openat2's open_how flags. Only when it is not paged in yet
- * is it left (name2 kept) for the exit to read. */
+/* Remember a file syscall's arguments at its entry, for its exit. The user
+ * memory the exit needs is read here, once, before the kernel reads it (a
+ * racing thread can change it before the exit): an xattr's name, openat2's
+ * open_how flags, and the path names (syscall_names.bpf.h). Only what is not
+ * paged in yet, or a name with no room to keep it, is left for the exit to
+ * read (counted). */
 static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd, __u64 name,
                                           long dfd2, __u64 name2, __u32 flags) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return;
@@ -310,14 +312,23 @@ static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd
   if (actions & RAQIB_FILE_SETCAP) {
     int cap = capability_xattr(name2);
     if (cap == 0) return; /* another attribute: not recorded */
-    if (cap == 1) name2 = 0;
+    if (cap == 1)
+      name2 = 0;
+    else
+      count_unreadable();
   } else if (resolve == RAQIB_RESOLVE_OPENED && name2) {
     __u64 how_flags = 0; /* struct open_how's first member */
     if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)name2) == 0) {
       flags = how_flags;
       name2 = 0;
+    } else {
+      count_unreadable();
     }
   }
+  a->kept = 0;
+  __u32 names = passed_names(resolve);
+  if (names > 0) keep_name(a, 0, name);
+  if (names > 1) keep_name(a, 1, name2);
   a->resolve = resolve;
   a->actions = actions;
   a->dfd = dfd;
@@ -489,11 +500,8 @@ static __always_inline void record_opened_file(__u32 tgid, struct file *file, __
 }
 
 /* At a file syscall's exit: find its path(s) as the entry said, and record. */
-static __always_inline void syscall_exit(long ret) {
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct raqib_syscall_args *a = bpf_task_storage_get(&syscall_args, task, NULL, 0);
-  if (!a || !a->active) return;
-  a->active = 0;
+static __always_inline void syscall_record(struct task_struct *task,
+                                           const struct raqib_syscall_args *a, long ret) {
   struct raqib_scratch *sc = get_scratch();
   if (!sc) return;
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -504,10 +512,12 @@ static __always_inline void syscall_exit(long ret) {
 
   /* The other name first: scratch.str then holds the main path. */
   if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
+    const char *name2 = passed_name(a, 1, a->name2);
+    if (!name2) return;
     if (a->resolve == RAQIB_RESOLVE_AT_AT)
-      resolve_at(task, a->dfd2, (const char *)a->name2, sc);
+      resolve_at(task, a->dfd2, name2, sc);
     else
-      read_user_string((const char *)a->name2, RAQIB_STR_UNRESOLVED, sc);
+      passed_string(name2, RAQIB_STR_UNRESOLVED, sc);
     other = hash_string(&sc->str);
     put_string(other, &sc->str);
   }
@@ -522,9 +532,12 @@ static __always_inline void syscall_exit(long ret) {
       }
       actions = open_actions(flags);
       file = error ? NULL : fd_file(task, ret);
-      if (!file) { /* the kernel opened nothing: keep the name as it was passed */
+      if (!file) {
+        /* The kernel opened nothing: keep the name as it was passed. */
         if (!a->name) return; /* open_by_handle_at: no name */
-        read_user_string((const char *)a->name, RAQIB_STR_UNRESOLVED, sc);
+        const char *name = passed_name(a, 0, a->name);
+        if (!name) return;
+        passed_string(name, RAQIB_STR_UNRESOLVED, sc);
         break;
       }
     } /* fall through: the path of the file opened */
@@ -533,14 +546,28 @@ static __always_inline void syscall_exit(long ret) {
       if (!file) return;
       return record_opened_file(tgid, file, other, actions, error, sc);
     }
-    default:
-      resolve_at(task, a->dfd, (const char *)a->name, sc);
+    default: {
+      const char *name = passed_name(a, 0, a->name);
+      if (!name) return;
+      resolve_at(task, a->dfd, name, sc);
+    }
   }
   /* A renamed directory changes the path of everything below it, and a
    * mount change the path of files already cached. */
   if ((actions & (RAQIB_FILE_RENAME | RAQIB_FILE_MOUNT | RAQIB_FILE_UMOUNT)) && !error)
     new_path_generation();
   record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
+}
+
+/* The exit of the file syscall whose entry ran: record it, then free the
+ * names its entry kept. */
+static __always_inline void syscall_exit(long ret) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct raqib_syscall_args *a = bpf_task_storage_get(&syscall_args, task, NULL, 0);
+  if (!a || !a->active) return;
+  a->active = 0;
+  syscall_record(task, a, ret);
+  forget_names(a);
 }
 
 /* One exit program for every file syscall: the core attaches it to the

@@ -108,7 +108,7 @@ struct EarlyDrains {
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
     "exec",    "file_access", "strings",      "network_peers", "network_flows", "dns",
-    "ringbuf", "tamper",      "file_watched", "exec_watched",  "dns_watched"};
+    "ringbuf", "tamper",      "file_watched", "exec_watched",  "dns_watched",   "syscall_names"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
@@ -120,6 +120,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
       const MapCounters &c = (*counters)[id];
       if (id == RAQIB_MAP_RINGBUF)
         j["ringbuf"] = {{"records", c.inserts}, {"dropped", c.failed}};
+      else if (id == RAQIB_MAP_SYSCALL_NAMES)  // not a map of behaviours: nothing is lost here
+        j["syscall_names"] = {{"no_room", c.failed}, {"unreadable", c.capped}};
       else
         j["maps"][kMapNames[id]] = {{"inserts", c.inserts},
                                     {"updates", c.updates},
@@ -161,6 +163,10 @@ class OverflowWatch {
     auto counters = bpf.counters();
     if (!counters) return logFailure(Error{counters.error()});
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
+      if (id == RAQIB_MAP_SYSCALL_NAMES) {
+        warnNames((*counters)[id]);
+        continue;
+      }
       warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",
                   "raise its map_entries or shorten its cadence");
       warnIfGrown(id, (*counters)[id].capped, capped_[id], "",
@@ -177,8 +183,23 @@ class OverflowWatch {
     last = lost;
   }
 
+  // Path names a syscall's entry had no room to copy: still recorded, read
+  // at its exit, where a racing thread can have rewritten them. (Names not
+  // paged in at the entry are only counted, as "unreadable" in the stats:
+  // nothing to tune.)
+  void warnNames(const MapCounters &c) {
+    if (c.failed > names_no_room_)
+      spdlog::warn(
+          "syscall_names was full: {} path names not copied at their syscall's entry "
+          "since the last check ({} in all): read at the exit instead, where a racing "
+          "thread can have changed them",
+          c.failed - names_no_room_, c.failed);
+    names_no_room_ = c.failed;
+  }
+
   std::array<uint64_t, RAQIB_MAP_COUNT> failed_{};
   std::array<uint64_t, RAQIB_MAP_COUNT> capped_{};
+  uint64_t names_no_room_ = 0;
 };
 
 }  // namespace

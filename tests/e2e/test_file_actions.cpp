@@ -13,8 +13,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -278,6 +283,114 @@ TEST_F(FileActions, ANameRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
   std::vector<char> value(64);
   EXPECT_EQ(getxattr(f.c_str(), "security.capability", value.data(), value.size()), 20)
       << "the kernel set the capability";
+}
+
+// Thread tid of this process waits in the kernel, uninterruptibly (state
+// D), inside syscall nr.
+bool blockedIn(pid_t tid, long nr) {
+  std::string task = "/proc/self/task/" + std::to_string(tid);
+  std::ifstream stat(task + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto end = line.rfind(')');  // the name in parentheses may hold spaces
+  if (end == std::string::npos || end + 2 >= line.size() || line[end + 2] != 'D') return false;
+  long in = -1;
+  std::ifstream(task + "/syscall") >> in;
+  return in == nr;
+}
+
+// In the test's child: run call (syscall nr, taking names in dir) while
+// dir's lock is held, and rewrite its names in user memory while it waits in
+// the kernel with them already copied. A second thread lists dir into a page
+// userfaultfd holds back, which keeps dir's lock taken (shared) until that
+// page is supplied; unlink, rename and an O_CREAT open need the lock
+// exclusively, after copying their names, so they wait in state D. Exits the
+// child with a code (no marker record) when a step fails.
+void rewriteWhileHeld(const fs::path &dir, long nr, const std::function<void()> &call,
+                      const std::function<void()> &rewrite) {
+  long page = sysconf(_SC_PAGESIZE);
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+  if (uffd < 0) _exit(20);
+  uffdio_api api{.api = UFFD_API};
+  if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(21);
+  void *held = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (held == MAP_FAILED) _exit(22);
+  uffdio_register reg{};
+  reg.range = {reinterpret_cast<uintptr_t>(held), static_cast<uint64_t>(page)};
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(23);
+  int dirfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) _exit(24);
+  std::thread lister([&] { syscall(SYS_getdents64, dirfd, held, page); });
+  uffd_msg msg{};
+  if (read(uffd, &msg, sizeof msg) != sizeof msg) _exit(25);  // the lister holds dir's lock
+  std::atomic<pid_t> caller{0};
+  std::thread calling([&] {
+    caller = gettid();
+    call();
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (caller == 0 || !blockedIn(caller, nr)) {
+    if (std::chrono::steady_clock::now() > deadline) _exit(26);
+    std::this_thread::yield();
+  }
+  rewrite();
+  uffdio_zeropage zero{};
+  zero.range = reg.range;
+  if (ioctl(uffd, UFFDIO_ZEROPAGE, &zero) != 0) _exit(27);
+  lister.join();
+  calling.join();
+  close(dirfd);
+  close(uffd);
+}
+
+// The names an unlink, a rename and a failed open passed, rewritten while
+// the kernel works on the copies it made: the record names what the kernel
+// acted on (read at the entry), not what the memory holds at the exit. The
+// unlinked name is longer than raqib keeps beside the syscall's arguments
+// (256 bytes), so both places a name is kept are tried.
+TEST_F(FileActions, APathRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
+  fs::path victim = dir_ / std::string(250, 'v'), moved = dir_ / "moved",
+           taken = dir_ / "real" / "f";
+  std::ofstream(victim) << "x";
+  std::ofstream(dir_ / "renamed") << "x";
+  auto records = run([&] {
+    static char from[PATH_MAX], to[PATH_MAX];
+    auto set = [](char *buf, const fs::path &p) { std::strcpy(buf, p.c_str()); };
+    set(from, dir_ / "renamed");
+    set(to, moved);
+    rewriteWhileHeld(
+        dir_, SYS_rename, [] { syscall(SYS_rename, from, to); },
+        [&] {
+          set(from, dir_ / "decoy");
+          set(to, dir_ / "decoy2");
+        });
+    set(from, victim);
+    rewriteWhileHeld(
+        dir_, SYS_unlink, [] { syscall(SYS_unlink, from); }, [&] { set(from, dir_ / "decoy"); });
+    set(from, taken);  // exists: an exclusive create fails
+    rewriteWhileHeld(
+        dir_ / "real", SYS_openat,
+        [] { syscall(SYS_openat, AT_FDCWD, from, O_WRONLY | O_CREAT | O_EXCL, 0600); },
+        [&] { set(from, dir_ / "real" / "decoy"); });
+  });
+  EXPECT_FALSE(fs::exists(victim)) << "the kernel removed the name it copied";
+  EXPECT_TRUE(fs::exists(moved)) << "and renamed the names it copied";
+  auto renamed = fileRecords(records, (dir_ / "renamed").string());
+  EXPECT_EQ(renamed.size(), 1u);
+  for (const auto &r : renamed) {
+    EXPECT_EQ(r["file"]["actions"], json::array({"rename"}));
+    EXPECT_EQ(r["file"]["other_path"], moved.string());
+  }
+  EXPECT_EQ(actionsOn(records, victim), (std::set<std::vector<std::string>>{{"unlink"}}));
+  auto failed = fileRecords(records, taken.string());
+  EXPECT_EQ(failed.size(), 1u);
+  for (const auto &r : failed) {
+    EXPECT_EQ(r["file"]["error"], -EEXIST);
+    EXPECT_EQ(r["file"]["path_unresolved"], true);
+  }
+  for (const char *decoy : {"decoy", "decoy2", "real/decoy"})
+    EXPECT_TRUE(fileRecords(records, (dir_ / decoy).string()).empty()) << decoy;
 }
 
 }  // namespace

@@ -198,7 +198,11 @@ enum raqib_map_id {
   RAQIB_MAP_FILE_WATCHED = 8, /* the watched lane of file activity (bpf/watched.bpf.h) */
   RAQIB_MAP_EXEC_WATCHED = 9, /* the watched lane of processes (bpf/exec_watched.bpf.h) */
   RAQIB_MAP_DNS_WATCHED = 10, /* the watched lane of DNS (bpf/dns_watched.bpf.h) */
-  RAQIB_MAP_COUNT = 11,
+  /* Path names a file syscall's entry could not copy, read at its exit
+   * instead (bpf/syscall_names.bpf.h): failed = no room, capped = user
+   * memory not paged in at the entry. Inserts and updates are not counted. */
+  RAQIB_MAP_SYSCALL_NAMES = 11,
+  RAQIB_MAP_COUNT = 12,
 };
 
 struct raqib_map_counters {
