@@ -227,7 +227,7 @@ int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
     return 0;
   }
   compat_enter(regs, id);
-  syscall_exit(ret);
+  syscall_exit(ret, true);
   return 0;
 }
 

@@ -508,11 +508,12 @@ static __always_inline void syscall_record(struct task_struct *task,
   __s32 error = ret < 0 && ret > -4096 ? (__s32)ret : 0;
   __u32 actions = a->actions;
   __u64 other = 0;
+  __u16 late = 0; /* RAQIB_STR_READ_AT_EXIT when a name was read here */
   if ((actions & RAQIB_FILE_SETCAP) && a->name2 && capability_xattr(a->name2) != 1) return;
 
   /* The other name first: scratch.str then holds the main path. */
   if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
-    const char *name2 = passed_name(a, 1, a->name2);
+    const char *name2 = passed_name(a, 1, a->name2, &late);
     if (!name2) return;
     if (a->resolve == RAQIB_RESOLVE_AT_AT)
       resolve_at(task, a->dfd2, name2, sc);
@@ -535,7 +536,7 @@ static __always_inline void syscall_record(struct task_struct *task,
       if (!file) {
         /* The kernel opened nothing: keep the name as it was passed. */
         if (!a->name) return; /* open_by_handle_at: no name */
-        const char *name = passed_name(a, 0, a->name);
+        const char *name = passed_name(a, 0, a->name, &late);
         if (!name) return;
         passed_string(name, RAQIB_STR_UNRESOLVED, sc);
         break;
@@ -547,7 +548,7 @@ static __always_inline void syscall_record(struct task_struct *task,
       return record_opened_file(tgid, file, other, actions, error, sc);
     }
     default: {
-      const char *name = passed_name(a, 0, a->name);
+      const char *name = passed_name(a, 0, a->name, &late);
       if (!name) return;
       resolve_at(task, a->dfd, name, sc);
     }
@@ -556,16 +557,19 @@ static __always_inline void syscall_record(struct task_struct *task,
    * mount change the path of files already cached. */
   if ((actions & (RAQIB_FILE_RENAME | RAQIB_FILE_MOUNT | RAQIB_FILE_UMOUNT)) && !error)
     new_path_generation();
+  sc->str.flags |= late;
   record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
 }
 
 /* The exit of the file syscall whose entry ran: record it, then free the
- * names its entry kept. */
-static __always_inline void syscall_exit(long ret) {
+ * names its entry kept. entered_at_exit: the entry ran at this exit (a
+ * compat syscall), so its names were read after the kernel used them. */
+static __always_inline void syscall_exit(long ret, bool entered_at_exit) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct raqib_syscall_args *a = bpf_task_storage_get(&syscall_args, task, NULL, 0);
   if (!a || !a->active) return;
   a->active = 0;
+  if (entered_at_exit) a->kept |= RAQIB_KEPT_AT_EXIT;
   syscall_record(task, a, ret);
   forget_names(a);
 }
@@ -575,7 +579,7 @@ static __always_inline void syscall_exit(long ret) {
  * the verifier checks the path walk once rather than once per syscall. */
 SEC("tracepoint")
 int raqib_sys_exit(struct trace_event_raw_sys_exit *ctx) {
-  syscall_exit(ctx->ret);
+  syscall_exit(ctx->ret, false);
   return 0;
 }
 

@@ -43,6 +43,7 @@ struct {
 enum raqib_kept {
   RAQIB_KEPT_INLINE = 1u << 0, /* the path name, in syscall_args.name_copy */
   RAQIB_KEPT_MAP = 1u << 1,    /* name `which` in syscall_names: this bit << which */
+  RAQIB_KEPT_AT_EXIT = 1u << 3, /* kept, but at the exit (a compat syscall has no entry program) */
 };
 
 /* User memory an entry could not read (not paged in yet: a BPF program
@@ -101,9 +102,12 @@ static __always_inline void keep_name(struct raqib_syscall_args *a, __u32 which,
 }
 
 /* At the exit: name `which` as its entry kept it, or, when it could not,
- * as user memory holds it now (empty when unreadable). */
+ * as user memory holds it now (empty when unreadable). When it was read at
+ * an exit, RAQIB_STR_READ_AT_EXIT is added to *flags: the record says its
+ * name may not be the one the kernel used. */
 static __always_inline const char *passed_name(const struct raqib_syscall_args *a, __u32 which,
-                                               __u64 user) {
+                                               __u64 user, __u16 *flags) {
+  if (user && (a->kept & RAQIB_KEPT_AT_EXIT)) *flags |= RAQIB_STR_READ_AT_EXIT;
   if (which == 0 && (a->kept & RAQIB_KEPT_INLINE)) return a->name_copy;
   struct raqib_string *s = NULL;
   if (a->kept & (RAQIB_KEPT_MAP << which)) {
@@ -114,6 +118,7 @@ static __always_inline const char *passed_name(const struct raqib_syscall_args *
     s = get_name_scratch();
     if (!s) return NULL;
     read_name(user, s);
+    if (user) *flags |= RAQIB_STR_READ_AT_EXIT;
   }
   return s->str;
 }

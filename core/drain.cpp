@@ -194,7 +194,8 @@ FileActivity decodeFileKey(const raqib_file_key &key, const std::string *path,
   a.path = !path ? kEvicted : joined ? foldDots(*path) : *path;
   a.path_flags = (key.path_flags & RAQIB_STR_TRUNCATED ? RAQIB_PATH_TRUNCATED : 0) |
                  (key.path_flags & RAQIB_STR_UNRESOLVED ? RAQIB_PATH_UNRESOLVED : 0) |
-                 (joined ? RAQIB_PATH_LEXICAL : 0);
+                 (joined ? RAQIB_PATH_LEXICAL : 0) |
+                 (key.path_flags & RAQIB_STR_READ_AT_EXIT ? RAQIB_PATH_READ_AT_EXIT : 0);
   if (key.other_hash) {
     // A symlink's other path is its text, and a mount's source; a
     // rename's or link's is a path.

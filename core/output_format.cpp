@@ -209,9 +209,8 @@ void addRecordFields(Json &j, const raqib_record &record, const std::string &hos
     Json file = {{"path", f->path}, {"actions", actionNames(f->actions)}};
     if (f->other_path) file["other_path"] = f->other_path;
     if (f->watched_path) file["watched_path"] = f->watched_path;
-    if (f->path_flags & RAQIB_PATH_LEXICAL) file["path_lexical"] = true;
-    if (f->path_flags & RAQIB_PATH_TRUNCATED) file["path_truncated"] = true;
-    if (f->path_flags & RAQIB_PATH_UNRESOLVED) file["path_unresolved"] = true;
+    for (const PathFlagName &flag : kPathFlagNames)
+      if (f->path_flags & flag.bit) file[flag.name] = true;
     if (f->error) file["error"] = f->error;
     j["file"] = std::move(file);
     j["count"] = f->count;

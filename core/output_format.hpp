@@ -37,6 +37,19 @@ std::string tamperJson(nlohmann::ordered_json fields, const raqib_record *actor,
 // "2026-11-25T00:24:49.123456789Z"
 std::string rfc3339(int64_t unix_ns);
 std::vector<std::string> actionNames(uint32_t actions);
+// The "file" members (docs/events.md) that say how its path was found, one
+// per raqib_file_record.path_flags bit; each is present, as true, only when
+// its bit is set.
+struct PathFlagName {
+  uint32_t bit;
+  const char *name;
+};
+inline constexpr PathFlagName kPathFlagNames[] = {
+    {RAQIB_PATH_LEXICAL, "path_lexical"},
+    {RAQIB_PATH_TRUNCATED, "path_truncated"},
+    {RAQIB_PATH_UNRESOLVED, "path_unresolved"},
+    {RAQIB_PATH_READ_AT_EXIT, "path_read_at_exit"},
+};
 // "low", "medium", "high", "critical"; nullptr when out of range.
 const char *importanceName(uint32_t importance);
 

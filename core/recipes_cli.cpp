@@ -190,9 +190,8 @@ class ReplayedRecord {
     }();
     for (const std::string &a : f.value("actions", std::vector<std::string>{}))
       if (auto it = kActionBits.find(a); it != kActionBits.end()) file_.actions |= it->second;
-    file_.path_flags = (f.value("path_lexical", false) ? RAQIB_PATH_LEXICAL : 0) |
-                       (f.value("path_truncated", false) ? RAQIB_PATH_TRUNCATED : 0) |
-                       (f.value("path_unresolved", false) ? RAQIB_PATH_UNRESOLVED : 0);
+    for (const PathFlagName &flag : kPathFlagNames)
+      if (f.value(flag.name, false)) file_.path_flags |= flag.bit;
     file_.error = f.value("error", 0);
     times(j, file_.first_unix_ns, file_.last_unix_ns, &file_.count);
     file_.struct_size = sizeof file_;

@@ -245,6 +245,29 @@ TEST_F(FileActions, MountsUnmountsAndNamespaceChangesAreRecorded) {
   EXPECT_TRUE(events.count("setns")) << "events seen: " << json(events).dump();
 }
 
+// A page of this process that userfaultfd holds back: a thread touching it
+// (or the kernel reading it for a syscall) waits until the page is supplied
+// through uffd. Exits the test's child with a code when a step fails.
+struct HeldPage {
+  int uffd;
+  void *page;
+  uffdio_range range;
+};
+HeldPage holdPage() {
+  long size = sysconf(_SC_PAGESIZE);
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+  if (uffd < 0) _exit(20);
+  uffdio_api api{.api = UFFD_API};
+  if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(21);
+  void *page = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) _exit(22);
+  uffdio_register reg{};
+  reg.range = {reinterpret_cast<uintptr_t>(page), static_cast<uint64_t>(size)};
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(23);
+  return {uffd, page, reg.range};
+}
+
 // setxattr copies the attribute's name and then its value; with the value
 // in a page userfaultfd holds back, a second thread rewrites the name after
 // the kernel copied it and before the syscall returns. raqib must record
@@ -253,30 +276,20 @@ TEST_F(FileActions, ANameRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
   fs::path f = dir_ / "real" / "f";
   auto records = run([&] {
     static char name[] = "security.capability";
-    long page = sysconf(_SC_PAGESIZE);
-    int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
-    if (uffd < 0) _exit(3);
-    uffdio_api api{.api = UFFD_API};
-    if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(4);
-    void *held = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (held == MAP_FAILED) _exit(5);
-    uffdio_register reg{};
-    reg.range = {reinterpret_cast<uintptr_t>(held), static_cast<uint64_t>(page)};
-    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-    if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(6);
+    HeldPage held = holdPage();
     std::thread rewriter([&] {
       uffd_msg msg{};
-      if (read(uffd, &msg, sizeof msg) != sizeof msg) _exit(7);
+      if (read(held.uffd, &msg, sizeof msg) != sizeof msg) _exit(7);
       std::memcpy(name, "user.raqib.renamed", sizeof "user.raqib.renamed");
       // The value: a v2 file capability granting cap_net_raw.
       static uint32_t caps[1024] = {0x02000001, 1u << 13};
       uffdio_copy copy{};
-      copy.dst = reinterpret_cast<uintptr_t>(held);
+      copy.dst = held.range.start;
       copy.src = reinterpret_cast<uintptr_t>(caps);
-      copy.len = static_cast<uint64_t>(page);
-      if (ioctl(uffd, UFFDIO_COPY, &copy) != 0) _exit(8);
+      copy.len = held.range.len;
+      if (ioctl(held.uffd, UFFDIO_COPY, &copy) != 0) _exit(8);
     });
-    if (setxattr(f.c_str(), name, held, 20, 0) != 0) _exit(9);
+    if (setxattr(f.c_str(), name, held.page, 20, 0) != 0) _exit(9);
     rewriter.join();
   });
   EXPECT_EQ(actionsOn(records, f), (std::set<std::vector<std::string>>{{"setcap"}}));
@@ -308,22 +321,12 @@ bool blockedIn(pid_t tid, long nr) {
 // child with a code (no marker record) when a step fails.
 void rewriteWhileHeld(const fs::path &dir, long nr, const std::function<void()> &call,
                       const std::function<void()> &rewrite) {
-  long page = sysconf(_SC_PAGESIZE);
-  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
-  if (uffd < 0) _exit(20);
-  uffdio_api api{.api = UFFD_API};
-  if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(21);
-  void *held = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (held == MAP_FAILED) _exit(22);
-  uffdio_register reg{};
-  reg.range = {reinterpret_cast<uintptr_t>(held), static_cast<uint64_t>(page)};
-  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-  if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(23);
+  HeldPage held = holdPage();
   int dirfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) _exit(24);
-  std::thread lister([&] { syscall(SYS_getdents64, dirfd, held, page); });
+  std::thread lister([&] { syscall(SYS_getdents64, dirfd, held.page, held.range.len); });
   uffd_msg msg{};
-  if (read(uffd, &msg, sizeof msg) != sizeof msg) _exit(25);  // the lister holds dir's lock
+  if (read(held.uffd, &msg, sizeof msg) != sizeof msg) _exit(25);  // the lister holds dir's lock
   std::atomic<pid_t> caller{0};
   std::thread calling([&] {
     caller = gettid();
@@ -336,12 +339,12 @@ void rewriteWhileHeld(const fs::path &dir, long nr, const std::function<void()> 
   }
   rewrite();
   uffdio_zeropage zero{};
-  zero.range = reg.range;
-  if (ioctl(uffd, UFFDIO_ZEROPAGE, &zero) != 0) _exit(27);
+  zero.range = held.range;
+  if (ioctl(held.uffd, UFFDIO_ZEROPAGE, &zero) != 0) _exit(27);
   lister.join();
   calling.join();
   close(dirfd);
-  close(uffd);
+  close(held.uffd);
 }
 
 // The names an unlink, a rename and a failed open passed, rewritten while
@@ -391,6 +394,35 @@ TEST_F(FileActions, APathRewrittenDuringTheSyscallIsNotWhatIsRecorded) {
   }
   for (const char *decoy : {"decoy", "decoy2", "real/decoy"})
     EXPECT_TRUE(fileRecords(records, (dir_ / decoy).string()).empty()) << decoy;
+}
+
+// A name in a page the program has not touched yet cannot be read at the
+// syscall's entry (a BPF program cannot fault it in), only at its exit,
+// after the kernel used it: the record says so. A name in memory the
+// program just wrote is read at the entry, and its record carries no mark.
+TEST_F(FileActions, ANameReadOnlyAtTheExitIsMarked) {
+  fs::path untouched = dir_ / "named-from-an-untouched-page", resident = dir_ / "named-as-usual",
+           names = dir_ / "names";
+  std::ofstream(untouched) << "x";
+  std::ofstream(resident) << "x";
+  std::ofstream(names) << untouched.string() << '\0';
+  auto records = run([&] {
+    int fd = open(names.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) _exit(30);
+    // A fresh file mapping has no page table entries until it is touched.
+    void *name = mmap(nullptr, sysconf(_SC_PAGESIZE), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (name == MAP_FAILED) _exit(31);
+    if (unlink(static_cast<const char *>(name)) != 0) _exit(32);
+    if (unlink(resident.c_str()) != 0) _exit(33);
+  });
+  EXPECT_FALSE(fs::exists(untouched)) << "the kernel read the name from the page";
+  auto late = fileRecords(records, untouched.string());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0]["file"]["actions"], json::array({"unlink"}));
+  EXPECT_EQ(late[0]["file"]["path_read_at_exit"], true) << late[0].dump();
+  auto usual = fileRecords(records, resident.string());
+  ASSERT_EQ(usual.size(), 1u);
+  EXPECT_FALSE(usual[0]["file"].contains("path_read_at_exit")) << usual[0].dump();
 }
 
 }  // namespace

@@ -170,6 +170,8 @@ enum raqib_str_flags {
   RAQIB_STR_TRUNCATED = 1u << 0, /* path walk hit RAQIB_PATH_DEPTH_MAX or RAQIB_PATH_MAX */
   RAQIB_STR_UNRESOLVED = 1u << 1, /* as the syscall passed it (the open failed) */
   RAQIB_STR_JOINED = 1u << 2,     /* a canonical directory joined with a name as passed */
+  RAQIB_STR_READ_AT_EXIT = 1u << 3, /* a name in it was read at the syscall's exit, not its
+                                       entry (not paged in, or no room to keep it) */
 };
 
 /* A string stored once, keyed by its keyed hash. The bytes after len up to

@@ -193,6 +193,10 @@ typedef struct raqib_process {
 #define RAQIB_PATH_UNRESOLVED (1u << 1) /* as passed to a failed call, not canonical */
 #define RAQIB_PATH_LEXICAL (1u << 2) /* canonical directory + the name as passed, with . and ..
                                         folded; a symlink inside the name is not followed */
+/* Since 1.2: a name this record carries was read from the program's memory at
+ * the syscall's exit, not at its entry (not paged in yet, or no room to keep
+ * it), so a racing thread may have changed it after the kernel used it. */
+#define RAQIB_PATH_READ_AT_EXIT (1u << 3)
 
 /* Files one process touched with one set of actions during one drain. */
 typedef struct raqib_file_record {
