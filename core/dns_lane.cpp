@@ -93,7 +93,8 @@ Status DnsLane::fill(raqib_bpf *s, const WatchedPaths &w) {
 
 bool DnsLane::idle() const {
   uint32_t zero = 0;
-  raqib_dns_lane_epoch epoch{.filled = 1};
+  raqib_dns_lane_epoch epoch{};
+  epoch.filled = 1;  // what a failed look-up leaves: not idle
   return bpf_map_lookup_elem(epoch_fd_, &zero, &epoch) == 0 && epoch.filled == 0;
 }
 

@@ -127,7 +127,8 @@ struct PluginHost::Worker {
       queued = reload_section.has_value();
       reload_section = std::move(section);
     }
-    return queued || queue.pushControl(Item{.reconfigure = true});
+    return queued ||
+           queue.pushControl(Item{.record = nullptr, .output = nullptr, .reconfigure = true});
   }
 
   bool offer(Item item, Priority priority) {

@@ -163,26 +163,28 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
-// A plugin that falls behind fills only its own queue: the overflow is
-// counted and reported, and the drain and the other plugins go on.
+// A plugin that falls behind, and the health record its overflow yields.
+const Case kSlow{"fault-slow", "queue_full", "queue of 64 records full", false};
+
 // The slow plugin's configuration: only it gets a small queue (a host key of
 // its section); extra_file goes into the file plugin's section.
 std::string slowConfig(const std::string &extra_file = "") {
-  std::string text = configFor({"fault-slow"});
+  std::string text = configFor(kSlow);
   text.replace(text.find("[plugins.fault-slow]\n"), 21,
                "[plugins.fault-slow]\nqueue_capacity = 64\n");
   text.replace(text.find("[plugins.file]\n"), 15, "[plugins.file]\n" + extra_file);
   return text;
 }
 
+// A plugin that falls behind fills only its own queue: the overflow is
+// counted and reported, and the drain and the other plugins go on.
 TEST(Containment, SlowPluginFillsOnlyItsOwnQueue) {
-  Case c{"fault-slow", "queue_full", "queue of 64 records full", false};
   TempFile config("raqib.toml", slowConfig());
   DaemonProcess daemon({"--config", config.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
   // Many distinct processes opening files: hundreds of records in one drain.
   runChild({"/bin/sh", "-c", "for i in $(seq 300); do /usr/bin/cat /etc/hostname; done"});
-  auto health = waitHealth(daemon, c, false, 10s);
+  auto health = waitHealth(daemon, kSlow, false, 10s);
   ASSERT_TRUE(health) << daemon.stdoutText() << daemon.stderrText();
   EXPECT_GT((*health)["count"].get<int>(), 0);
   EXPECT_FALSE((*health)["disabled"].get<bool>());
@@ -194,7 +196,6 @@ TEST(Containment, SlowPluginFillsOnlyItsOwnQueue) {
 // recipe watches: records from the kernel's watched lanes have room of their
 // own in every queue and are handed out first (core/bounded_queue.hpp).
 TEST(Containment, AFullQueueStillTakesWhatARecipeWatches) {
-  Case c{"fault-slow", "queue_full", "queue of 64 records full", false};
   Trigger trigger;
   TempFile config("raqib.toml",
                   slowConfig(fmt::format("[[plugins.file.recipe]]\nname = \"fault_trigger_read\"\n"
@@ -210,7 +211,7 @@ TEST(Containment, AFullQueueStillTakesWhatARecipeWatches) {
   TempFile flood_log("flood.log", "");
   PeerProcess flood({"/bin/sh", "-c", "while :; do /usr/bin/cat /etc/hostname; done"},
                     flood_log.path());
-  ASSERT_TRUE(waitHealth(daemon, c, false, 20s)) << daemon.stderrText();
+  ASSERT_TRUE(waitHealth(daemon, kSlow, false, 20s)) << daemon.stderrText();
   trigger.fire();
   auto seen = daemon.waitForStderr(
       [](const std::string &l) {

@@ -224,8 +224,11 @@ TEST_F(FileActions, MountsUnmountsAndNamespaceChangesAreRecorded) {
     if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(7);
   });
   EXPECT_EQ(actionsOn(records, mnt), (std::set<std::vector<std::string>>{{"mount"}, {"umount"}}));
-  for (const auto &r : fileRecords(records, mnt.string()))
-    if (r["file"]["actions"][0] == "mount") EXPECT_EQ(r["file"]["other_path"], "raqibfs");
+  for (const auto &r : fileRecords(records, mnt.string())) {
+    if (r["file"]["actions"][0] == "mount") {
+      EXPECT_EQ(r["file"]["other_path"], "raqibfs");
+    }
+  }
   EXPECT_EQ(actionsOn(records, "/"), (std::set<std::vector<std::string>>{{"mount"}}));
 
   char own_mnt_ns[64] = "";
@@ -236,10 +239,11 @@ TEST_F(FileActions, MountsUnmountsAndNamespaceChangesAreRecorded) {
     for (const auto &e : r["exec"]["events"]) events.insert(e.get<std::string>());
     bool unshared = std::find(r["exec"]["events"].begin(), r["exec"]["events"].end(), "unshare") !=
                     r["exec"]["events"].end();
-    if (unshared)
+    if (unshared) {
       EXPECT_NE("mnt:[" + std::to_string(r["process"]["namespaces"]["mnt"].get<uint64_t>()) + "]",
                 own_mnt_ns)
           << r.dump();
+    }
   }
   EXPECT_TRUE(events.count("unshare")) << "events seen: " << json(events).dump();
   EXPECT_TRUE(events.count("setns")) << "events seen: " << json(events).dump();
@@ -257,7 +261,8 @@ HeldPage holdPage() {
   long size = sysconf(_SC_PAGESIZE);
   int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
   if (uffd < 0) _exit(20);
-  uffdio_api api{.api = UFFD_API};
+  uffdio_api api{};
+  api.api = UFFD_API;
   if (ioctl(uffd, UFFDIO_API, &api) != 0) _exit(21);
   void *page = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) _exit(22);

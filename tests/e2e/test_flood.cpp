@@ -120,7 +120,9 @@ void readFloodRead(int processes) {
   long recorded = file["inserts"].get<long>() + file["updates"].get<long>();
   long lost = file["failed"].get<long>() + file["capped"].get<long>();
   EXPECT_GE(recorded + lost, kFiles) << s.dump();
-  if (processes == 1) EXPECT_GT(file["capped"].get<long>(), 0) << s.dump();
+  if (processes == 1) {
+    EXPECT_GT(file["capped"].get<long>(), 0) << s.dump();
+  }
 }
 
 TEST(Flood, OneProcessCannotHideAReadBeforeOrAfterIt) {

@@ -41,7 +41,7 @@ TEST(EpochPair, AMapWhoseDrainFailedIsNotPutBackInService) {
   Fd b(bpf_map_create(BPF_MAP_TYPE_HASH, "raqib_test_b", 4, 8, 64, nullptr));
   ASSERT_GE(a.get(), 0) << "needs root to create BPF maps";
   ASSERT_GE(b.get(), 0);
-  LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = a.get());
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = static_cast<__u32>(a.get()));
   Fd outer(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "raqib_test_o", 4, 4, 1, &opts));
   ASSERT_GE(outer.get(), 0);
   uint32_t slot = 0;

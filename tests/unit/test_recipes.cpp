@@ -485,8 +485,9 @@ TEST(RecipeCatalogue, EveryBuiltInRecipeParsesWithMitreTagsAndWatchedSets) {
       EXPECT_NE(std::find(w.prefixes.begin(), w.prefixes.end(), "/etc/sudoers.d/"),
                 w.prefixes.end());
     }
-    if (plugin == Plugin::Exec)
+    if (plugin == Plugin::Exec) {
       EXPECT_NE(std::find(w.basenames.begin(), w.basenames.end(), "nmap"), w.basenames.end());
+    }
     if (plugin == Plugin::Net) {
       EXPECT_NE(std::find(w.networks.begin(), w.networks.end(), "169.254.169.254"),
                 w.networks.end());
