@@ -44,8 +44,18 @@ class FileActions : public SharedDaemonTest {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // The records of act, run in a child, from an attempt the daemon lost
+  // nothing of (losslessRecordsOfChild): before each further attempt dir_
+  // is put back as it was before the first.
   std::vector<json> run(const std::function<void()> &act) {
-    auto records = recordsOfChild(*daemon_, act, (dir_ / "marker").string());
+    fs::path before = dir_.string() + ".before";
+    fs::remove_all(before);
+    fs::copy(dir_, before, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    auto records = losslessRecordsOfChild(*daemon_, act, (dir_ / "marker").string(), [&] {
+      fs::remove_all(dir_);
+      fs::copy(before, dir_, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    });
+    fs::remove_all(before);
     EXPECT_FALSE(records.empty()) << "no marker record; stderr:\n" << daemon_->stderrText();
     if (getenv("RAQIB_TEST_DEBUG"))
       for (const auto &r : records) std::cerr << r.dump() << "\n";

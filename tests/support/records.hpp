@@ -61,6 +61,51 @@ inline std::vector<json> recordsOfChild(
   return records;
 }
 
+// How many losses the daemon has reported so far. raqib counts what it could
+// not record, and says so: a map that refused entries (a warning at the next
+// drain), a printer whose queue dropped records (a "queue_full" health
+// record). Every raqib instance sees the whole machine, so on a busy one
+// another process's flood can cause either while a test acts.
+inline size_t lossReports(const DaemonProcess &daemon) {
+  auto count = [](const std::string &text, std::string_view what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
+    return n;
+  };
+  return count(daemon.stderrText(), "behaviours not recorded") +
+         count(daemon.stdoutText(), "\"queue_full\"");
+}
+
+// recordsOfChild, from an attempt during which the daemon reported no loss
+// (lossReports) and no record of the child lost its path to the strings
+// LRU: then it has every record of the act. A printer reports its drops
+// within two of the watchdog's ticks (250 ms at most each), so after the
+// records come, such a report is awaited that long. After a lossy attempt,
+// reset puts back what act changed and act runs again, until an attempt
+// loses nothing or for up to a minute (then the last attempt's records are
+// returned, whatever they lost).
+inline std::vector<json> losslessRecordsOfChild(DaemonProcess &daemon,
+                                                const std::function<void()> &act,
+                                                const std::string &marker,
+                                                const std::function<void()> &reset) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    size_t losses = lossReports(daemon);
+    std::vector<json> records = recordsOfChild(daemon, act, marker);
+    daemon.waitForStdout(
+        [](const std::string &line) { return line.find("\"queue_full\"") != std::string::npos; },
+        std::chrono::milliseconds(500));
+    bool evicted = false;
+    for (const json &r : records)
+      if (r.contains("file"))
+        evicted |= r["file"].value("path", "") == "<evicted>" ||
+                   r["file"].value("other_path", "") == "<evicted>";
+    bool lossless = !records.empty() && !evicted && lossReports(daemon) == losses;
+    if (lossless || std::chrono::steady_clock::now() > deadline) return records;
+    reset();
+  }
+}
+
 // The detection about process pid (by recipe name, unless name is empty),
 // when one comes within timeout.
 inline std::optional<json> waitForDetection(DaemonProcess &daemon, pid_t pid,
