@@ -341,6 +341,26 @@ TEST_F(IoUringFileOps, AnOpenIntoAFixedFileSlotIsDetected) {
                  json::array({"open", "read", "write"}));
 }
 
+// File capabilities set by a path and by an fd: a version 2 value granting
+// CAP_NET_RAW (struct vfs_cap_data).
+TEST_F(IoUringFileOps, SettingFileCapabilitiesIsDetected) {
+  const uint32_t cap[5] = {0x02000000, 1u << 13, 0, 0, 0};
+  const char *name = "security.capability";
+  create("capped-by-path");
+  std::string by_path = path("capped-by-path");
+  io_uring_sqe sqe =
+      uringSqe(IORING_OP_SETXATTR, 0, name, reinterpret_cast<uintptr_t>(cap), sizeof cap);
+  sqe.addr3 = reinterpret_cast<uintptr_t>(by_path.c_str());
+  expectDetected(submitInChild(sqe, ok), by_path, json::array({"setcap"}));
+
+  create("capped-by-fd");
+  int fd = open(path("capped-by-fd").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  sqe = uringSqe(IORING_OP_FSETXATTR, fd, name, reinterpret_cast<uintptr_t>(cap), sizeof cap);
+  expectDetected(submitInChild(sqe, ok), path("capped-by-fd"), json::array({"setcap"}));
+  close(fd);
+}
+
 TEST_F(IoUringFileOps, FtruncateIsDetected) {
   create("truncated");
   int fd = open(path("truncated").c_str(), O_WRONLY | O_CLOEXEC);
