@@ -247,8 +247,8 @@ int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
  *
  * The operations and the actions recorded, as their syscalls:
  * OPENAT/OPENAT2 (open; the fd's path, or the name as passed when the open
- * failed; an open into a fixed-file slot installs no fd: the name joined to
- * its directory), UNLINKAT (unlink, rmdir), RENAMEAT, LINKAT, SYMLINKAT,
+ * failed; an open into a fixed-file slot installs no fd: the path of the
+ * file in the slot), UNLINKAT (unlink, rmdir), RENAMEAT, LINKAT, SYMLINKAT,
  * SETXATTR/FSETXATTR of security.capability (setcap) and FTRUNCATE
  * (truncate). MKDIRAT is no action raqib records on any entry. */
 #define RAQIB_URING_REQUESTS 1024
@@ -259,8 +259,8 @@ int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
 struct raqib_uring_request {
   struct raqib_syscall_args a;
   struct raqib_kernel_names names;
-  __u32 opcode; /* a request reused for another operation is not this one */
-  __u32 _pad;
+  __u32 opcode;    /* a request reused for another operation is not this one */
+  __u32 file_slot; /* an open into a fixed-file slot: io_open.file_slot */
 };
 
 /* uring_requests: the request's address -> its arguments, from submission
@@ -306,12 +306,8 @@ static __always_inline bool uring_args(struct io_kiocb *r, __u8 op, struct raqib
       struct io_open *o = cmd;
       a->flags = BPF_CORE_READ(o, how.flags);
       a->dfd = BPF_CORE_READ(o, dfd);
-      if (BPF_CORE_READ(o, file_slot)) { /* no fd: the name in its directory */
-        a->resolve = RAQIB_RESOLVE_AT;
-        a->actions = open_actions(a->flags);
-      } else {
-        a->resolve = RAQIB_RESOLVE_OPENED;
-      }
+      a->resolve = RAQIB_RESOLVE_OPENED;
+      u->file_slot = BPF_CORE_READ(o, file_slot);
       uring_name(u->names.name[0], BPF_CORE_READ(o, filename));
       return true;
     }
@@ -383,27 +379,64 @@ static __always_inline bool uring_file_op(__u8 op) {
           op != IORING_OP_MSG_RING);
 }
 
+#define RAQIB_FILE_INDEX_ALLOC (~0U) /* io_uring.h: the kernel picks the slot */
+#define RAQIB_FFS_MASK (~3UL)        /* io_uring/filetable.h: flags in file_ptr's low bits */
+
+/* The file in slot idx of req's ring's fixed-file table, or NULL. */
+static __always_inline struct file *uring_fixed_file(struct io_kiocb *req, __u32 idx) {
+  struct io_ring_ctx *ring = BPF_CORE_READ(req, ctx);
+  if (idx >= BPF_CORE_READ(ring, file_table.data.nr)) return NULL;
+  struct io_rsrc_node **nodes = BPF_CORE_READ(ring, file_table.data.nodes);
+  struct io_rsrc_node *node = NULL;
+  bpf_probe_read_kernel(&node, sizeof(node), &nodes[idx]);
+  if (!node) return NULL;
+  return (struct file *)(BPF_CORE_READ(node, file_ptr) & RAQIB_FFS_MASK);
+}
+
+/* The file req acts on or opened, when no fd names it (NULL when an fd
+ * does): an fd operation's file, or the one an open installed in a fixed
+ * slot (res: the slot the kernel picked, when asked to). At a completion,
+ * after the request got its file; at a submission, before (a fixed file's
+ * slot is its fd then). */
+static __always_inline struct file *uring_file(struct io_kiocb *req,
+                                               const struct raqib_uring_request *u, long res,
+                                               bool submitted) {
+  if (u->a.resolve == RAQIB_RESOLVE_FD) {
+    if (!submitted) return BPF_CORE_READ(req, file);
+    if (!(req->flags & REQ_F_FIXED_FILE)) return NULL; /* u->a.dfd: the fd */
+    return uring_fixed_file(req, req->cqe.fd);
+  }
+  if (!u->file_slot || res < 0) return NULL;
+  return uring_fixed_file(req, u->file_slot == RAQIB_FILE_INDEX_ALLOC ? res : u->file_slot - 1);
+}
+
 static __always_inline struct raqib_uring_request *get_uring_scratch(void) {
   __u32 zero = 0;
   return bpf_map_lookup_elem(&uring_scratch, &zero);
 }
 
+/* An open with no fd to take its path from: recorded by its name joined to
+ * its directory, as an unlink's. */
+static __always_inline void uring_open_by_name(struct raqib_syscall_args *a) {
+  a->resolve = RAQIB_RESOLVE_AT;
+  a->actions = open_actions(a->flags);
+}
+
 /* A request submitted with IOSQE_CQE_SKIP_SUCCESS: its success posts no
  * completion, so no completion program runs. It is recorded at its
  * submission, as done (the result unknown yet): an open by its name in its
- * directory (no fd yet), an fd operation by its fd (an operation on a
- * fixed file has no file yet: counted, not recorded). A failure clears the
- * skip and completes, and is recorded then too. */
+ * directory (no file yet), an fd operation by its fd or fixed file. A
+ * failure clears the skip and completes, and is recorded then too. */
 static __always_inline void uring_skipped(struct io_kiocb *req, struct raqib_uring_request *u) {
   struct raqib_syscall_args *a = &u->a;
+  struct file *file = NULL;
   if (a->resolve == RAQIB_RESOLVE_OPENED) {
-    a->resolve = RAQIB_RESOLVE_AT;
-    a->actions = open_actions(a->flags);
+    uring_open_by_name(a);
   } else if (a->resolve == RAQIB_RESOLVE_FD) {
-    if (req->flags & REQ_F_FIXED_FILE) return count_map(RAQIB_MAP_URING_REQUESTS, RAQIB_CNT_FAILED);
     a->dfd = req->cqe.fd;
+    file = uring_file(req, u, 0, true);
   }
-  file_action_record(bpf_get_current_task_btf(), a, &u->names, NULL, 0);
+  file_action_record(bpf_get_current_task_btf(), a, &u->names, file, 0);
 }
 
 SEC("tp_btf/io_uring_submit_req")
@@ -414,6 +447,7 @@ int BPF_PROG(raqib_uring_submit, struct io_kiocb *req) {
   struct raqib_uring_request *u = get_uring_scratch();
   if (!u) return 0;
   __builtin_memset(&u->a, 0, sizeof(u->a));
+  u->file_slot = 0;
   __u64 key = (__u64)req;
   if (!uring_args(req, op, u)) {
     /* Another attribute: forget what a request at this address left (one
@@ -444,10 +478,11 @@ int BPF_PROG(raqib_uring_complete, struct io_ring_ctx *ring, void *req, struct i
       count_map(RAQIB_MAP_URING_REQUESTS, RAQIB_CNT_FAILED);
     return 0;
   }
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct file *file =
-      u->a.resolve == RAQIB_RESOLVE_FD ? BPF_CORE_READ((struct io_kiocb *)req, file) : NULL;
-  file_action_record(task, &u->a, &u->names, file, BPF_CORE_READ(cqe, res));
+  long res = BPF_CORE_READ(cqe, res);
+  struct file *file = uring_file(req, u, res, false);
+  /* An open into a fixed slot installs no fd: its file, else its name. */
+  if (u->file_slot && res >= 0 && !file) uring_open_by_name(&u->a);
+  file_action_record(bpf_get_current_task_btf(), &u->a, &u->names, file, res);
   bpf_map_delete_elem(&uring_requests, &key);
   return 0;
 }

@@ -524,7 +524,8 @@ static __always_inline const char *action_name(const struct raqib_syscall_args *
 /* When a file action ends (a syscall's exit, an io_uring request's
  * completion): find its path(s) as a says, and record. names: NULL for a
  * syscall (its names are a's), else an io_uring request's copies; file:
- * NULL, or the file an io_uring request acted on (RAQIB_RESOLVE_FD). */
+ * NULL, or the file an io_uring request acted on (RAQIB_RESOLVE_FD) or
+ * opened into a fixed-file slot (RAQIB_RESOLVE_OPENED: no fd). */
 static __always_inline void file_action_record(struct task_struct *task,
                                                const struct raqib_syscall_args *a,
                                                const struct raqib_kernel_names *names,
@@ -557,7 +558,7 @@ static __always_inline void file_action_record(struct task_struct *task,
         flags = how.flags;
       }
       actions = open_actions(flags);
-      file = error ? NULL : fd_file(task, ret);
+      if (!file && !error) file = fd_file(task, ret);
       if (!file) {
         /* The kernel opened nothing: keep the name as it was passed. */
         if (!names && !a->name) return; /* open_by_handle_at: no name */

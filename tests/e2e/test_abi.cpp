@@ -7,6 +7,7 @@
 #include <linux/io_uring.h>
 #include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,12 +88,14 @@ TEST(OtherEntries, Int80OpenOfShadowIsDetected) {
   EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
 }
 
-// Submit sqe through a new io_uring ring by the raw syscalls (one slot in a
-// sparse fixed-file table registered first) and wait for its completion:
+constexpr uint8_t kOpFtruncate = 55;  // IORING_OP_FTRUNCATE (6.9): newer than these headers
+
+// Submit sqe through a new io_uring ring by the raw syscalls (a fixed-file
+// table of one slot registered first, holding fixed_fd or empty) and wait for its completion:
 // its result (0 without waiting for an IOSQE_CQE_SKIP_SUCCESS one), or
 // kRingFailed when the ring could not be used.
 constexpr int kRingFailed = -100000;
-int uringSubmit(const io_uring_sqe &sqe) {
+int uringSubmit(const io_uring_sqe &sqe, int fixed_fd = -1) {
   io_uring_params params{};
   int ring = static_cast<int>(syscall(SYS_io_uring_setup, 1, &params));
   if (ring < 0) return kRingFailed;
@@ -105,8 +108,7 @@ int uringSubmit(const io_uring_sqe &sqe) {
   auto *sqes = static_cast<io_uring_sqe *>(mmap(
       nullptr, sizeof(io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQES));
   if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) return kRingFailed;
-  int sparse = -1;
-  if (syscall(SYS_io_uring_register, ring, IORING_REGISTER_FILES, &sparse, 1) != 0)
+  if (syscall(SYS_io_uring_register, ring, IORING_REGISTER_FILES, &fixed_fd, 1) != 0)
     return kRingFailed;
   sqes[0] = sqe;
   auto *array = reinterpret_cast<uint32_t *>(sq + params.sq_off.array);
@@ -331,14 +333,37 @@ TEST_F(IoUringFileOps, AFailedOpenIsDetectedWithItsName) {
                  json::array({"open", "read"}));
 }
 
+// The slot's file names it: opened by a symlink, the path is the target's.
 TEST_F(IoUringFileOps, AnOpenIntoAFixedFileSlotIsDetected) {
   create("fixed");
-  std::string fixed = path("fixed");
-  io_uring_sqe sqe = uringSqe(IORING_OP_OPENAT, AT_FDCWD, fixed.c_str());
+  std::filesystem::create_symlink(path("fixed"), path("fixed-link"));
+  std::string link = path("fixed-link");
+  io_uring_sqe sqe = uringSqe(IORING_OP_OPENAT, AT_FDCWD, link.c_str());
   sqe.open_flags = O_RDWR;
   sqe.file_index = 1;  // slot 0 of the ring's table: no fd is installed
-  expectDetected(submitInChild(sqe, [](int res) { return res == 0; }), fixed,
+  expectDetected(submitInChild(sqe, [](int res) { return res == 0; }), path("fixed"),
                  json::array({"open", "read", "write"}));
+}
+
+// A fixed file truncated with IOSQE_CQE_SKIP_SUCCESS: no completion, and no
+// fd names it.
+TEST_F(IoUringFileOps, AFixedFileTruncatedWithoutCompletionIsDetected) {
+  create("fixed-truncated");
+  std::string file = path("fixed-truncated");
+  int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  io_uring_sqe sqe = uringSqe(kOpFtruncate, 0, nullptr);  // slot 0
+  sqe.flags = IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS;
+  expectDetected(inChild([&] {
+                   if (uringSubmit(sqe, fd) != 0) return 2;
+                   // It runs in an io-wq worker: wait (5 s at most) until it is done.
+                   struct stat st {};
+                   for (int i = 0; i < 5000 && stat(file.c_str(), &st) == 0 && st.st_size != 0; i++)
+                     usleep(1000);
+                   return stat(file.c_str(), &st) == 0 && st.st_size == 0 ? 0 : 3;
+                 }),
+                 file, json::array({"truncate"}));
+  close(fd);
 }
 
 // File capabilities set by a path and by an fd: a version 2 value granting
@@ -365,7 +390,6 @@ TEST_F(IoUringFileOps, FtruncateIsDetected) {
   create("truncated");
   int fd = open(path("truncated").c_str(), O_WRONLY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
-  constexpr uint8_t kOpFtruncate = 55;  // IORING_OP_FTRUNCATE (6.9): newer than these headers
   io_uring_sqe sqe = uringSqe(kOpFtruncate, fd, nullptr);
   sqe.off = 0;  // the new length
   expectDetected(submitInChild(sqe, ok), path("truncated"), json::array({"truncate"}));
