@@ -357,14 +357,16 @@ static __always_inline bool uring_args(struct io_kiocb *r, __u8 op, struct raqib
       uring_name(u->names.name[0], BPF_CORE_READ(x, filename));
       return true;
     }
-    case IORING_OP_FSETXATTR:
+    case IORING_OP_FSETXATTR: /* dfd -1: the request's file, not an fd of the table */
       if (!uring_setcap(cmd)) return false;
       a->resolve = RAQIB_RESOLVE_FD;
       a->actions = RAQIB_FILE_SETCAP;
+      a->dfd = -1;
       return true;
     case IORING_OP_FTRUNCATE:
       a->resolve = RAQIB_RESOLVE_FD;
       a->actions = RAQIB_FILE_TRUNCATE;
+      a->dfd = -1;
       return true;
   }
   return false;
@@ -403,7 +405,7 @@ static __always_inline struct file *uring_file(struct io_kiocb *req,
                                                bool submitted) {
   if (u->a.resolve == RAQIB_RESOLVE_FD) {
     if (!submitted) return BPF_CORE_READ(req, file);
-    if (!(req->flags & REQ_F_FIXED_FILE)) return NULL; /* u->a.dfd: the fd */
+    if (!(req->flags & REQ_F_FIXED_FILE)) return NULL; /* an fd: req->cqe.fd */
     return uring_fixed_file(req, req->cqe.fd);
   }
   if (!u->file_slot || res < 0) return NULL;
@@ -433,8 +435,8 @@ static __always_inline void uring_skipped(struct io_kiocb *req, struct raqib_uri
   if (a->resolve == RAQIB_RESOLVE_OPENED) {
     uring_open_by_name(a);
   } else if (a->resolve == RAQIB_RESOLVE_FD) {
-    a->dfd = req->cqe.fd;
-    file = uring_file(req, u, 0, true);
+    file = uring_file(req, u, 0, true); /* a fixed file's */
+    if (!(req->flags & REQ_F_FIXED_FILE)) a->dfd = req->cqe.fd;
   }
   file_action_record(bpf_get_current_task_btf(), a, &u->names, file, 0);
 }
