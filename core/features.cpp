@@ -177,10 +177,12 @@ std::string entriesTable() {
   for (const UringOp &op : kUringOps) {
     bool has = hooks && btfHas(vmlinux.get(), op.type, BTF_KIND_STRUCT) &&
                uringHasOp(vmlinux.get(), op.opcode);
-    entries.push_back({op.entry, has ? "yes" : "no",
-                       has ? fmt::format("io_uring_submit_req, then io_uring_complete: {}", op.how)
-                           : fmt::format("{} or {} is not in this kernel's BTF: not recorded",
-                                         op.type, op.opcode)});
+    std::string how = "no io_uring_submit_req or io_uring_complete tracepoint in this kernel";
+    if (has)
+      how = fmt::format("io_uring_submit_req, then io_uring_complete: {}", op.how);
+    else if (hooks)
+      how = fmt::format("{} or {} is not in this kernel's BTF: not recorded", op.type, op.opcode);
+    entries.push_back({op.entry, has ? "yes" : "no", how});
   }
   entries.push_back({"io_uring mkdir", "-", "MKDIRAT: no action raqib records on any entry"});
   std::string out = fmt::format("{:<18} {:<8} {}\n", "file entry", "covered", "how");
