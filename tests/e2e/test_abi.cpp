@@ -17,6 +17,7 @@
 #include <fstream>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -191,8 +192,8 @@ class IoUringFileOps : public ::testing::Test {
   static void SetUpTestSuite() {
     char tmpl[] = "/tmp/raqib-uring-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    config_ = new TempFile("raqib.toml", R"([exec]
+    dir_ = tmpl;
+    config_ = std::make_unique<TempFile>("raqib.toml", R"([exec]
 cadence = "100ms"
 [file_access]
 cadence = "100ms"
@@ -204,24 +205,24 @@ tactic = "defense-evasion"
 technique = "T1070.004"
 importance = "high"
 actions = ["open", "truncate", "unlink", "rename", "link", "symlink", "setcap"]
-paths = [")" + *dir_ + R"(/"]
+paths = [")" + dir_ + R"(/"]
 failed_attempts = true
 [printers.stdout]
 format = "json"
 )");
-    daemon_ = new DaemonProcess({"--config", config_->path()});
+    daemon_ =
+        std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
     ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
   }
   static void TearDownTestSuite() {
     EXPECT_EQ(daemon_->stop(std::chrono::seconds(60)), 0) << daemon_->stderrText();
-    delete daemon_;
-    delete config_;
+    daemon_.reset();
+    config_.reset();
     std::error_code ec;
-    std::filesystem::remove_all(*dir_, ec);
-    delete dir_;
+    std::filesystem::remove_all(dir_, ec);
   }
 
-  static std::string path(const std::string &name) { return *dir_ + "/" + name; }
+  static std::string path(const std::string &name) { return dir_ + "/" + name; }
   static void create(const std::string &name) {
     std::ofstream(path(name)) << "x\n";
     ASSERT_TRUE(std::filesystem::exists(path(name)));
@@ -265,17 +266,14 @@ format = "json"
   }
   static bool ok(int res) { return res >= 0; }
 
-  static std::string *dir_;
-  static TempFile *config_;
-  static DaemonProcess *daemon_;
+  static inline std::string dir_;
+  static inline std::unique_ptr<TempFile> config_;
+  static inline std::unique_ptr<DaemonProcess> daemon_;
 };
-std::string *IoUringFileOps::dir_;
-TempFile *IoUringFileOps::config_;
-DaemonProcess *IoUringFileOps::daemon_;
 
 TEST_F(IoUringFileOps, UnlinkatRelativeToADirectoryFdIsDetected) {
   create("unlinked");
-  int dir = open(dir_->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   ASSERT_GE(dir, 0);
   expectDetected(submitInChild(uringSqe(IORING_OP_UNLINKAT, dir, "unlinked"), ok), path("unlinked"),
                  json::array({"unlink"}));
