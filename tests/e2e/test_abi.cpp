@@ -281,6 +281,15 @@ TEST_F(IoUringFileOps, UnlinkatRelativeToADirectoryFdIsDetected) {
   EXPECT_FALSE(std::filesystem::exists(path("unlinked")));
 }
 
+TEST_F(IoUringFileOps, RmdirThroughUnlinkatIsDetected) {
+  ASSERT_TRUE(std::filesystem::create_directory(path("removed-dir")));
+  std::string removed = path("removed-dir");
+  io_uring_sqe sqe = uringSqe(IORING_OP_UNLINKAT, AT_FDCWD, removed.c_str());
+  sqe.unlink_flags = AT_REMOVEDIR;
+  expectDetected(submitInChild(sqe, ok), removed, json::array({"unlink"}));
+  EXPECT_FALSE(std::filesystem::exists(removed));
+}
+
 // Its success posts no completion: recorded at its submission.
 TEST_F(IoUringFileOps, AnUnlinkWhoseSuccessPostsNoCompletionIsDetected) {
   create("skipped");
