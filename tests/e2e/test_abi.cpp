@@ -92,9 +92,10 @@ TEST(OtherEntries, Int80OpenOfShadowIsDetected) {
 constexpr uint8_t kOpFtruncate = 55;  // IORING_OP_FTRUNCATE (6.9): newer than these headers
 
 // Submit sqe through a new io_uring ring by the raw syscalls (a fixed-file
-// table of one slot registered first, holding fixed_fd or empty) and wait for its completion:
-// its result (0 without waiting for an IOSQE_CQE_SKIP_SUCCESS one), or
-// kRingFailed when the ring could not be used.
+// table of one slot registered first, holding fixed_fd or empty) and wait
+// for its completion: its result (0 without waiting for an
+// IOSQE_CQE_SKIP_SUCCESS one), or kRingFailed when the ring could not be
+// used.
 constexpr int kRingFailed = -100000;
 int uringSubmit(const io_uring_sqe &sqe, int fixed_fd = -1) {
   io_uring_params params{};
@@ -215,7 +216,9 @@ format = "json"
     ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
   }
   static void TearDownTestSuite() {
-    EXPECT_EQ(daemon_->stop(std::chrono::seconds(60)), 0) << daemon_->stderrText();
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(std::chrono::seconds(60)), 0) << daemon_->stderrText();
+    }
     daemon_.reset();
     config_.reset();
     std::error_code ec;
@@ -228,9 +231,9 @@ format = "json"
     ASSERT_TRUE(std::filesystem::exists(path(name)));
   }
 
-  // The child's act returned res (io_uring's result, checked by check);
-  // then the recipe's detection about it names actions on the path, with
-  // other_path when given, and the test's executable.
+  // The child's act succeeded (exit status 0); then the recipe's detection
+  // about the child names actions on file, with other_path when given, and
+  // the test's executable.
   static void expectDetected(const ChildResult &child, const std::string &file, const json &actions,
                              const std::string &other = "") {
     ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0)
