@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The other entries to the file actions of raqib.bpf.c: the 32-bit (ia32)
- * syscall ABI, io_uring opens and open_by_handle_at. Each hands its
- * arguments to the same syscall_enter/syscall_exit (or fd recording) the
- * native syscalls use, so every entry lands in the same records. Included
- * from raqib.bpf.c after the native syscall programs. */
+ * syscall ABI, io_uring file operations and open_by_handle_at. Each hands
+ * its arguments to the code the native syscalls use (syscall_enter and
+ * syscall_exit, or file_action_record for io_uring), so every entry lands in
+ * the same records. Included from raqib.bpf.c after the native syscall
+ * programs. */
 #ifndef RAQIB_ABI_BPF_H
 #define RAQIB_ABI_BPF_H
 
@@ -233,27 +234,258 @@ int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
 
 /* ---- io_uring ------------------------------------------------------------ */
 
-/* An io_uring open (IORING_OP_OPENAT, IORING_OP_OPENAT2) is no syscall:
- * take it at its completion, in a thread of the process that owns the ring
- * (the submitter, its io-wq worker or its SQPOLL thread all share its file
- * table), where the result is the fd installed. An open into a fixed-file
- * slot installs no fd and a failed open leaves no name to read here: those
- * are not recorded (docs/architecture.md). */
+/* An io_uring file operation is no syscall. Each is taken twice: when it is
+ * submitted (tp_btf/io_uring_submit_req, in the submitting thread, after
+ * the operation's prep has copied its names into the kernel: struct
+ * filename, read once from user memory) and when it completes
+ * (tp_btf/io_uring_complete, with its result, in a thread of the process
+ * that owns the ring: the submitter, its io-wq worker or its SQPOLL thread,
+ * which all share its file table and working directory). The submission
+ * keeps the request's arguments as a syscall's entry does, with copies of
+ * its names, under the request's address; the completion records the action
+ * as the syscall's exit does (file_action_record) and forgets them.
+ *
+ * The operations and the actions recorded, as their syscalls:
+ * OPENAT/OPENAT2 (open; the fd's path, or the name as passed when the open
+ * failed; an open into a fixed-file slot installs no fd: the path of the
+ * file in the slot), UNLINKAT (unlink, rmdir), RENAMEAT, LINKAT, SYMLINKAT,
+ * SETXATTR/FSETXATTR of security.capability (setcap) and FTRUNCATE
+ * (truncate). MKDIRAT is no action raqib records on any entry. */
+#define RAQIB_URING_REQUESTS 1024
+
+/* A request submitted and not completed yet: its arguments as a syscall's
+ * entry keeps them (no user memory pointer: the names are copies), and its
+ * names. */
+struct raqib_uring_request {
+  struct raqib_syscall_args a;
+  struct raqib_kernel_names names;
+  __u32 opcode;    /* a request reused for another operation is not this one */
+  __u32 file_slot; /* an open into a fixed-file slot: io_open.file_slot */
+};
+
+/* uring_requests: the request's address -> its arguments, from submission
+ * to completion. LRU: a request cancelled with its ring, or one whose
+ * success posts no completion, is evicted by newer ones rather than held;
+ * a completion that finds its request evicted by a flood of requests in
+ * flight is counted as failed (RAQIB_MAP_URING_REQUESTS). Preallocated:
+ * 1024 x 2.4 KiB. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, RAQIB_URING_REQUESTS);
+  __type(key, __u64);
+  __type(value, struct raqib_uring_request);
+} uring_requests SEC(".maps");
+
+/* uring_scratch: per-CPU room to build a request's entry in. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct raqib_uring_request);
+} uring_scratch SEC(".maps");
+
+/* A file operation's name: the kernel's copy in fn, into to. */
+static __always_inline void uring_name(char *to, struct filename *fn) {
+  if (bpf_probe_read_kernel_str(to, RAQIB_PATH_MAX, BPF_CORE_READ(fn, name)) <= 0) to[0] = 0;
+}
+
+/* The xattr request x sets security.capability (the name is the kernel's
+ * copy). */
+static __always_inline bool uring_setcap(struct io_xattr *x) {
+  return capability_xattr_in((__u64)BPF_CORE_READ(x, ctx.kname), false) == 1;
+}
+
+/* Fill u from the request r of opcode op as a syscall's entry would; false
+ * when r is no file action raqib records. */
+static __always_inline bool uring_args(struct io_kiocb *r, __u8 op, struct raqib_uring_request *u) {
+  struct raqib_syscall_args *a = &u->a;
+  void *cmd = &r->cmd;
+  switch (op) {
+    case IORING_OP_OPENAT:
+    case IORING_OP_OPENAT2: {
+      struct io_open *o = cmd;
+      a->flags = BPF_CORE_READ(o, how.flags);
+      a->dfd = BPF_CORE_READ(o, dfd);
+      a->resolve = RAQIB_RESOLVE_OPENED;
+      u->file_slot = BPF_CORE_READ(o, file_slot);
+      uring_name(u->names.name[0], BPF_CORE_READ(o, filename));
+      return true;
+    }
+    case IORING_OP_UNLINKAT: {
+      struct io_unlink *un = cmd;
+      a->resolve = RAQIB_RESOLVE_AT;
+      a->actions = RAQIB_FILE_UNLINK;
+      a->dfd = BPF_CORE_READ(un, dfd);
+      uring_name(u->names.name[0], BPF_CORE_READ(un, filename));
+      return true;
+    }
+    case IORING_OP_RENAMEAT: {
+      struct io_rename *rn = cmd;
+      a->resolve = RAQIB_RESOLVE_AT_AT;
+      a->actions = RAQIB_FILE_RENAME;
+      a->dfd = BPF_CORE_READ(rn, old_dfd);
+      a->dfd2 = BPF_CORE_READ(rn, new_dfd);
+      uring_name(u->names.name[0], BPF_CORE_READ(rn, oldpath));
+      uring_name(u->names.name[1], BPF_CORE_READ(rn, newpath));
+      return true;
+    }
+    case IORING_OP_LINKAT: { /* the new name; the other path is the file linked to */
+      struct io_link *ln = cmd;
+      a->resolve = RAQIB_RESOLVE_AT_AT;
+      a->actions = RAQIB_FILE_LINK;
+      a->dfd = BPF_CORE_READ(ln, new_dfd);
+      a->dfd2 = BPF_CORE_READ(ln, old_dfd);
+      uring_name(u->names.name[0], BPF_CORE_READ(ln, newpath));
+      uring_name(u->names.name[1], BPF_CORE_READ(ln, oldpath));
+      return true;
+    }
+    case IORING_OP_SYMLINKAT: { /* oldpath: the symlink's text */
+      struct io_link *ln = cmd;
+      a->resolve = RAQIB_RESOLVE_AT_TEXT;
+      a->actions = RAQIB_FILE_SYMLINK;
+      a->dfd = BPF_CORE_READ(ln, new_dfd);
+      uring_name(u->names.name[0], BPF_CORE_READ(ln, newpath));
+      uring_name(u->names.name[1], BPF_CORE_READ(ln, oldpath));
+      return true;
+    }
+    case IORING_OP_SETXATTR: { /* a path, looked up from the working directory */
+      struct io_xattr *x = cmd;
+      if (!uring_setcap(x)) return false;
+      a->resolve = RAQIB_RESOLVE_AT;
+      a->actions = RAQIB_FILE_SETCAP;
+      a->dfd = RAQIB_AT_FDCWD;
+      uring_name(u->names.name[0], BPF_CORE_READ(x, filename));
+      return true;
+    }
+    case IORING_OP_FSETXATTR: /* dfd -1: the request's file, not an fd of the table */
+      if (!uring_setcap(cmd)) return false;
+      a->resolve = RAQIB_RESOLVE_FD;
+      a->actions = RAQIB_FILE_SETCAP;
+      a->dfd = -1;
+      return true;
+    case IORING_OP_FTRUNCATE:
+      a->resolve = RAQIB_RESOLVE_FD;
+      a->actions = RAQIB_FILE_TRUNCATE;
+      a->dfd = -1;
+      return true;
+  }
+  return false;
+}
+
+/* op may be a file action raqib records (the cheap test first: most
+ * requests are reads, writes and polls). An xattr request is one only for
+ * security.capability, which uring_args tells. */
+static __always_inline bool uring_file_op(__u8 op) {
+  return op == IORING_OP_OPENAT || op == IORING_OP_OPENAT2 || op == IORING_OP_FTRUNCATE ||
+         (op >= IORING_OP_RENAMEAT && op <= IORING_OP_SETXATTR && op != IORING_OP_MKDIRAT &&
+          op != IORING_OP_MSG_RING);
+}
+
+#define RAQIB_FILE_INDEX_ALLOC (~0U) /* io_uring.h: the kernel picks the slot */
+#define RAQIB_FFS_MASK (~3UL)        /* io_uring/filetable.h: flags in file_ptr's low bits */
+
+/* The file in slot idx of req's ring's fixed-file table, or NULL. */
+static __always_inline struct file *uring_fixed_file(struct io_kiocb *req, __u32 idx) {
+  struct io_ring_ctx *ring = BPF_CORE_READ(req, ctx);
+  if (idx >= BPF_CORE_READ(ring, file_table.data.nr)) return NULL;
+  struct io_rsrc_node **nodes = BPF_CORE_READ(ring, file_table.data.nodes);
+  struct io_rsrc_node *node = NULL;
+  bpf_probe_read_kernel(&node, sizeof(node), &nodes[idx]);
+  if (!node) return NULL;
+  return (struct file *)(BPF_CORE_READ(node, file_ptr) & RAQIB_FFS_MASK);
+}
+
+/* The file req acts on or opened, when no fd names it (NULL when an fd
+ * does): an fd operation's file, or the one an open installed in a fixed
+ * slot (res: the slot the kernel picked, when asked to). At a completion,
+ * after the request got its file; at a submission, before (a fixed file's
+ * slot is its fd then). */
+static __always_inline struct file *uring_file(struct io_kiocb *req,
+                                               const struct raqib_uring_request *u, long res,
+                                               bool submitted) {
+  if (u->a.resolve == RAQIB_RESOLVE_FD) {
+    if (!submitted) return BPF_CORE_READ(req, file);
+    if (!(req->flags & REQ_F_FIXED_FILE)) return NULL; /* an fd: req->cqe.fd */
+    return uring_fixed_file(req, req->cqe.fd);
+  }
+  if (!u->file_slot || res < 0) return NULL;
+  return uring_fixed_file(req, u->file_slot == RAQIB_FILE_INDEX_ALLOC ? res : u->file_slot - 1);
+}
+
+static __always_inline struct raqib_uring_request *get_uring_scratch(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&uring_scratch, &zero);
+}
+
+/* An open with no fd to take its path from: recorded by its name joined to
+ * its directory, as an unlink's. */
+static __always_inline void uring_open_by_name(struct raqib_syscall_args *a) {
+  a->resolve = RAQIB_RESOLVE_AT;
+  a->actions = open_actions(a->flags);
+}
+
+/* A request submitted with IOSQE_CQE_SKIP_SUCCESS: its success posts no
+ * completion, so no completion program runs. It is recorded at its
+ * submission, as done (the result unknown yet): an open by its name in its
+ * directory (no file yet), an fd operation by its fd or fixed file. A
+ * failure clears the skip and completes, and is recorded then too. */
+static __always_inline void uring_skipped(struct io_kiocb *req, struct raqib_uring_request *u) {
+  struct raqib_syscall_args *a = &u->a;
+  struct file *file = NULL;
+  if (a->resolve == RAQIB_RESOLVE_OPENED) {
+    uring_open_by_name(a);
+  } else if (a->resolve == RAQIB_RESOLVE_FD) {
+    file = uring_file(req, u, 0, true); /* a fixed file's */
+    if (!(req->flags & REQ_F_FIXED_FILE)) a->dfd = req->cqe.fd;
+  }
+  file_action_record(bpf_get_current_task_btf(), a, &u->names, file, 0);
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(raqib_uring_submit, struct io_kiocb *req) {
+  if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return 0;
+  __u8 op = req->opcode;
+  if (!uring_file_op(op)) return 0;
+  struct raqib_uring_request *u = get_uring_scratch();
+  if (!u) return 0;
+  __builtin_memset(&u->a, 0, sizeof(u->a));
+  u->file_slot = 0;
+  __u64 key = (__u64)req;
+  if (!uring_args(req, op, u)) {
+    /* Another attribute: forget what a request at this address left (one
+     * whose success skipped its completion). */
+    bpf_map_delete_elem(&uring_requests, &key);
+    return 0;
+  }
+  u->opcode = op;
+  if (req->flags & REQ_F_CQE_SKIP) uring_skipped(req, u);
+  if (bpf_map_update_elem(&uring_requests, &key, u, BPF_ANY) != 0)
+    count_map(RAQIB_MAP_URING_REQUESTS, RAQIB_CNT_FAILED);
+  return 0;
+}
+
+/* The completion: record the request's action with its result. A file
+ * request with no entry (evicted, or submitted before raqib started) is
+ * counted; an xattr request cannot be told apart from one of another
+ * attribute any more (its name is freed): not counted. */
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(raqib_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe) {
-  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (tgid == self_tgid) return 0;
-  struct io_kiocb *r = req;
-  __u8 op = BPF_CORE_READ(r, opcode);
-  if (op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2) return 0;
-  struct io_open *open = (struct io_open *)&r->cmd;
-  __s32 fd = BPF_CORE_READ(cqe, res);
-  if (fd < 0 || BPF_CORE_READ(open, file_slot)) return 0;
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct file *file = fd_file(task, fd);
-  struct raqib_scratch *sc = get_scratch();
-  if (!file || !sc) return 0;
-  record_opened_file(tgid, file, 0, open_actions(BPF_CORE_READ(open, how.flags)), 0, sc);
+  if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return 0;
+  __u64 key = (__u64)req;
+  __u8 op = BPF_CORE_READ((struct io_kiocb *)req, opcode);
+  if (!uring_file_op(op)) return 0;
+  struct raqib_uring_request *u = bpf_map_lookup_elem(&uring_requests, &key);
+  if (!u || u->opcode != op) {
+    if (op != IORING_OP_SETXATTR && op != IORING_OP_FSETXATTR)
+      count_map(RAQIB_MAP_URING_REQUESTS, RAQIB_CNT_FAILED);
+    return 0;
+  }
+  long res = BPF_CORE_READ(cqe, res);
+  struct file *file = uring_file(req, u, res, false);
+  /* An open into a fixed slot installs no fd: its file, else its name. */
+  if (u->file_slot && res >= 0 && !file) uring_open_by_name(&u->a);
+  file_action_record(bpf_get_current_task_btf(), &u->a, &u->names, file, res);
+  bpf_map_delete_elem(&uring_requests, &key);
   return 0;
 }
 

@@ -79,7 +79,7 @@ int floor_setns(struct trace_event_raw_sys_exit *ctx) {
 }
 
 /* abi.bpf.h: the ia32 ABI on raw sys_exit (every syscall), and io_uring
- * completions. */
+ * submissions and completions. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(floor_compat_exit, struct pt_regs *regs, long ret) {
   return 0;
@@ -87,5 +87,10 @@ int BPF_PROG(floor_compat_exit, struct pt_regs *regs, long ret) {
 
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(floor_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe) {
+  return 0;
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(floor_uring_submit, struct io_kiocb *req) {
   return 0;
 }

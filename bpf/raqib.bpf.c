@@ -282,17 +282,23 @@ int raqib_live_tasks(struct bpf_iter__task *ctx) {
 /* ---- files ----------------------------------------------------------- */
 
 /* Only the file capabilities attribute: it grants privileges on exec. 1 when
- * the name at user_name is it, 0 when not, -1 when the name cannot be read
- * (not paged in yet: a BPF program cannot fault it in). */
-static __always_inline int capability_xattr(__u64 user_name) {
+ * the name at at (user memory, or kernel memory for an io_uring request's
+ * copy) is it, 0 when not, -1 when the name cannot be read (not paged in
+ * yet: a BPF program cannot fault it in). */
+static __always_inline int capability_xattr_in(__u64 at, bool user) {
   static const char want[] = "security.capability";
   char name[sizeof(want) + 1] = {}; /* one more: a longer name is not it */
-  long n = bpf_probe_read_user_str(name, sizeof(name), (void *)user_name);
+  long n = user ? bpf_probe_read_user_str(name, sizeof(name), (void *)at)
+                : bpf_probe_read_kernel_str(name, sizeof(name), (void *)at);
   if (n < 0) return -1;
   if (n != sizeof(want)) return 0;
   for (int i = 0; i < sizeof(want); i++)
     if (name[i] != want[i]) return 0;
   return 1;
+}
+
+static __always_inline int capability_xattr(__u64 user_name) {
+  return capability_xattr_in(user_name, true);
 }
 
 /* Remember a file syscall's arguments at its entry, for its exit. The user
@@ -499,9 +505,32 @@ static __always_inline void record_opened_file(__u32 tgid, struct file *file, __
   record_file(tgid, &sc->str, hash, other, actions, error);
 }
 
-/* At a file syscall's exit: find its path(s) as the entry said, and record. */
-static __always_inline void syscall_record(struct task_struct *task,
-                                           const struct raqib_syscall_args *a, long ret) {
+/* Names an io_uring request passed, copied from the kernel's copies when it
+ * was submitted (abi.bpf.h): name[0] the path, name[1] the other path or
+ * text, as raqib_syscall_args.name and name2. */
+struct raqib_kernel_names {
+  char name[2][RAQIB_PATH_MAX];
+};
+
+/* Name which of a file action: a syscall's as its entry kept it (names
+ * NULL; see passed_name for *flags), or an io_uring request's copy (the
+ * kernel's own, read once). */
+static __always_inline const char *action_name(const struct raqib_syscall_args *a,
+                                               const struct raqib_kernel_names *names,
+                                               __u32 which, __u16 *flags) {
+  if (names) return names->name[which & 1];
+  return passed_name(a, which, which ? a->name2 : a->name, flags);
+}
+
+/* When a file action ends (a syscall's exit, an io_uring request's
+ * completion): find its path(s) as a says, and record. names: NULL for a
+ * syscall (its names are a's), else an io_uring request's copies; file:
+ * NULL, or the file an io_uring request acted on (RAQIB_RESOLVE_FD) or
+ * opened into a fixed-file slot (RAQIB_RESOLVE_OPENED: no fd). */
+static __always_inline void file_action_record(struct task_struct *task,
+                                               const struct raqib_syscall_args *a,
+                                               const struct raqib_kernel_names *names,
+                                               struct file *file, long ret) {
   struct raqib_scratch *sc = get_scratch();
   if (!sc) return;
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -513,7 +542,7 @@ static __always_inline void syscall_record(struct task_struct *task,
 
   /* The other name first: scratch.str then holds the main path. */
   if (a->resolve == RAQIB_RESOLVE_AT_AT || a->resolve == RAQIB_RESOLVE_AT_TEXT) {
-    const char *name2 = passed_name(a, 1, a->name2, &late);
+    const char *name2 = action_name(a, names, 1, &late);
     if (!name2) return;
     if (a->resolve == RAQIB_RESOLVE_AT_AT)
       resolve_at(task, a->dfd2, name2, sc);
@@ -522,7 +551,6 @@ static __always_inline void syscall_record(struct task_struct *task,
     other = hash_string(&sc->str);
     put_string(other, &sc->str);
   }
-  struct file *file = NULL;
   switch (a->resolve) {
     case RAQIB_RESOLVE_OPENED: {
       __u32 flags = a->flags;
@@ -532,11 +560,11 @@ static __always_inline void syscall_record(struct task_struct *task,
         flags = how.flags;
       }
       actions = open_actions(flags);
-      file = error ? NULL : fd_file(task, ret);
+      if (!file && !error) file = fd_file(task, ret);
       if (!file) {
         /* The kernel opened nothing: keep the name as it was passed. */
-        if (!a->name) return; /* open_by_handle_at: no name */
-        const char *name = passed_name(a, 0, a->name, &late);
+        if (!names && !a->name) return; /* open_by_handle_at: no name */
+        const char *name = action_name(a, names, 0, &late);
         if (!name) return;
         passed_string(name, RAQIB_STR_UNRESOLVED, sc);
         break;
@@ -548,7 +576,7 @@ static __always_inline void syscall_record(struct task_struct *task,
       return record_opened_file(tgid, file, other, actions, error, sc);
     }
     default: {
-      const char *name = passed_name(a, 0, a->name, &late);
+      const char *name = action_name(a, names, 0, &late);
       if (!name) return;
       resolve_at(task, a->dfd, name, sc);
     }
@@ -570,7 +598,7 @@ static __always_inline void syscall_exit(long ret, bool entered_at_exit) {
   if (!a || !a->active) return;
   a->active = 0;
   if (entered_at_exit) a->kept |= RAQIB_KEPT_AT_EXIT;
-  syscall_record(task, a, ret);
+  file_action_record(task, a, NULL, NULL, ret);
   forget_names(a);
 }
 

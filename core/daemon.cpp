@@ -107,8 +107,9 @@ struct EarlyDrains {
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
-    "exec",    "file_access", "strings",      "network_peers", "network_flows", "dns",
-    "ringbuf", "tamper",      "file_watched", "exec_watched",  "dns_watched",   "syscall_names"};
+    "exec",        "file_access",   "strings",       "network_peers", "network_flows",
+    "dns",         "ringbuf",       "tamper",        "file_watched",  "exec_watched",
+    "dns_watched", "syscall_names", "uring_requests"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
@@ -165,6 +166,11 @@ class OverflowWatch {
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
       if (id == RAQIB_MAP_SYSCALL_NAMES) {
         warnNames((*counters)[id]);
+        continue;
+      }
+      if (id == RAQIB_MAP_URING_REQUESTS) {
+        warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",
+                    "more io_uring file requests were in flight at once than it holds");
         continue;
       }
       warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",

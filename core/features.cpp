@@ -12,6 +12,8 @@
 
 #include <cstring>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -115,28 +117,74 @@ std::string featuresTable(const std::vector<HookSupport> &hooks) {
   return out;
 }
 
+namespace {
+
+// This kernel's BTF has a type of that name and kind.
+bool btfHas(const btf *vmlinux, const char *name, int kind) {
+  return vmlinux && btf__find_by_name_kind(vmlinux, name, kind) >= 0;
+}
+
+// This kernel's io_uring has the operation named opcode (enum io_uring_op).
+bool uringHasOp(const btf *vmlinux, std::string_view opcode) {
+  int id = vmlinux ? btf__find_by_name_kind(vmlinux, "io_uring_op", BTF_KIND_ENUM) : -1;
+  if (id < 0) return false;
+  const btf_type *t = btf__type_by_id(vmlinux, id);
+  const struct btf_enum *values = btf_enum(t);
+  for (int i = 0; i < btf_vlen(t); i++)
+    if (opcode == btf__name_by_offset(vmlinux, values[i].name_off)) return true;
+  return false;
+}
+
+// io_uring file operations, each read at its submission from the private
+// request type its prep fills (bpf/abi.bpf.h): recorded when this kernel's
+// BTF has that type, the operation and both tracepoints.
+struct UringOp {
+  const char *entry, *type, *opcode, *how;
+};
+constexpr UringOp kUringOps[] = {
+    {"io_uring open", "io_open", "IORING_OP_OPENAT2",
+     "OPENAT/OPENAT2: into an fd or a fixed-file slot (the file's path), or failed (the name as "
+     "passed)"},
+    {"io_uring unlink", "io_unlink", "IORING_OP_UNLINKAT", "UNLINKAT (unlink and rmdir)"},
+    {"io_uring rename", "io_rename", "IORING_OP_RENAMEAT", "RENAMEAT"},
+    {"io_uring link", "io_link", "IORING_OP_SYMLINKAT", "LINKAT and SYMLINKAT"},
+    {"io_uring setxattr", "io_xattr", "IORING_OP_SETXATTR",
+     "SETXATTR and FSETXATTR of security.capability"},
+    {"io_uring truncate", "io_ftrunc", "IORING_OP_FTRUNCATE", "FTRUNCATE"},
+};
+
+}  // namespace
+
 std::string entriesTable() {
   // x32 syscalls skip the per-syscall tracepoints like ia32 ones; most
   // kernels build the ABI but leave it off (syscall.x32=n).
   errno = 0;
   bool x32 = syscall(0x40000000 | SYS_getpid) >= 0 || errno != ENOSYS;
   struct Entry {
-    const char *entry, *covered, *how;
+    std::string entry, covered, how;
   };
-  const Entry entries[] = {
+  std::vector<Entry> entries = {
       {"native syscalls", "yes", "per-syscall tracepoints, entry and exit"},
       {"ia32 syscalls", "yes",
        "raw sys_exit, for int $0x80 and sysenter/syscall from 32-bit code; names read at the exit"},
       {"x32 syscalls", x32 ? "no" : "-",
        x32 ? "the x32 ABI is enabled here and not traced" : "the x32 ABI is off in this kernel"},
       {"open_by_handle_at", "yes", "its syscall tracepoints; the path of the fd opened"},
-      {"io_uring open", "yes",
-       "io_uring_complete: IORING_OP_OPENAT/OPENAT2 into an fd (not a fixed-file slot; a failed "
-       "open is not recorded)"},
-      {"io_uring other", "no",
-       "unlinkat, renameat, linkat, symlinkat, mkdirat and xattr ops through io_uring are not "
-       "recorded"},
   };
+  std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+  bool hooks = btfHas(vmlinux.get(), "btf_trace_io_uring_submit_req", BTF_KIND_TYPEDEF) &&
+               btfHas(vmlinux.get(), "btf_trace_io_uring_complete", BTF_KIND_TYPEDEF);
+  for (const UringOp &op : kUringOps) {
+    bool has = hooks && btfHas(vmlinux.get(), op.type, BTF_KIND_STRUCT) &&
+               uringHasOp(vmlinux.get(), op.opcode);
+    std::string how = "no io_uring_submit_req or io_uring_complete tracepoint in this kernel";
+    if (has)
+      how = fmt::format("io_uring_submit_req, then io_uring_complete: {}", op.how);
+    else if (hooks)
+      how = fmt::format("{} or {} is not in this kernel's BTF: not recorded", op.type, op.opcode);
+    entries.push_back({op.entry, has ? "yes" : "no", how});
+  }
+  entries.push_back({"io_uring mkdir", "-", "MKDIRAT: no action raqib records on any entry"});
   std::string out = fmt::format("{:<18} {:<8} {}\n", "file entry", "covered", "how");
   for (const Entry &e : entries) out += fmt::format("{:<18} {:<8} {}\n", e.entry, e.covered, e.how);
   return out;

@@ -7,13 +7,17 @@
 #include <linux/io_uring.h>
 #include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -85,11 +89,18 @@ TEST(OtherEntries, Int80OpenOfShadowIsDetected) {
   EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
 }
 
-// One open of path through a new io_uring ring, by the raw syscalls.
-int uringOpen(uint8_t opcode, const char *path) {
+constexpr uint8_t kOpFtruncate = 55;  // IORING_OP_FTRUNCATE (6.9): newer than these headers
+
+// Submit sqe through a new io_uring ring by the raw syscalls (a fixed-file
+// table of one slot registered first, holding fixed_fd or empty) and wait
+// for its completion: its result (0 without waiting for an
+// IOSQE_CQE_SKIP_SUCCESS one), or kRingFailed when the ring could not be
+// used.
+constexpr int kRingFailed = -100000;
+int uringSubmit(const io_uring_sqe &sqe, int fixed_fd = -1) {
   io_uring_params params{};
   int ring = static_cast<int>(syscall(SYS_io_uring_setup, 1, &params));
-  if (ring < 0) return 2;
+  if (ring < 0) return kRingFailed;
   size_t sq_bytes = params.sq_off.array + params.sq_entries * sizeof(uint32_t);
   size_t cq_bytes = params.cq_off.cqes + params.cq_entries * sizeof(io_uring_cqe);
   auto *sq = static_cast<char *>(
@@ -98,29 +109,49 @@ int uringOpen(uint8_t opcode, const char *path) {
       mmap(nullptr, cq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
   auto *sqes = static_cast<io_uring_sqe *>(mmap(
       nullptr, sizeof(io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQES));
-  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) return 3;
+  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) return kRingFailed;
+  if (syscall(SYS_io_uring_register, ring, IORING_REGISTER_FILES, &fixed_fd, 1) != 0)
+    return kRingFailed;
+  sqes[0] = sqe;
+  auto *array = reinterpret_cast<uint32_t *>(sq + params.sq_off.array);
+  auto *tail = reinterpret_cast<std::atomic<uint32_t> *>(sq + params.sq_off.tail);
+  array[0] = 0;
+  tail->store(tail->load() + 1, std::memory_order_release);
+  // A success of IOSQE_CQE_SKIP_SUCCESS posts no completion: none is waited for.
+  bool skip = sqe.flags & IOSQE_CQE_SKIP_SUCCESS;
+  if (syscall(SYS_io_uring_enter, ring, 1, skip ? 0 : 1, skip ? 0 : IORING_ENTER_GETEVENTS, nullptr,
+              0) != 1)
+    return kRingFailed;
+  if (skip) return 0;
+  auto *head = reinterpret_cast<std::atomic<uint32_t> *>(cq + params.cq_off.head);
+  auto *cqes = reinterpret_cast<io_uring_cqe *>(cq + params.cq_off.cqes);
+  return cqes[head->load() & (params.cq_entries - 1)].res;
+}
+
+// An SQE of opcode on (dfd, path), with addr2 and len as the op takes them.
+io_uring_sqe uringSqe(uint8_t opcode, int dfd, const char *path, uint64_t addr2 = 0,
+                      uint32_t len = 0) {
+  io_uring_sqe sqe{};
+  sqe.opcode = opcode;
+  sqe.fd = dfd;
+  sqe.addr = reinterpret_cast<uintptr_t>(path);
+  sqe.addr2 = addr2;
+  sqe.len = len;
+  return sqe;
+}
+
+// One open of path through a new io_uring ring.
+int uringOpen(uint8_t opcode, const char *path) {
   open_how how{};
   how.flags = O_RDONLY;
-  io_uring_sqe &sqe = sqes[0];
-  std::memset(&sqe, 0, sizeof sqe);
-  sqe.opcode = opcode;
-  sqe.fd = AT_FDCWD;
-  sqe.addr = reinterpret_cast<uintptr_t>(path);
+  io_uring_sqe sqe = uringSqe(opcode, AT_FDCWD, path);
   if (opcode == IORING_OP_OPENAT2) {
     sqe.len = sizeof how;
     sqe.addr2 = reinterpret_cast<uintptr_t>(&how);
   } else {
     sqe.open_flags = O_RDONLY;
   }
-  auto *array = reinterpret_cast<uint32_t *>(sq + params.sq_off.array);
-  auto *tail = reinterpret_cast<std::atomic<uint32_t> *>(sq + params.sq_off.tail);
-  array[0] = 0;
-  tail->store(tail->load() + 1, std::memory_order_release);
-  if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) != 1) return 4;
-  auto *head = reinterpret_cast<std::atomic<uint32_t> *>(cq + params.cq_off.head);
-  auto *cqes = reinterpret_cast<io_uring_cqe *>(cq + params.cq_off.cqes);
-  int res = cqes[head->load() & (params.cq_entries - 1)].res;
-  return res >= 0 ? 0 : 5;
+  return uringSubmit(sqe) >= 0 ? 0 : 5;
 }
 
 TEST(OtherEntries, IoUringOpenatOfShadowIsDetected) {
@@ -152,6 +183,227 @@ TEST(OtherEntries, OpenByHandleAtOfShadowIsDetected) {
                        }));
   close(mount_fd);
   EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
+}
+
+// io_uring file operations on files a recipe of the test's watches, in a
+// directory of its own: each is detected as its syscall would be, naming
+// the action, the path and the process (bpf/abi.bpf.h).
+class IoUringFileOps : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/raqib-uring-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    config_ = std::make_unique<TempFile>("raqib.toml", R"([exec]
+cadence = "100ms"
+[file_access]
+cadence = "100ms"
+[plugins.file]
+[[plugins.file.recipe]]
+name = "test_uring_watched"
+description = "A file in the io_uring test's directory was acted on"
+tactic = "defense-evasion"
+technique = "T1070.004"
+importance = "high"
+actions = ["open", "truncate", "unlink", "rename", "link", "symlink", "setcap"]
+paths = [")" + dir_ + R"(/"]
+failed_attempts = true
+[printers.stdout]
+format = "json"
+)");
+    daemon_ =
+        std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
+    ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
+  }
+  static void TearDownTestSuite() {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(std::chrono::seconds(60)), 0) << daemon_->stderrText();
+    }
+    daemon_.reset();
+    config_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  static std::string path(const std::string &name) { return dir_ + "/" + name; }
+  static void create(const std::string &name) {
+    std::ofstream(path(name)) << "x\n";
+    ASSERT_TRUE(std::filesystem::exists(path(name)));
+  }
+
+  // The child's act succeeded (exit status 0); then the recipe's detection
+  // about the child names actions on file, with other_path when given, and
+  // the test's executable.
+  static void expectDetected(const ChildResult &child, const std::string &file, const json &actions,
+                             const std::string &other = "") {
+    ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0)
+        << "the child's act failed: status " << child.status;
+    auto line = daemon_->waitForStdout(
+        [&](const std::string &l) {
+          json j = json::parse(l, nullptr, false);
+          return j.is_object() && j["kind"] == "detection" && j["name"] == "test_uring_watched" &&
+                 j["process"]["pid"] == child.pid && j["file"]["path"] == file &&
+                 j["file"]["actions"] == actions;
+        },
+        15s);
+    ASSERT_TRUE(line) << "no detection of " << actions << " on " << file << " by pid " << child.pid
+                      << "\nstdout:\n"
+                      << daemon_->stdoutText() << "\nstderr:\n"
+                      << daemon_->stderrText();
+    json d = json::parse(*line);
+    if (!other.empty()) {
+      EXPECT_EQ(d["file"]["other_path"], other);
+    }
+    char self_exe[4096] = "";
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(d["process"]["exe"], std::string(self_exe, n));
+  }
+
+  // The child submits sqe and exits 0 when its result is as want says.
+  static ChildResult submitInChild(const io_uring_sqe &sqe, const std::function<bool(int)> &want) {
+    return inChild([&] {
+      int res = uringSubmit(sqe);
+      return res != kRingFailed && want(res) ? 0 : 2;
+    });
+  }
+  static bool ok(int res) { return res >= 0; }
+
+  static inline std::string dir_;
+  static inline std::unique_ptr<TempFile> config_;
+  static inline std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(IoUringFileOps, UnlinkatRelativeToADirectoryFdIsDetected) {
+  create("unlinked");
+  int dir = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir, 0);
+  expectDetected(submitInChild(uringSqe(IORING_OP_UNLINKAT, dir, "unlinked"), ok), path("unlinked"),
+                 json::array({"unlink"}));
+  close(dir);
+  EXPECT_FALSE(std::filesystem::exists(path("unlinked")));
+}
+
+TEST_F(IoUringFileOps, RmdirThroughUnlinkatIsDetected) {
+  ASSERT_TRUE(std::filesystem::create_directory(path("removed-dir")));
+  std::string removed = path("removed-dir");
+  io_uring_sqe sqe = uringSqe(IORING_OP_UNLINKAT, AT_FDCWD, removed.c_str());
+  sqe.unlink_flags = AT_REMOVEDIR;
+  expectDetected(submitInChild(sqe, ok), removed, json::array({"unlink"}));
+  EXPECT_FALSE(std::filesystem::exists(removed));
+}
+
+// Its success posts no completion: recorded at its submission.
+TEST_F(IoUringFileOps, AnUnlinkWhoseSuccessPostsNoCompletionIsDetected) {
+  create("skipped");
+  std::string victim = path("skipped");
+  io_uring_sqe sqe = uringSqe(IORING_OP_UNLINKAT, AT_FDCWD, victim.c_str());
+  sqe.flags = IOSQE_CQE_SKIP_SUCCESS;
+  expectDetected(inChild([&] {
+                   if (uringSubmit(sqe) != 0) return 2;
+                   // The unlink runs in an io-wq worker: wait (5 s at most) until it is done.
+                   for (int i = 0; i < 5000 && access(victim.c_str(), F_OK) == 0; i++) usleep(1000);
+                   return access(victim.c_str(), F_OK) == 0 ? 3 : 0;
+                 }),
+                 victim, json::array({"unlink"}));
+}
+
+TEST_F(IoUringFileOps, RenameatIsDetectedWithTheNewName) {
+  create("renamed-from");
+  std::string to = path("renamed-to");
+  expectDetected(submitInChild(uringSqe(IORING_OP_RENAMEAT, AT_FDCWD, path("renamed-from").c_str(),
+                                        reinterpret_cast<uintptr_t>(to.c_str()), AT_FDCWD),
+                               ok),
+                 path("renamed-from"), json::array({"rename"}), to);
+}
+
+TEST_F(IoUringFileOps, LinkatIsDetectedOnTheNewName) {
+  create("link-target");
+  std::string link = path("hard-link");
+  expectDetected(submitInChild(uringSqe(IORING_OP_LINKAT, AT_FDCWD, path("link-target").c_str(),
+                                        reinterpret_cast<uintptr_t>(link.c_str()), AT_FDCWD),
+                               ok),
+                 link, json::array({"link"}), path("link-target"));
+}
+
+TEST_F(IoUringFileOps, SymlinkatIsDetectedWithItsText) {
+  std::string link = path("sym-link");
+  // SYMLINKAT: addr the link's text, addr2 the new name, fd its directory.
+  expectDetected(submitInChild(uringSqe(IORING_OP_SYMLINKAT, AT_FDCWD, "/etc/shadow",
+                                        reinterpret_cast<uintptr_t>(link.c_str())),
+                               ok),
+                 link, json::array({"symlink"}), "/etc/shadow");
+}
+
+TEST_F(IoUringFileOps, AFailedOpenIsDetectedWithItsName) {
+  std::string missing = path("missing");
+  io_uring_sqe sqe = uringSqe(IORING_OP_OPENAT, AT_FDCWD, missing.c_str());
+  sqe.open_flags = O_RDONLY;
+  expectDetected(submitInChild(sqe, [](int res) { return res == -ENOENT; }), missing,
+                 json::array({"open", "read"}));
+}
+
+// The slot's file names it: opened by a symlink, the path is the target's.
+TEST_F(IoUringFileOps, AnOpenIntoAFixedFileSlotIsDetected) {
+  create("fixed");
+  std::filesystem::create_symlink(path("fixed"), path("fixed-link"));
+  std::string link = path("fixed-link");
+  io_uring_sqe sqe = uringSqe(IORING_OP_OPENAT, AT_FDCWD, link.c_str());
+  sqe.open_flags = O_RDWR;
+  sqe.file_index = 1;  // slot 0 of the ring's table: no fd is installed
+  expectDetected(submitInChild(sqe, [](int res) { return res == 0; }), path("fixed"),
+                 json::array({"open", "read", "write"}));
+}
+
+// A fixed file truncated with IOSQE_CQE_SKIP_SUCCESS: no completion, and no
+// fd names it.
+TEST_F(IoUringFileOps, AFixedFileTruncatedWithoutCompletionIsDetected) {
+  create("fixed-truncated");
+  std::string file = path("fixed-truncated");
+  int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  io_uring_sqe sqe = uringSqe(kOpFtruncate, 0, nullptr);  // slot 0
+  sqe.flags = IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS;
+  expectDetected(inChild([&] {
+                   if (uringSubmit(sqe, fd) != 0) return 2;
+                   // It runs in an io-wq worker: wait (5 s at most) until it is done.
+                   struct stat st {};
+                   for (int i = 0; i < 5000 && stat(file.c_str(), &st) == 0 && st.st_size != 0; i++)
+                     usleep(1000);
+                   return stat(file.c_str(), &st) == 0 && st.st_size == 0 ? 0 : 3;
+                 }),
+                 file, json::array({"truncate"}));
+  close(fd);
+}
+
+// File capabilities set by a path and by an fd: a version 2 value granting
+// CAP_NET_RAW (struct vfs_cap_data).
+TEST_F(IoUringFileOps, SettingFileCapabilitiesIsDetected) {
+  const uint32_t cap[5] = {0x02000000, 1u << 13, 0, 0, 0};
+  const char *name = "security.capability";
+  create("capped-by-path");
+  std::string by_path = path("capped-by-path");
+  io_uring_sqe sqe =
+      uringSqe(IORING_OP_SETXATTR, 0, name, reinterpret_cast<uintptr_t>(cap), sizeof cap);
+  sqe.addr3 = reinterpret_cast<uintptr_t>(by_path.c_str());
+  expectDetected(submitInChild(sqe, ok), by_path, json::array({"setcap"}));
+
+  create("capped-by-fd");
+  int fd = open(path("capped-by-fd").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  sqe = uringSqe(IORING_OP_FSETXATTR, fd, name, reinterpret_cast<uintptr_t>(cap), sizeof cap);
+  expectDetected(submitInChild(sqe, ok), path("capped-by-fd"), json::array({"setcap"}));
+  close(fd);
+}
+
+TEST_F(IoUringFileOps, FtruncateIsDetected) {
+  create("truncated");
+  int fd = open(path("truncated").c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  io_uring_sqe sqe = uringSqe(kOpFtruncate, fd, nullptr);
+  sqe.off = 0;  // the new length
+  expectDetected(submitInChild(sqe, ok), path("truncated"), json::array({"truncate"}));
+  close(fd);
 }
 
 }  // namespace

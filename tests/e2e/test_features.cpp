@@ -42,8 +42,10 @@ TEST(Features, TableSaysWhatThisKernelAllows) {
   EXPECT_EQ(hooks["lsm"], "no");
   EXPECT_NE(d.stdoutText().find("Operation not permitted"), std::string::npos) << d.stdoutText();
   // Then the entries to a file action raqib covers (tests/e2e/test_abi.cpp).
-  for (const char *row : {"ia32 syscalls      yes", "open_by_handle_at  yes",
-                          "io_uring open      yes", "io_uring other     no"})
+  for (const char *row :
+       {"ia32 syscalls      yes", "open_by_handle_at  yes", "io_uring open      yes",
+        "io_uring unlink    yes", "io_uring rename    yes", "io_uring link      yes",
+        "io_uring setxattr  yes", "io_uring truncate  yes", "io_uring mkdir     -"})
     EXPECT_NE(d.stdoutText().find(row), std::string::npos) << row << "\n" << d.stdoutText();
 }
 

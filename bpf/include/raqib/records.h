@@ -204,7 +204,10 @@ enum raqib_map_id {
    * instead (bpf/syscall_names.bpf.h): failed = no room, capped = user
    * memory not paged in at the entry. Inserts and updates are not counted. */
   RAQIB_MAP_SYSCALL_NAMES = 11,
-  RAQIB_MAP_COUNT = 12,
+  /* io_uring file requests from submission to completion (bpf/abi.bpf.h):
+   * failed = a completion whose request was evicted (not recorded). */
+  RAQIB_MAP_URING_REQUESTS = 12,
+  RAQIB_MAP_COUNT = 13,
 };
 
 struct raqib_map_counters {
