@@ -41,8 +41,8 @@ uint32_t fillMark(uint32_t entries) {
 }  // namespace
 
 uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1) {
-  std::vector<uint8_t> buf(text.size() + 8, 0);  // zero-filled past the end, as SipHash reads words
-  std::memcpy(buf.data(), text.data(), text.size());
+  std::vector<uint8_t> buf(text.begin(), text.end());
+  buf.resize(text.size() + 8, 0);  // zero-filled past the end, as SipHash reads words
   return raqib_siphash24(buf.data(), uint32_t(text.size()), k0, k1);
 }
 

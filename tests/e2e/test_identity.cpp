@@ -77,8 +77,11 @@ TEST(Identity, AnExecChainKeepsEachImage) {
   EXPECT_EQ(args, (std::set<json>{json::array({"/bin/sh", "-c", script}),
                                   json::array({"/usr/bin/cat", "/etc/shadow"})}))
       << daemon.stdoutText();
-  for (const auto &d : found)
-    if (d["process"]["args"][0] == "/usr/bin/cat") EXPECT_EQ(d["process"]["exe"], "/usr/bin/cat");
+  for (const auto &d : found) {
+    if (d["process"]["args"][0] == "/usr/bin/cat") {
+      EXPECT_EQ(d["process"]["exe"], "/usr/bin/cat");
+    }
+  }
 }
 
 // A child with exactly pid (clone3's set_tid: root in the initial pid

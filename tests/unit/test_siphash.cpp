@@ -57,8 +57,8 @@ TEST(SipHashStream, EveryPrefixHashEqualsTheWholeHash) {
     for (size_t j = 0; j < 8 && word * 8 + j < path.size(); j++) {
       size_t len = word * 8 + j + 1;
       if (path[len - 1] != '/') continue;
-      std::vector<uint8_t> prefix(len + 8, 0);
-      std::memcpy(prefix.data(), path.data(), len);
+      std::vector<uint8_t> prefix(path.begin(), path.begin() + len);
+      prefix.resize(len + 8, 0);
       uint64_t whole = raqib_siphash24(prefix.data(), uint32_t(len), k0, k1);
       uint64_t streamed;
       if (j < 7) {
