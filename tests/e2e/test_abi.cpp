@@ -194,23 +194,11 @@ class IoUringFileOps : public ::testing::Test {
     char tmpl[] = "/tmp/raqib-uring-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    config_ = std::make_unique<TempFile>("raqib.toml", R"([exec]
-cadence = "100ms"
-[file_access]
-cadence = "100ms"
-[plugins.file]
-[[plugins.file.recipe]]
-name = "test_uring_watched"
-description = "A file in the io_uring test's directory was acted on"
-tactic = "defense-evasion"
-technique = "T1070.004"
-importance = "high"
-actions = ["open", "truncate", "unlink", "rename", "link", "symlink", "setcap"]
-paths = [")" + dir_ + R"(/"]
-failed_attempts = true
-[printers.stdout]
-format = "json"
-)");
+    config_ = std::make_unique<TempFile>(
+        "raqib.toml",
+        fileRecipeConfig("test_uring_watched",
+                         R"(["open", "truncate", "unlink", "rename", "link", "symlink", "setcap"])",
+                         dir_ + "/", "failed_attempts = true\n"));
     daemon_ =
         std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
     ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();

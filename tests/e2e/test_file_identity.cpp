@@ -36,22 +36,8 @@ class FileIdentity : public ::testing::Test {
     dir_ = tmpl;
     secret_ = dir_ + "/secret";
     std::ofstream(secret_) << "s3cret\n";
-    config_ = std::make_unique<TempFile>("raqib.toml", R"([exec]
-cadence = "100ms"
-[file_access]
-cadence = "100ms"
-[plugins.file]
-[[plugins.file.recipe]]
-name = "test_secret_access"
-description = "The test's watched file was opened"
-tactic = "credential-access"
-technique = "T1552"
-importance = "high"
-actions = ["open"]
-paths = [")" + secret_ + R"("]
-[printers.stdout]
-format = "json"
-)");
+    config_ = std::make_unique<TempFile>(
+        "raqib.toml", fileRecipeConfig("test_secret_access", R"(["open"])", secret_));
     daemon_ =
         std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
     ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
