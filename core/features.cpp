@@ -34,7 +34,7 @@ struct Probe {
 
 constexpr Probe kProbes[] = {
     {"tp_btf", false, "probe_tp_btf",
-     "process fork/exec/exit, ia32 file syscalls (raw sys_exit), io_uring opens",
+     "process fork/exec/exit, ia32 file syscalls (raw sys_exit), io_uring file operations",
      "none: raqib needs tp_btf"},
     {"tracepoint", false, "probe_tracepoint", "file syscalls (entry and exit)",
      "none: raqib needs syscall tracepoints"},
