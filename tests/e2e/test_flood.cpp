@@ -6,8 +6,9 @@
 // storm around watched execs likewise, an executable a recipe names and
 // execs recipes watch by a fact of them (bpf/exec_watched.bpf.h), and a flood
 // of DNS questions around a question for a watched domain
-// (bpf/dns_watched.bpf.h). What the flood itself loses is counted, per map
-// and per cause.
+// (bpf/dns_watched.bpf.h), and a flood of peers around connects to a
+// watched address (bpf/peers_watched.bpf.h). What the flood itself loses is
+// counted, per map and per cause.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -411,6 +412,95 @@ TEST(Flood, AFloodOfWatchedNamesDrainsTheDnsLaneEarly) {
   EXPECT_GE(s["early_dns_drains"].get<long>(), 1) << s.dump();
   EXPECT_GE(s["drained"]["dns_watched"].get<long>(), 2 * kNames + 1) << s.dump();
   EXPECT_EQ(s["maps"]["dns_watched"]["capped"].get<long>(), 0) << s.dump();
+}
+
+// ---- peers ---------------------------------------------------------------
+
+// In a private network namespace whose loopback holds the metadata address
+// (no packet leaves it): a child connects to 169.254.169.254:80, then
+// `processes` children send one UDP datagram each to `peers` distinct
+// 127.x.y.z addresses between them, then another child connects to
+// 169.254.169.254:81. Of peers not watched, the flood alone is more than
+// the peers map holds (16,384). The two needles' pids go to argv[3].
+const char *kPeerFlood = R"(import os, socket, sys
+peers, processes, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+listeners = []
+for port in (80, 81):
+    s = socket.socket()
+    s.bind(("169.254.169.254", port))
+    s.listen(4)
+    listeners.append(s)
+def child(work):
+    pid = os.fork()
+    if pid == 0:
+        work()
+        os._exit(0)
+    return pid
+def needle(port):
+    pid = child(lambda: socket.create_connection(("169.254.169.254", port)).close())
+    os.waitpid(pid, 0)
+    return pid
+def flood(p):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(p, peers, processes):
+        u.sendto(b"x", ("127.%d.%d.%d" % (1 + (i >> 16), (i >> 8) & 255, i & 255), 9))
+before = needle(80)
+for pid in [child(lambda p=p: flood(p)) for p in range(processes)]:
+    os.waitpid(pid, 0)
+after = needle(81)
+open(out, "w").write("%d %d\n" % (before, after))
+)";
+
+// Connects to the metadata address before and after a flood of peers, by
+// one process or several: both are detected, each naming its own process.
+void connectFloodConnect(int processes) {
+  constexpr int kPeers = 40000;
+  TempFile script("flood.py", kPeerFlood);
+  TempFile pids("pids", "");
+  OneIntervalDaemon daemon("net");
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
+                      "ip link set lo up && ip addr add 169.254.169.254/32 dev lo && exec "
+                      "/usr/bin/python3 " +
+                          script.path() + " " + std::to_string(kPeers) + " " +
+                          std::to_string(processes) + " " + pids.path()})
+                .status,
+            0);
+  std::vector<std::string> lines = readLines(pids.path());
+  ASSERT_EQ(lines.size(), 1u);
+  pid_t before = 0, after = 0;
+  ASSERT_EQ(sscanf(lines[0].c_str(), "%d %d", &before, &after), 2) << lines[0];
+
+  std::vector<json> detections = daemon.stop();
+  for (auto [pid, port] : {std::pair{before, 80}, std::pair{after, 81}}) {
+    json d = firstOf(detections, [&](const json &j) {
+      return j["name"] == "cloud_metadata_access" && j["process"]["pid"] == pid;
+    });
+    ASSERT_FALSE(d.is_null()) << "the connect to port " << port << " (pid " << pid
+                              << ") was not detected\n"
+                              << daemon.log();
+    EXPECT_EQ(d["flow"]["remote"]["addr"], "169.254.169.254") << d.dump();
+    EXPECT_EQ(d["flow"]["remote"]["port"], port) << d.dump();
+    EXPECT_EQ(d["process"]["args"][0], "/usr/bin/python3") << d.dump();
+  }
+  json s = daemon.stats();
+  ASSERT_FALSE(s.is_null()) << daemon.log();
+  EXPECT_GE(s["drained"]["peers_watched"].get<long>(), 2) << s.dump();
+  // Every datagram of the flood was recorded or counted as lost, by cause.
+  const json &peers = s["maps"]["network_peers"];
+  long recorded = peers["inserts"].get<long>() + peers["updates"].get<long>();
+  long lost = peers["failed"].get<long>() + peers["capped"].get<long>();
+  EXPECT_GE(recorded + lost, kPeers) << s.dump();
+  EXPECT_GT(lost, 0) << s.dump();
+  if (processes == 1) EXPECT_GT(peers["capped"].get<long>(), 0) << s.dump();
+}
+
+TEST(Flood, OneProcessCannotHideAWatchedPeerBeforeOrAfterIt) {
+  connectFloodConnect(1);
+}
+
+TEST(Flood, SeveralProcessesCannotHideAWatchedPeerBeforeOrAfterIt) {
+  connectFloodConnect(4);
 }
 
 }  // namespace
