@@ -99,12 +99,12 @@ Status PeerLane::fill(raqib_bpf *s, const WatchedPeers &w) {
 
 bool PeerLane::idle() const {
   uint32_t slot = RAQIB_PEER_EPOCH_LANE;
-  raqib_peer_epoch epoch{.filled = 1};
+  raqib_peer_epoch epoch{.seq = 0, .filled = 1, .signalled = 0};
   return bpf_map_lookup_elem(epoch_fd_, &slot, &epoch) == 0 && epoch.filled == 0;
 }
 
 Status PeerLane::reset(uint32_t slot, uint64_t seq) {
-  raqib_peer_epoch epoch{.seq = seq};
+  raqib_peer_epoch epoch{.seq = seq, .filled = 0, .signalled = 0};
   if (int err = bpf_map_update_elem(epoch_fd_, &slot, &epoch, BPF_ANY); err < 0)
     return Error{fmt::format("starting a peers epoch: {}", std::strerror(-err))};
   return Ok{};
