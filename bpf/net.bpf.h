@@ -187,6 +187,7 @@ static __always_inline void record_flow(struct raqib_flow_key *key,
   __u64 now = bpf_ktime_get_boot_ns();
   struct raqib_flow_value *v = bpf_map_lookup_elem(inner, key);
   if (!v) {
+    if (!flow_share_left(owner->tgid)) return;
     struct raqib_flow_value init = {.first_ns = now,
                                     .last_ns = now,
                                     .tgid = owner->tgid,
@@ -203,6 +204,7 @@ static __always_inline void record_flow(struct raqib_flow_key *key,
     long err = bpf_map_update_elem(inner, key, &init, BPF_NOEXIST);
     if (err == 0) {
       count_map(RAQIB_MAP_FLOWS, RAQIB_CNT_INSERT);
+      flow_context_inserted();
       return;
     }
     if (err != -EEXIST) {

@@ -105,6 +105,7 @@ struct EarlyDrains {
   uint64_t file = 0;  // with the exec maps
   uint64_t dns = 0;
   uint64_t peers = 0;
+  uint64_t flows = 0;
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
@@ -152,6 +153,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
   j["early_file_drains"] = early_drains.file;
   j["early_dns_drains"] = early_drains.dns;
   j["early_peer_drains"] = early_drains.peers;
+  j["early_flow_drains"] = early_drains.flows;
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};
   for (const auto &p : plugins.stats())
@@ -322,6 +324,10 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
     if (kinds & RAQIB_PRESSURE_PEERS) {
       early_drains.peers++;
       logFailure(drainer.drainPeers());
+    }
+    if (kinds & RAQIB_PRESSURE_FLOWS) {
+      early_drains.flows++;
+      logFailure(drainer.drainFlows());
     }
     overflow.check(**bpf);
   });

@@ -501,6 +501,8 @@ Status Drainer::drainPeers() {
 
 Status Drainer::drainFlows() {
   int64_t offset = bootToUnixOffsetNs();
+  // The per-process shares and the fill mark start over with the epoch.
+  if (auto s = bpf_.peerLane().nextFlowsEpoch(); !s) return s;
   return drainWithContext<raqib_flow_key, raqib_flow_value>(
       bpf_.flowEpochs(), true, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
         if (auto bad = impossibleFlow(key, value, bootNowNs()); !bad.empty())

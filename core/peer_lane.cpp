@@ -71,6 +71,8 @@ void PeerLane::configure(raqib_bpf *s, const Config &config) {
   s->rodata->peer_lane_mark = lane / 2;
   s->rodata->peer_proc_cap = procCap(config.network_peers.map_entries);
   s->rodata->peer_fill_mark = fillMark(config.network_peers.map_entries);
+  s->rodata->flow_proc_cap = procCap(config.network_flows.map_entries);
+  s->rodata->flow_fill_mark = fillMark(config.network_flows.map_entries);
   bpf_map__set_max_entries(s->maps.watched_peers,
                            std::max<size_t>(config.watched_peers.prefixes.size(), 1));
 }
@@ -94,7 +96,8 @@ Status PeerLane::fill(raqib_bpf *s, const WatchedPeers &w) {
       "user space only",
       w.prefixes.size(), w.uncovered.size());
   if (auto started = nextEpoch(); !started) return started;
-  return nextContextEpoch();
+  if (auto started = nextContextEpoch(); !started) return started;
+  return nextFlowsEpoch();
 }
 
 bool PeerLane::idle() const {
@@ -116,6 +119,10 @@ Status PeerLane::nextEpoch() {
 
 Status PeerLane::nextContextEpoch() {
   return reset(RAQIB_PEER_EPOCH_CONTEXT, ++context_seq_);
+}
+
+Status PeerLane::nextFlowsEpoch() {
+  return reset(RAQIB_PEER_EPOCH_FLOWS, ++flows_seq_);
 }
 
 }  // namespace raqib

@@ -1,7 +1,8 @@
 // The watched lane of peers: the addresses and networks the net recipes name,
 // compiled by the core at start into the kernel's LPM trie watched_peers,
-// and the lane connects and accepts of them are recorded in
-// (bpf/peers_watched.bpf.h). docs/architecture.md, "Lanes".
+// and the lane connects and accepts of them are recorded in; and the epochs
+// of the per-process shares of peers and flows (bpf/peers_watched.bpf.h).
+// docs/architecture.md, "Lanes".
 #pragma once
 
 #include <cstdint>
@@ -42,12 +43,15 @@ class PeerLane {
   // The peers map is about to be flipped: its fill and the per-process
   // shares start over.
   Status nextContextEpoch();
+  // Likewise for the flows map (which has no lane).
+  Status nextFlowsEpoch();
 
  private:
   Status reset(uint32_t slot, uint64_t seq);
   EpochPair epochs_;
   int epoch_fd_ = -1;
   uint64_t context_seq_ = 0;
+  uint64_t flows_seq_ = 0;
 };
 
 }  // namespace raqib

@@ -491,8 +491,15 @@ void connectFloodConnect(int processes) {
   long lost = peers["failed"].get<long>() + peers["capped"].get<long>();
   EXPECT_GE(recorded + lost, kPeers) << s.dump();
   EXPECT_GT(lost, 0) << s.dump();
+  // The flood's flows (a 5-tuple per datagram) too, in their map.
+  const json &flows = s["maps"]["network_flows"];
+  EXPECT_GE(flows["inserts"].get<long>() + flows["updates"].get<long>() +
+                flows["failed"].get<long>() + flows["capped"].get<long>(),
+            kPeers)
+      << s.dump();
   if (processes == 1) {  // several: early drains may start new shares first
     EXPECT_GT(peers["capped"].get<long>(), 0) << s.dump();
+    EXPECT_GT(flows["capped"].get<long>(), 0) << s.dump();
   }
 }
 

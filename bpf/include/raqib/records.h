@@ -278,6 +278,7 @@ enum raqib_pressure {
   RAQIB_PRESSURE_EXEC = 1u << 1, /* exec_watched */
   RAQIB_PRESSURE_DNS = 1u << 2,  /* dns_watched */
   RAQIB_PRESSURE_PEERS = 1u << 3, /* peers or peers_watched */
+  RAQIB_PRESSURE_FLOWS = 1u << 4, /* flows */
 };
 
 /* dns_lane_epoch: the DNS lane's entries inserted since the core's last
@@ -448,12 +449,13 @@ struct raqib_watched_peer {
   __u32 _pad;
 };
 
-/* peer_epoch: [0] the lane's entries inserted since the core's last flip of
- * peers_watched, [1] the peers map's; the core zeroes each when it flips
- * that map. seq numbers the peers map's epochs for the per-process shares. */
+/* peer_epoch: the entries inserted since the core's last flip of a map,
+ * which zeroes them: [0] peers_watched, [1] peers, [2] flows. seq numbers
+ * the epochs of peers and flows for the per-process shares. */
 enum raqib_peer_epoch_slot {
   RAQIB_PEER_EPOCH_LANE = 0,
   RAQIB_PEER_EPOCH_CONTEXT = 1,
+  RAQIB_PEER_EPOCH_FLOWS = 2,
 };
 struct raqib_peer_epoch {
   __u64 seq;
@@ -461,7 +463,8 @@ struct raqib_peer_epoch {
   __u64 signalled; /* file_pressure was sent this epoch */
 };
 
-/* peer_share: per process, the peers entries it inserted in epoch seq. */
+/* peer_share, flow_share: per process, the entries it inserted in epoch
+ * seq of peers, of flows. */
 struct raqib_peer_share {
   __u64 seq;
   __u64 inserted;
