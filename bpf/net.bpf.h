@@ -26,17 +26,29 @@
 
 /* ---- socket owners --------------------------------------------------- */
 
-static __always_inline void set_owner(__u64 cookie, __u32 tgid) {
-  if (!cookie || !tgid) return;
+/* The socket's owner is the image current now (records name the image
+ * that acted: an exec after a connect leaves the socket to the old image
+ * until the new one uses it). */
+static __always_inline void set_owner(__u64 cookie, const struct raqib_image *image) {
+  if (!cookie || !image->tgid) return;
   struct raqib_sock_owner *o = bpf_map_lookup_elem(&sock_owner, &cookie);
-  if (o && o->tgid == tgid) return;
-  struct raqib_sock_owner v = {.tgid = tgid};
+  if (o && o->tgid == image->tgid && o->exec_seq == image->exec_seq &&
+      o->start_ns == image->start_ns)
+    return;
+  struct raqib_sock_owner v = {
+      .tgid = image->tgid, .exec_seq = image->exec_seq, .start_ns = image->start_ns};
   bpf_map_update_elem(&sock_owner, &cookie, &v, BPF_ANY);
 }
 
-static __always_inline __u32 owner_of(__u64 cookie) {
+/* The socket's owner; all 0 when unknown. */
+static __always_inline struct raqib_sock_owner owner_of(__u64 cookie) {
   struct raqib_sock_owner *o = bpf_map_lookup_elem(&sock_owner, &cookie);
-  return o ? o->tgid : 0;
+  struct raqib_sock_owner none = {};
+  return o ? *o : none;
+}
+
+static __always_inline struct raqib_image current_image(void) {
+  return image_of(bpf_get_current_task_btf());
 }
 
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4, as the packets
@@ -55,20 +67,23 @@ static __always_inline void unmap_v4(__u8 *addr, __u8 *family) {
 
 /* ---- peers ----------------------------------------------------------- */
 
+/* A watched peer new to the epoch goes to its lane (peers_watched.bpf.h);
+ * any other is context, within its process's share. */
 static __always_inline void record_peer(struct raqib_peer_key *key, __u16 last_rport) {
   void *inner = current_epoch(&peers);
   if (!inner) return;
   __u64 now = bpf_ktime_get_boot_ns();
   struct raqib_peer_value *v = bpf_map_lookup_elem(inner, key);
-  if (!v) {
-    struct raqib_peer_value init = {
-        .count = 1, .first_ns = now, .last_ns = now, .last_rport = last_rport};
+  if (v) {
+    count_map(RAQIB_MAP_PEERS, RAQIB_CNT_UPDATE);
+  } else if (!(v = peer_lane_entry(key, now))) {
+    if (!peer_share_left(key->tgid)) return;
+    struct raqib_peer_value init = {.first_ns = now};
     long err = bpf_map_update_elem(inner, key, &init, BPF_NOEXIST);
     if (err == 0) {
       count_map(RAQIB_MAP_PEERS, RAQIB_CNT_INSERT);
-      return;
-    }
-    if (err != -EEXIST) {
+      peer_context_inserted();
+    } else if (err != -EEXIST) {
       count_map(RAQIB_MAP_PEERS, RAQIB_CNT_FAILED);
       return;
     }
@@ -78,15 +93,14 @@ static __always_inline void record_peer(struct raqib_peer_key *key, __u16 last_r
   __sync_fetch_and_add(&v->count, 1);
   v->last_ns = now;
   v->last_rport = last_rport;
-  count_map(RAQIB_MAP_PEERS, RAQIB_CNT_UPDATE);
 }
 
 /* connect() or an unconnected UDP send: the process is current here. */
 static __always_inline void connect_peer(struct bpf_sock_addr *ctx, __u8 family, int connect) {
   __u64 id = bpf_get_current_pid_tgid();
-  __u32 tgid = id >> 32;
-  if (tgid == self_tgid) return;
-  set_owner(bpf_get_socket_cookie(ctx), tgid);
+  if ((id >> 32) == self_tgid) return;
+  struct raqib_image image = current_image();
+  set_owner(bpf_get_socket_cookie(ctx), &image);
   struct raqib_peer_key key = {};
   if (family == 4) {
     __u32 a = ctx->user_ip4;
@@ -101,7 +115,9 @@ static __always_inline void connect_peer(struct bpf_sock_addr *ctx, __u8 family,
   }
   key.family = family;
   unmap_v4(key.raddr, &key.family);
-  key.tgid = tgid;
+  key.tgid = image.tgid;
+  key.exec_seq = image.exec_seq;
+  key.start_ns = image.start_ns;
   key.rport = bpf_ntohs((__u16)ctx->user_port);
   key.protocol = ctx->protocol;
   key.direction = RAQIB_NET_CONNECT;
@@ -143,6 +159,7 @@ int raqib_exit_connect(struct trace_event_raw_sys_exit *ctx) {
   if (ret < 0 && ret != -RAQIB_EINPROGRESS) {
     void *inner = current_epoch(&peers);
     struct raqib_peer_value *v = inner ? bpf_map_lookup_elem(inner, key) : NULL;
+    if (!v) v = peer_lane_find(key);
     if (v) v->error = ret;
   }
   bpf_map_delete_elem(&connect_inflight, &id);
@@ -152,8 +169,9 @@ int raqib_exit_connect(struct trace_event_raw_sys_exit *ctx) {
 SEC("cgroup/sock_create")
 int raqib_sock_create(struct bpf_sock *ctx) {
   if (ctx->family != RAQIB_AF_INET && ctx->family != RAQIB_AF_INET6) return 1;
-  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (tgid != self_tgid) set_owner(bpf_get_socket_cookie(ctx), tgid);
+  if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return 1;
+  struct raqib_image image = current_image();
+  set_owner(bpf_get_socket_cookie(ctx), &image);
   return 1;
 }
 
@@ -161,14 +179,21 @@ int raqib_sock_create(struct bpf_sock *ctx) {
 
 /* Add one observation to the flow's entry in the current epoch. state is a
  * TCP state, or 0 to leave it. */
-static __always_inline void record_flow(struct raqib_flow_key *key, __u32 tgid, int egress,
+static __always_inline void record_flow(struct raqib_flow_key *key,
+                                        const struct raqib_sock_owner *owner, int egress,
                                         __u64 bytes, __u64 packets, __u32 state) {
   void *inner = current_epoch(&flows);
   if (!inner) return;
   __u64 now = bpf_ktime_get_boot_ns();
   struct raqib_flow_value *v = bpf_map_lookup_elem(inner, key);
   if (!v) {
-    struct raqib_flow_value init = {.first_ns = now, .last_ns = now, .tgid = tgid, .state = state};
+    if (!flow_share_left(owner->tgid)) return;
+    struct raqib_flow_value init = {.first_ns = now,
+                                    .last_ns = now,
+                                    .tgid = owner->tgid,
+                                    .state = state,
+                                    .exec_seq = owner->exec_seq,
+                                    .start_ns = owner->start_ns};
     if (egress) {
       init.bytes_out = bytes;
       init.packets_out = packets;
@@ -179,6 +204,7 @@ static __always_inline void record_flow(struct raqib_flow_key *key, __u32 tgid, 
     long err = bpf_map_update_elem(inner, key, &init, BPF_NOEXIST);
     if (err == 0) {
       count_map(RAQIB_MAP_FLOWS, RAQIB_CNT_INSERT);
+      flow_context_inserted();
       return;
     }
     if (err != -EEXIST) {
@@ -195,7 +221,11 @@ static __always_inline void record_flow(struct raqib_flow_key *key, __u32 tgid, 
     __sync_fetch_and_add(&v->bytes_in, bytes);
     __sync_fetch_and_add(&v->packets_in, packets);
   }
-  if (tgid && v->tgid != tgid) v->tgid = tgid;
+  if (owner->tgid && (v->tgid != owner->tgid || v->exec_seq != owner->exec_seq)) {
+    v->tgid = owner->tgid;
+    v->exec_seq = owner->exec_seq;
+    v->start_ns = owner->start_ns;
+  }
   if (state) v->state = state;
   v->last_ns = now;
   count_map(RAQIB_MAP_FLOWS, RAQIB_CNT_UPDATE);
@@ -445,7 +475,7 @@ static __always_inline void on_packet(struct __sk_buff *skb, int egress) {
   struct raqib_flow_key key = {};
   __u32 l4_off = 0;
   if (parse_packet(skb, egress, &key, &l4_off)) return;
-  __u32 tgid = owner_of(bpf_get_socket_cookie(skb));
+  struct raqib_sock_owner owner = owner_of(bpf_get_socket_cookie(skb));
   __u32 segs = skb->gso_segs;
   __u32 state = 0; /* the socket's TCP state now (BPF_TCP_* are the kernel's TCP_*) */
   struct bpf_sock *sk = skb->sk;
@@ -453,9 +483,10 @@ static __always_inline void on_packet(struct __sk_buff *skb, int egress) {
     sk = bpf_sk_fullsock(sk);
     if (sk) state = sk->state;
   }
-  record_flow(&key, tgid, egress, payload_bytes(skb, key.protocol, l4_off), segs ? segs : 1, state);
+  record_flow(&key, &owner, egress, payload_bytes(skb, key.protocol, l4_off), segs ? segs : 1,
+              state);
   if (key.protocol == IPPROTO_UDP && key.rport == RAQIB_DNS_PORT)
-    parse_dns(skb, l4_off + 8, egress, tgid, key.lport);
+    parse_dns(skb, l4_off + 8, egress, owner.tgid, key.lport);
 }
 
 SEC("cgroup_skb/egress")
@@ -506,15 +537,16 @@ int BPF_PROG(raqib_sock_state, struct sock *sk, int oldstate, int newstate) {
   __u64 cookie = bpf_get_socket_cookie(sk);
   struct raqib_flow_key key = {};
   if (sock_flow_key(sk, &key)) return 0;
-  record_flow(&key, owner_of(cookie), 1, 0, 0, newstate);
+  struct raqib_sock_owner owner = owner_of(cookie);
+  record_flow(&key, &owner, 1, 0, 0, newstate);
   return 0;
 }
 
 static __always_inline void accept_exit(long fd) {
   if (fd < 0) return;
-  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (tgid == self_tgid) return;
+  if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return;
   struct task_struct *task = bpf_get_current_task_btf();
+  struct raqib_image image = image_of(task);
   struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
   struct file *file = NULL;
   bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
@@ -525,11 +557,13 @@ static __always_inline void accept_exit(long fd) {
   struct raqib_flow_key fk = {};
   if (sock_flow_key(sk, &fk)) return;
   __u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-  set_owner(cookie, tgid);
+  set_owner(cookie, &image);
 
   struct raqib_peer_key key = {};
   __builtin_memcpy(key.raddr, fk.raddr, 16);
-  key.tgid = tgid;
+  key.tgid = image.tgid;
+  key.exec_seq = image.exec_seq;
+  key.start_ns = image.start_ns;
   key.lport = fk.lport;
   key.family = fk.family;
   key.protocol = fk.protocol;
@@ -540,7 +574,11 @@ static __always_inline void accept_exit(long fd) {
   void *inner = current_epoch(&flows);
   if (!inner) return;
   struct raqib_flow_value *v = bpf_map_lookup_elem(inner, &fk);
-  if (v && !v->tgid) v->tgid = tgid;
+  if (v && !v->tgid) {
+    v->tgid = image.tgid;
+    v->exec_seq = image.exec_seq;
+    v->start_ns = image.start_ns;
+  }
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")

@@ -6,6 +6,7 @@
 #include "syscall_names.bpf.h"
 #include "exec_watched.bpf.h"
 #include "dns_watched.bpf.h"
+#include "peers_watched.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

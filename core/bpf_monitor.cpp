@@ -22,6 +22,7 @@
 #include "raqib.skel.h"
 #include "dns_lane.hpp"
 #include "exec_lane.hpp"
+#include "peer_lane.hpp"
 #include "tamper.hpp"
 #include "watched_set.hpp"
 
@@ -175,6 +176,7 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
   WatchedLane::configure(s, config);
   ExecLane::configure(s, config);
   DnsLane::configure(s, config);
+  PeerLane::configure(s, config);
 
   if (int err = raqib_bpf__load(s); err < 0)
     return Error{
@@ -189,6 +191,9 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
     return Error{filled.error()};
   m->dns_lane_ = std::make_unique<DnsLane>();
   if (auto filled = m->dns_lane_->fill(s, config.watched_domains); !filled)
+    return Error{filled.error()};
+  m->peer_lane_ = std::make_unique<PeerLane>();
+  if (auto filled = m->peer_lane_->fill(s, config.watched_peers); !filled)
     return Error{filled.error()};
   if (auto attached = m->attachAll(); !attached) return Error{attached.error()};
   if (auto held = m->startLinkHolder(); !held) return Error{held.error()};

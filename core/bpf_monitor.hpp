@@ -95,6 +95,7 @@ struct BrokenLink {
 class WatchedLane;
 class ExecLane;
 class DnsLane;
+class PeerLane;
 
 class BpfMonitor {
  public:
@@ -121,6 +122,7 @@ class BpfMonitor {
   WatchedLane &watched() { return *watched_; }  // the watched lane (core/watched_set.hpp)
   ExecLane &execLane() { return *exec_lane_; }  // the exec lane (core/exec_lane.hpp)
   DnsLane &dnsLane() { return *dns_lane_; }     // the DNS lane (core/dns_lane.hpp)
+  PeerLane &peerLane() { return *peer_lane_; }  // the peers lane (core/peer_lane.hpp)
   int stringsFd() const;
   int eventsFd() const;  // the ring-buffer transport's stream
   // Every live process, from the kernel's task iterator (no /proc).
@@ -160,6 +162,7 @@ class BpfMonitor {
   std::unique_ptr<WatchedLane> watched_;
   std::unique_ptr<ExecLane> exec_lane_;
   std::unique_ptr<DnsLane> dns_lane_;
+  std::unique_ptr<PeerLane> peer_lane_;
 };
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing

@@ -407,6 +407,10 @@ ReloadPlan planReload(const Config &running, const Config &fresh) {
     plan.not_applied.push_back(
         "the domains the net recipes watch in the kernel's lane (the new recipes match in user "
         "space meanwhile)");
+  if (!(fresh.watched_peers == running.watched_peers))
+    plan.not_applied.push_back(
+        "the addresses the net recipes watch in the kernel's lane (the new recipes match in user "
+        "space meanwhile)");
   Config rest = fresh;
   rest.source = running.source;
   rest.detectors = running.detectors;
@@ -414,6 +418,7 @@ ReloadPlan planReload(const Config &running, const Config &fresh) {
   rest.watched = running.watched;
   rest.watched_execs = running.watched_execs;
   rest.watched_domains = running.watched_domains;
+  rest.watched_peers = running.watched_peers;
   if (!(rest == running))
     plan.not_applied.push_back("settings outside the [plugins.*] and [printers.*] sections");
   return plan;

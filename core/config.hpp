@@ -69,6 +69,7 @@ struct Config {
   WatchedPaths watched;        // what the file recipes watch (core/watched_set.hpp), set from them
   WatchedExecs watched_execs;  // what the exec recipes watch (core/exec_lane.hpp), set from them
   WatchedPaths watched_domains;  // what the net recipes watch (core/dns_lane.hpp), set from them
+  WatchedPeers watched_peers;    // and their addresses (core/peer_lane.hpp), set from them
   std::vector<PluginConfig> detectors;
   std::vector<PluginConfig> printers;
   bool operator==(const Config &) const = default;

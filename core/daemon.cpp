@@ -104,12 +104,14 @@ class RingbufConsumer {
 struct EarlyDrains {
   uint64_t file = 0;  // with the exec maps
   uint64_t dns = 0;
+  uint64_t peers = 0;
+  uint64_t flows = 0;
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
-    "exec",        "file_access",   "strings",       "network_peers", "network_flows",
-    "dns",         "ringbuf",       "tamper",        "file_watched",  "exec_watched",
-    "dns_watched", "syscall_names", "uring_requests"};
+    "exec",          "file_access",   "strings",        "network_peers", "network_flows",
+    "dns",           "ringbuf",       "tamper",         "file_watched",  "exec_watched",
+    "dns_watched",   "syscall_names", "uring_requests", "peers_watched"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
@@ -137,6 +139,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
                   {"file_watched", drainer.stats().watched_records},
                   {"exec_watched", drainer.stats().exec_watched_records},
                   {"dns_watched", drainer.stats().dns_watched_records},
+                  {"peers_watched", drainer.stats().peer_watched_records},
                   {"peers", drainer.stats().peer_records},
                   {"flows", drainer.stats().flow_records},
                   {"dns", drainer.stats().dns_records}};
@@ -149,6 +152,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
   j["dns_names_evicted"] = drainer.resolvedNames().evicted();
   j["early_file_drains"] = early_drains.file;
   j["early_dns_drains"] = early_drains.dns;
+  j["early_peer_drains"] = early_drains.peers;
+  j["early_flow_drains"] = early_drains.flows;
   j["processes"] = {{"known", processes.size()},
                     {"reconciled", drainer.stats().processes_reconciled}};
   for (const auto &p : plugins.stats())
@@ -320,6 +325,14 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
     if (kinds & RAQIB_PRESSURE_DNS) {
       early_drains.dns++;
       logFailure(drainer.drainDns());
+    }
+    if (kinds & RAQIB_PRESSURE_PEERS) {
+      early_drains.peers++;
+      logFailure(drainer.drainPeers());
+    }
+    if (kinds & RAQIB_PRESSURE_FLOWS) {
+      early_drains.flows++;
+      logFailure(drainer.drainFlows());
     }
     overflow.check(**bpf);
   });

@@ -12,6 +12,7 @@
 
 #include "dns_lane.hpp"
 #include "exec_lane.hpp"
+#include "peer_lane.hpp"
 #include "tamper.hpp"
 #include "watched_set.hpp"
 
@@ -457,26 +458,61 @@ Status Drainer::drainDns() {
 
 Status Drainer::drainPeers() {
   int64_t offset = bootToUnixOffsetNs();
-  return drainWithContext<raqib_peer_key, raqib_peer_value>(
-      bpf_.peerEpochs(), true, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
-        if (auto bad = impossiblePeer(key, value, bootNowNs()); !bad.empty())
-          return impossible_("peers", bad);
-        FlowActivity a = decodePeer(key, value, offset);
-        a.names = resolved_.lookup(a.remote_addr);
-        deliver(RecordSnapshot::flow(processes_, key.tgid, std::move(a), offset));
-        stats_.peer_records++;
+  auto record = [&](const raqib_peer_key &key, const raqib_peer_value &value, Priority priority) {
+    if (auto bad = impossiblePeer(key, value, bootNowNs()); !bad.empty())
+      return impossible_("peers", bad);
+    FlowActivity a = decodePeer(key, value, offset);
+    a.names = resolved_.lookup(a.remote_addr);
+    deliver(RecordSnapshot::flow(processes_, key.tgid, std::move(a), offset,
+                                 ImageRef{key.start_ns, key.exec_seq}),
+            priority);
+    stats_.peer_records++;
+  };
+  // The per-process shares and the fill mark start over with the epoch
+  // about to begin; the lane's, as the DNS lane's, only when it is flipped.
+  PeerLane &peer_lane = bpf_.peerLane();
+  if (auto s = peer_lane.nextContextEpoch(); !s) return s;
+  bool lane_idle = peer_lane.idle();
+  if (!lane_idle)
+    if (auto s = peer_lane.nextEpoch(); !s) return s;
+  auto lane = lane_idle ? Result<int>(-1) : peer_lane.epochs().flip();
+  if (!lane) return Error{lane.error()};
+  auto drained = bpf_.peerEpochs().flip();
+  if (!drained) return Error{drained.error()};
+  // The processes and names both maps' entries need, then the lane first
+  // and urgent: what recipes watch reaches them before the context.
+  if (auto s = drainExec(); !s) return s;
+  if (auto s = drainDns(); !s) return s;
+  Status watched = Ok{};
+  if (!lane_idle) {
+    watched = drainMap<raqib_peer_key, raqib_watched_peer>(
+        *lane, [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
+          record(key, v.peer, Priority::urgent);
+          stats_.peer_watched_records++;
+        });
+    if (watched) peer_lane.epochs().drained();
+  }
+  auto status = drainMap<raqib_peer_key, raqib_peer_value>(
+      *drained, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
+        record(key, value, Priority::normal);
       });
+  if (status) bpf_.peerEpochs().drained();
+  return watched ? status : watched;
 }
 
 Status Drainer::drainFlows() {
   int64_t offset = bootToUnixOffsetNs();
+  // The per-process shares and the fill mark start over with the epoch.
+  if (auto s = bpf_.peerLane().nextFlowsEpoch(); !s) return s;
   return drainWithContext<raqib_flow_key, raqib_flow_value>(
       bpf_.flowEpochs(), true, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
         if (auto bad = impossibleFlow(key, value, bootNowNs()); !bad.empty())
           return impossible_("flows", bad);
         FlowActivity a = decodeFlow(key, value, offset);
         a.names = resolved_.lookup(a.remote_addr);
-        deliver(RecordSnapshot::flow(processes_, value.tgid, std::move(a), offset));
+        auto image =
+            value.start_ns ? std::optional(ImageRef{value.start_ns, value.exec_seq}) : std::nullopt;
+        deliver(RecordSnapshot::flow(processes_, value.tgid, std::move(a), offset, image));
         stats_.flow_records++;
       });
 }

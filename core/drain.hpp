@@ -107,6 +107,7 @@ struct DrainStats {
   uint64_t watched_records = 0;       // of file_records, from the watched lane
   uint64_t exec_watched_records = 0;  // of exec_records, from the exec lane
   uint64_t dns_watched_records = 0;   // of dns_records, from the DNS lane
+  uint64_t peer_watched_records = 0;  // of peer_records, from the peers lane
   uint64_t peer_records = 0;
   uint64_t flow_records = 0;
   uint64_t dns_records = 0;

@@ -64,12 +64,14 @@ SAME_BIT(MOUNT);
 SAME_BIT(UMOUNT);
 
 // Network (records.h "network").
-static_assert(sizeof(raqib_peer_key) == 32);
+static_assert(sizeof(raqib_peer_key) == 48);
 static_assert(offsetof(raqib_peer_key, tgid) == 16);
 static_assert(offsetof(raqib_peer_key, rport) == 20);
 static_assert(offsetof(raqib_peer_key, lport) == 22);
 static_assert(offsetof(raqib_peer_key, family) == 24);
 static_assert(offsetof(raqib_peer_key, direction) == 26);
+static_assert(offsetof(raqib_peer_key, exec_seq) == 32);
+static_assert(offsetof(raqib_peer_key, start_ns) == 40);
 static_assert(sizeof(raqib_peer_value) == 32);
 static_assert(offsetof(raqib_peer_value, error) == 24);
 static_assert(offsetof(raqib_peer_value, last_rport) == 28);
@@ -77,10 +79,12 @@ static_assert(sizeof(raqib_flow_key) == 40);
 static_assert(offsetof(raqib_flow_key, raddr) == 16);
 static_assert(offsetof(raqib_flow_key, lport) == 32);
 static_assert(offsetof(raqib_flow_key, family) == 36);
-static_assert(sizeof(raqib_flow_value) == 56);
+static_assert(sizeof(raqib_flow_value) == 72);
 static_assert(offsetof(raqib_flow_value, first_ns) == 32);
 static_assert(offsetof(raqib_flow_value, tgid) == 48);
 static_assert(offsetof(raqib_flow_value, state) == 52);
+static_assert(offsetof(raqib_flow_value, exec_seq) == 56);
+static_assert(offsetof(raqib_flow_value, start_ns) == 64);
 static_assert(sizeof(raqib_dns_key) == 16);
 static_assert(offsetof(raqib_dns_key, tgid) == 8);
 static_assert(offsetof(raqib_dns_key, qtype) == 12);
@@ -90,7 +94,14 @@ static_assert(offsetof(raqib_dns_value, answer_family) == 96);
 static_assert(offsetof(raqib_dns_value, answers_len) == 100);
 static_assert(offsetof(raqib_dns_value, rcode) == 101);
 static_assert(offsetof(raqib_dns_value, flags) == 102);
-static_assert(sizeof(raqib_sock_owner) == 8);
+static_assert(sizeof(raqib_sock_owner) == 16);
+static_assert(offsetof(raqib_sock_owner, start_ns) == 8);
+static_assert(sizeof(raqib_peer_prefix) == 24);
+static_assert(offsetof(raqib_peer_prefix, data) == 4);
+static_assert(sizeof(raqib_peer_watch) == 8);
+static_assert(sizeof(raqib_watched_peer) == sizeof(raqib_peer_value) + 8);
+static_assert(sizeof(raqib_peer_epoch) == 24);
+static_assert(sizeof(raqib_peer_share) == 16);
 
 // The kernel's direction and DNS flag bits are handed to plugins unchanged.
 static_assert(RAQIB_NET_CONNECT == RAQIB_FLOW_CONNECT);

@@ -15,6 +15,7 @@
 #include "output_format.hpp"
 #include "recipe.hpp"
 #include "dns_lane.hpp"
+#include "peer_lane.hpp"
 #include "exec_lane.hpp"
 #include "watched_set.hpp"
 
@@ -319,7 +320,10 @@ Status prepareRecipes(Config &config, const ConfigText &text) {
   for (const LoadedSet &s : *sets) {
     if (s.plugin->plugin == Plugin::File) config.watched = watchedPathsOf(s.set.recipes());
     if (s.plugin->plugin == Plugin::Exec) config.watched_execs = watchedExecsOf(s.set.recipes());
-    if (s.plugin->plugin == Plugin::Net) config.watched_domains = watchedDomainsOf(s.set.recipes());
+    if (s.plugin->plugin == Plugin::Net) {
+      config.watched_domains = watchedDomainsOf(s.set.recipes());
+      config.watched_peers = watchedPeersOf(s.set.recipes());
+    }
   }
   for (PluginConfig &pc : config.detectors) {
     if (pc.name != "file" && pc.name != "exec" && pc.name != "net") continue;

@@ -55,8 +55,9 @@ std::shared_ptr<const RecordSnapshot> RecordSnapshot::exec(const ProcessTable &t
 
 std::shared_ptr<const RecordSnapshot> RecordSnapshot::flow(const ProcessTable &table, uint32_t pid,
                                                            FlowActivity activity,
-                                                           int64_t boot_to_unix_ns) {
-  auto s = about(table, pid, RAQIB_RECORD_FLOW, boot_to_unix_ns);
+                                                           int64_t boot_to_unix_ns,
+                                                           std::optional<ImageRef> image) {
+  auto s = about(table, pid, RAQIB_RECORD_FLOW, boot_to_unix_ns, image);
   s->flow_activity_ = std::move(activity);
   const FlowActivity &a = s->flow_activity_;
   for (const auto &n : a.names) s->flow_names_.push_back(n.c_str());

@@ -90,7 +90,8 @@ class RecordSnapshot {
 
   // Network records; pid 0 when the owning process is not known.
   static std::shared_ptr<const RecordSnapshot> flow(const ProcessTable &table, uint32_t pid,
-                                                    FlowActivity activity, int64_t boot_to_unix_ns);
+                                                    FlowActivity activity, int64_t boot_to_unix_ns,
+                                                    std::optional<ImageRef> image = std::nullopt);
   static std::shared_ptr<const RecordSnapshot> dns(const ProcessTable &table, uint32_t pid,
                                                    DnsActivity activity, int64_t boot_to_unix_ns);
 

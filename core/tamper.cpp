@@ -1,5 +1,6 @@
 #include "tamper.hpp"
 #include "dns_lane.hpp"
+#include "peer_lane.hpp"
 #include "exec_lane.hpp"
 #include "watched_set.hpp"
 
@@ -359,7 +360,7 @@ std::string impossiblePeer(const raqib_peer_key &key, const raqib_peer_value &va
   if (key.family != 4 && key.family != 6) return fmt::format("a peer of family {}", key.family);
   if (key.direction != RAQIB_NET_CONNECT && key.direction != RAQIB_NET_ACCEPT)
     return fmt::format("a peer of direction {}", key.direction);
-  if (!allZero(key._pad) || !addressFits(key.raddr, key.family))
+  if (!allZero(key._pad) || key._pad2 || !addressFits(key.raddr, key.family))
     return "a peer key with bytes the programs leave zero set";
   // Connects know the remote port only, accepts the local one (and no error).
   bool connect = key.direction == RAQIB_NET_CONNECT;
@@ -495,9 +496,10 @@ TamperWatch::TamperWatch(BpfMonitor &bpf, ProcessTable &processes, PluginHost &p
   drainer.onImpossible([this](const std::string &map, const std::string &what) {
     integrityFailure(map, "an entry the programs could not have written: " + what);
   });
-  for (EpochPair *pair : {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.watched().epochs(),
-                          &bpf.peerEpochs(), &bpf.flowEpochs(), &bpf.dnsEpochs(),
-                          &bpf.tamperEpochs(), &bpf.execLane().epochs(), &bpf.dnsLane().epochs()})
+  for (EpochPair *pair :
+       {&bpf.execEpochs(), &bpf.fileEpochs(), &bpf.watched().epochs(), &bpf.peerEpochs(),
+        &bpf.flowEpochs(), &bpf.dnsEpochs(), &bpf.tamperEpochs(), &bpf.execLane().epochs(),
+        &bpf.dnsLane().epochs(), &bpf.peerLane().epochs()})
     canaries_.push_back(std::make_unique<Canary>(*this, *pair, names_, key));
 }
 

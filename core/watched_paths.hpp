@@ -2,6 +2,7 @@
 // (core/watched_set.hpp compiles them; the configuration carries them).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,6 +39,25 @@ struct WatchedExecs {
   std::vector<std::string> uncovered;
   bool empty() const { return paths.empty() && facts == 0; }
   bool operator==(const WatchedExecs &) const = default;
+};
+
+// An address or network the enabled net recipes watch (core/peer_lane.hpp
+// compiles them).
+struct WatchedPeer {
+  uint32_t family = 0;             // 4 or 6
+  std::array<uint8_t, 16> addr{};  // network order, zero past the prefix
+  uint32_t prefix = 0;             // bits
+  uint32_t directions = 0;         // 1u << enum raqib_net_direction
+  bool operator==(const WatchedPeer &) const = default;
+};
+
+struct WatchedPeers {
+  std::vector<WatchedPeer> prefixes;
+  // Recipes whose connects or accepts no address singles out (ports
+  // alone, names resolved): those are context, matched in user space.
+  std::vector<std::string> uncovered;
+  bool empty() const { return prefixes.empty(); }
+  bool operator==(const WatchedPeers &) const = default;
 };
 
 }  // namespace raqib

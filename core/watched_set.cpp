@@ -29,16 +29,15 @@ std::vector<WatchedPath> listOf(const std::map<std::string, uint32_t> &set) {
   return out;
 }
 
-// Context entries one process may insert per epoch, and the fill that
-// starts an early drain, for a context map of entries.
+}  // namespace
+
 uint32_t procCap(uint32_t entries) {
   return std::max<uint32_t>(entries / 2, 16);
 }
+
 uint32_t fillMark(uint32_t entries) {
   return std::max<uint32_t>(entries - entries / 4, 1);
 }
-
-}  // namespace
 
 uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1) {
   std::vector<uint8_t> buf(text.begin(), text.end());

@@ -52,6 +52,11 @@ class WatchedSetBuilder {
 // wildcard is in its last name watches its directory as a prefix.
 WatchedPaths watchedPathsOf(const std::vector<recipes::Recipe> &recipes);
 
+// Context entries one process may insert per epoch, and the fill that
+// starts an early drain, for a context map of entries (file_access, peers).
+uint32_t procCap(uint32_t entries);
+uint32_t fillMark(uint32_t entries);
+
 // The keyed SipHash-2-4 of text, as the kernel hashes strings.
 uint64_t keyedHash(std::string_view text, uint64_t k0, uint64_t k1);
 

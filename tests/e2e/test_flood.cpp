@@ -6,8 +6,9 @@
 // storm around watched execs likewise, an executable a recipe names and
 // execs recipes watch by a fact of them (bpf/exec_watched.bpf.h), and a flood
 // of DNS questions around a question for a watched domain
-// (bpf/dns_watched.bpf.h). What the flood itself loses is counted, per map
-// and per cause.
+// (bpf/dns_watched.bpf.h), and a flood of peers around connects to a
+// watched address (bpf/peers_watched.bpf.h). What the flood itself loses is
+// counted, per map and per cause.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -419,6 +420,103 @@ TEST(Flood, AFloodOfWatchedNamesDrainsTheDnsLaneEarly) {
   EXPECT_GE(s["early_dns_drains"].get<long>(), 1) << s.dump();
   EXPECT_GE(s["drained"]["dns_watched"].get<long>(), 2 * kNames + 1) << s.dump();
   EXPECT_EQ(s["maps"]["dns_watched"]["capped"].get<long>(), 0) << s.dump();
+}
+
+// ---- peers ---------------------------------------------------------------
+
+// In a private network namespace whose loopback holds the metadata address
+// (no packet leaves it), each of `processes` children connects to
+// 169.254.169.254:80, sends one UDP datagram to each of its part of `peers`
+// distinct 127.x.y.z addresses, then connects to 169.254.169.254:81. The
+// flood is more than the peers map holds (16,384) and more than a process's
+// share of it (half): without the lane, the connect after it is refused.
+// The children's pids go to argv[3], one a line.
+const char *kPeerFlood = R"(import os, socket, sys
+peers, processes, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+listeners = []
+for port in (80, 81):
+    s = socket.socket()
+    s.bind(("169.254.169.254", port))
+    s.listen(64)
+    listeners.append(s)
+def flood(p):
+    socket.create_connection(("169.254.169.254", 80)).close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(p, peers, processes):
+        u.sendto(b"x", ("127.%d.%d.%d" % (1 + (i >> 16), (i >> 8) & 255, i & 255), 9))
+    socket.create_connection(("169.254.169.254", 81)).close()
+pids = []
+for p in range(processes):
+    pid = os.fork()
+    if pid == 0:
+        flood(p)
+        os._exit(0)
+    pids.append(pid)
+failed = sum(os.waitpid(pid, 0)[1] != 0 for pid in pids)
+open(out, "w").write("".join("%d\n" % pid for pid in pids))
+sys.exit(failed)
+)";
+
+// Connects to the metadata address before and after a flood of peers, by
+// one process or by each of several: every connect is detected, naming its
+// own process.
+void connectFloodConnect(int processes) {
+  constexpr int kPeers = 40000;
+  TempFile script("flood.py", kPeerFlood);
+  TempFile pids("pids", "");
+  OneIntervalDaemon daemon("net");
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
+                      "ip link set lo up && ip addr add 169.254.169.254/32 dev lo && exec "
+                      "/usr/bin/python3 " +
+                          script.path() + " " + std::to_string(kPeers) + " " +
+                          std::to_string(processes) + " " + pids.path()})
+                .status,
+            0);
+  std::vector<std::string> lines = readLines(pids.path());
+  ASSERT_EQ(lines.size(), size_t(processes));
+
+  std::vector<json> detections = daemon.stop();
+  for (const std::string &line : lines)
+    for (int port : {80, 81}) {
+      pid_t pid = std::stoi(line);
+      json d = firstOf(detections, [&](const json &j) {
+        return j["name"] == "cloud_metadata_access" && j["process"]["pid"] == pid &&
+               j["flow"]["remote"]["port"] == port;
+      });
+      ASSERT_FALSE(d.is_null()) << "the connect to port " << port << " of pid " << pid
+                                << " was not detected\n"
+                                << daemon.log();
+      EXPECT_EQ(d["flow"]["remote"]["addr"], "169.254.169.254") << d.dump();
+      EXPECT_EQ(d["process"]["args"][0], "/usr/bin/python3") << d.dump();
+    }
+  json s = daemon.stats();
+  ASSERT_FALSE(s.is_null()) << daemon.log();
+  EXPECT_GE(s["drained"]["peers_watched"].get<long>(), 2 * processes) << s.dump();
+  // Every datagram of the flood was recorded or counted as lost, by cause.
+  const json &peers = s["maps"]["network_peers"];
+  long recorded = peers["inserts"].get<long>() + peers["updates"].get<long>();
+  long lost = peers["failed"].get<long>() + peers["capped"].get<long>();
+  EXPECT_GE(recorded + lost, kPeers) << s.dump();
+  EXPECT_GT(lost, 0) << s.dump();
+  // The flood's flows (a 5-tuple per datagram) too, in their map.
+  const json &flows = s["maps"]["network_flows"];
+  EXPECT_GE(flows["inserts"].get<long>() + flows["updates"].get<long>() +
+                flows["failed"].get<long>() + flows["capped"].get<long>(),
+            kPeers)
+      << s.dump();
+  if (processes == 1) {  // several: early drains may start new shares first
+    EXPECT_GT(peers["capped"].get<long>(), 0) << s.dump();
+    EXPECT_GT(flows["capped"].get<long>(), 0) << s.dump();
+  }
+}
+
+TEST(Flood, OneProcessCannotHideAWatchedPeerBeforeOrAfterIt) {
+  connectFloodConnect(1);
+}
+
+TEST(Flood, SeveralProcessesCannotHideAWatchedPeerBeforeOrAfterIt) {
+  connectFloodConnect(4);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // A record names the process image that acted, not the one the pid has at
 // the drain: an exec after the act, an exec chain inside one interval, and a
-// pid reused inside one interval each keep their own exe and argv.
+// pid reused inside one interval each keep their own exe and argv; a
+// connection and a flow too.
 #include <gtest/gtest.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -34,16 +35,16 @@ cadence = "2s"
 format = "json"
 )";
 
-// Every credentials_files_access detection about pid, until stop.
-std::vector<json> shadowDetections(DaemonProcess &daemon, pid_t pid) {
+// Every detection of recipe about pid, until stop.
+std::vector<json> detectionsAbout(DaemonProcess &daemon, pid_t pid,
+                                  const std::string &recipe = "credentials_files_access") {
   EXPECT_EQ(daemon.stop(), 0) << daemon.stderrText();
   std::vector<json> out;
   std::istringstream lines(daemon.stdoutText());
   std::string line;
   while (std::getline(lines, line)) {
     json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j["name"] == "credentials_files_access" && j["process"]["pid"] == pid)
-      out.push_back(j);
+    if (j.is_object() && j["name"] == recipe && j["process"]["pid"] == pid) out.push_back(j);
   }
   return out;
 }
@@ -56,7 +57,7 @@ TEST(Identity, ExecAfterTheActKeepsTheActingImage) {
   const std::string script = "read x </etc/shadow; exec /usr/bin/true";
   ChildResult child = runChild({"/bin/sh", "-c", script});
   ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
-  auto found = shadowDetections(daemon, child.pid);
+  auto found = detectionsAbout(daemon, child.pid);
   ASSERT_EQ(found.size(), 1u) << daemon.stdoutText();
   EXPECT_NE(found[0]["process"]["exe"], "/usr/bin/true") << found[0].dump();
   EXPECT_EQ(found[0]["process"]["args"], json::array({"/bin/sh", "-c", script}));
@@ -70,7 +71,7 @@ TEST(Identity, AnExecChainKeepsEachImage) {
   const std::string script = "read x </etc/shadow; exec /usr/bin/cat /etc/shadow";
   ChildResult child = runChild({"/usr/bin/env", "/bin/sh", "-c", script});
   ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
-  auto found = shadowDetections(daemon, child.pid);
+  auto found = detectionsAbout(daemon, child.pid);
   ASSERT_EQ(found.size(), 2u) << daemon.stdoutText();
   std::set<json> args;
   for (const auto &d : found) args.insert(d["process"]["args"]);
@@ -115,10 +116,76 @@ TEST(Identity, APidReusedKeepsEachProcess) {
   ASSERT_EQ(reuser, reader.pid) << "could not reuse a pid: " << std::strerror(errno);
   int status = 0;
   waitpid(reuser, &status, 0);
-  auto found = shadowDetections(daemon, reader.pid);
+  auto found = detectionsAbout(daemon, reader.pid);
   ASSERT_GE(found.size(), 1u) << daemon.stdoutText();
   EXPECT_EQ(found.back()["process"]["exe"], "/usr/bin/cat") << found.back().dump();
   EXPECT_EQ(found.back()["process"]["args"], json::array({"/usr/bin/cat", "/etc/shadow"}));
+}
+
+// python running code in a private network namespace whose loopback holds
+// the metadata address (no packet leaves it).
+ChildResult pythonWithMetadataAddress(const std::string &code) {
+  return runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
+                   "ip link set lo up && ip addr add 169.254.169.254/32 dev lo && exec "
+                   "/usr/bin/python3 -c \"" +
+                       code + "\""});
+}
+
+// A connection names the image that made it: python connects to the
+// metadata address and then becomes true.
+TEST(Identity, ExecAfterAConnectKeepsTheConnectingImage) {
+  TempFile config("raqib.toml",
+                  "[exec]\ncadence = \"2s\"\n[network_peers]\ncadence = \"2s\"\n"
+                  "[plugins.net]\n[printers.stdout]\nformat = \"json\"\n");
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  const std::string code =
+      "import os, socket; s = socket.socket(); s.bind(('169.254.169.254', 80)); s.listen(1); "
+      "socket.create_connection(('169.254.169.254', 80)).close(); "
+      "os.execv('/usr/bin/true', ['/usr/bin/true'])";
+  ChildResult child = pythonWithMetadataAddress(code);
+  ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
+  auto found = detectionsAbout(daemon, child.pid, "cloud_metadata_access");
+  ASSERT_EQ(found.size(), 1u) << daemon.stdoutText();
+  EXPECT_NE(found[0]["process"]["exe"], "/usr/bin/true") << found[0].dump();
+  EXPECT_EQ(found[0]["process"]["args"], json::array({"/usr/bin/python3", "-c", code}))
+      << found[0].dump();
+}
+
+// A flow names the image that owns its socket: python sends on a connection
+// and then becomes true (whose exec closes the socket: its FIN is sent
+// while true runs).
+TEST(Identity, ExecAfterSendingKeepsTheFlowsImage) {
+  TempFile config("raqib.toml", R"([exec]
+cadence = "2s"
+[network_flows]
+cadence = "2s"
+[plugins.net]
+[[plugins.net.recipe]]
+name = "test_metadata_flow"
+description = "Traffic to the metadata address"
+tactic = "credential-access"
+technique = "T1552.005"
+importance = "high"
+addresses = ["169.254.169.254"]
+direction = "flow"
+[printers.stdout]
+format = "json"
+)");
+  DaemonProcess daemon({"--config", config.path()});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  const std::string code =
+      "import os, socket; s = socket.socket(); s.bind(('169.254.169.254', 80)); s.listen(1); "
+      "c = socket.create_connection(('169.254.169.254', 80)); c.sendall(b'x'); "
+      "os.execv('/usr/bin/true', ['/usr/bin/true'])";
+  ChildResult child = pythonWithMetadataAddress(code);
+  ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
+  auto found = detectionsAbout(daemon, child.pid, "test_metadata_flow");
+  ASSERT_GE(found.size(), 1u) << daemon.stdoutText();
+  for (const json &d : found) {
+    EXPECT_NE(d["process"]["exe"], "/usr/bin/true") << d.dump();
+    EXPECT_EQ(d["process"]["args"], json::array({"/usr/bin/python3", "-c", code})) << d.dump();
+  }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// What the file and exec recipes watch, in the forms the kernel's watched
+// What the file, exec and net recipes watch, in the forms the kernel's watched
 // sets hold (core/watched_set.cpp, core/exec_lane.cpp): exact paths,
 // directory prefixes and basenames, with the actions the recipes naming
 // them watch.
@@ -11,6 +11,7 @@
 #include "recipe.hpp"
 #include "dns_lane.hpp"
 #include "exec_lane.hpp"
+#include "peer_lane.hpp"
 #include "watched_set.hpp"
 
 namespace raqib {
@@ -156,6 +157,61 @@ domains = ["C2.Example.invalid", ".Bad.example", "*.worse.example"]
   EXPECT_FALSE(dnsWireName(std::string(64, 'a') + ".com"));  // a label of 64
   EXPECT_FALSE(
       dnsWireName(std::string(62, 'a') + "." + std::string(61, 'b') + ".com"));  // 130 bytes
+}
+
+// Each network once, masked to its prefix; a narrower one gets the
+// directions of the wider ones around it (the kernel's longest match then
+// says it all); recipes no address singles out are listed.
+TEST(WatchedSet, NetRecipesCompileTheirAddressesForThePeersLane) {
+  RecipeSet set = RecipeSet::parse(Plugin::Net, {parseDocument(R"(
+[[recipe]]
+name = "connects"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+addresses = ["198.51.100.7/24", "2001:db8:bad::/48", "192.0.2.66"]
+[[recipe]]
+name = "accepts"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+addresses = ["198.51.100.9", "198.51.100.0/24"]
+direction = "accept"
+[[recipe]]
+name = "ports_only"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+ports = [4444]
+[[recipe]]
+name = "flows"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+addresses = ["203.0.113.1"]
+direction = "flow"
+)",
+                                                               "t.toml")});
+  WatchedPeers w = watchedPeersOf(set.recipes());
+  auto at = [&](uint32_t family, std::vector<uint8_t> bytes, uint32_t prefix) {
+    std::array<uint8_t, 16> addr{};
+    std::copy(bytes.begin(), bytes.end(), addr.begin());
+    auto it = std::find_if(w.prefixes.begin(), w.prefixes.end(), [&](const WatchedPeer &p) {
+      return p.family == family && p.addr == addr && p.prefix == prefix;
+    });
+    return it == w.prefixes.end() ? 0u : it->directions;
+  };
+  constexpr uint32_t kConnect = 1u << RAQIB_NET_CONNECT, kAccept = 1u << RAQIB_NET_ACCEPT;
+  EXPECT_EQ(w.prefixes.size(), 4u);
+  EXPECT_EQ(at(4, {198, 51, 100, 0}, 24), kConnect | kAccept);  // two recipes, masked
+  EXPECT_EQ(at(4, {198, 51, 100, 9}, 32), kConnect | kAccept);  // inside the /24
+  EXPECT_EQ(at(4, {192, 0, 2, 66}, 32), kConnect);
+  EXPECT_EQ(at(6, {0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad}, 48), kConnect);
+  EXPECT_EQ(w.uncovered, std::vector<std::string>{"ports_only"});
 }
 
 TEST(WatchedSet, KernelDevIsMajorShiftedTwentyOrMinor) {

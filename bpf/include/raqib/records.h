@@ -207,7 +207,8 @@ enum raqib_map_id {
   /* io_uring file requests from submission to completion (bpf/abi.bpf.h):
    * failed = a completion whose request was evicted (not recorded). */
   RAQIB_MAP_URING_REQUESTS = 12,
-  RAQIB_MAP_COUNT = 13,
+  RAQIB_MAP_PEERS_WATCHED = 13, /* the watched lane of peers (bpf/peers_watched.bpf.h) */
+  RAQIB_MAP_COUNT = 14,
 };
 
 struct raqib_map_counters {
@@ -281,6 +282,8 @@ enum raqib_pressure {
   RAQIB_PRESSURE_FILE = 1u << 0, /* file_activity (the exec maps are drained with it) */
   RAQIB_PRESSURE_EXEC = 1u << 1, /* exec_watched */
   RAQIB_PRESSURE_DNS = 1u << 2,  /* dns_watched */
+  RAQIB_PRESSURE_PEERS = 1u << 3, /* peers or peers_watched */
+  RAQIB_PRESSURE_FLOWS = 1u << 4, /* flows */
 };
 
 /* dns_lane_epoch: the DNS lane's entries inserted since the core's last
@@ -341,6 +344,9 @@ struct raqib_peer_key {
   __u8 protocol;  /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
   __u8 direction; /* enum raqib_net_direction */
   __u8 _pad[5];
+  __u32 exec_seq; /* with tgid and start_ns: the image that acted (struct raqib_image) */
+  __u32 _pad2;
+  __u64 start_ns;
 };
 
 struct raqib_peer_value {
@@ -376,6 +382,9 @@ struct raqib_flow_value {
   __u64 last_ns;
   __u32 tgid;  /* owning process; 0 when unknown */
   __u32 state; /* last TCP state (the kernel's TCP_* numbers); 0 for UDP */
+  __u32 exec_seq; /* with tgid and start_ns: the owner's image (struct raqib_image); 0s unknown */
+  __u32 _pad;
+  __u64 start_ns;
 };
 
 /* DNS: one entry per (process, question name, question type) per epoch. */
@@ -413,10 +422,57 @@ struct raqib_watched_dns {
   struct raqib_string name;
 };
 
-/* The process a socket belongs to, by socket cookie. */
+/* The process image a socket belongs to, by socket cookie. */
 struct raqib_sock_owner {
   __u32 tgid;
+  __u32 exec_seq; /* with tgid and start_ns: the image (struct raqib_image) */
+  __u64 start_ns;
+};
+
+/* ---- the peers lane (bpf/peers_watched.bpf.h, core/peer_lane.cpp) ----- */
+
+/* watched_peers: an LPM trie of the addresses net recipes watch. data is
+ * the family (4 or 6) then the address as in raqib_peer_key.raddr;
+ * prefixlen counts the family's 8 bits too. */
+struct raqib_peer_prefix {
+  __u32 prefixlen;
+  __u8 data[17];
+  __u8 _pad[3];
+};
+
+/* What a watched prefix is watched for. */
+struct raqib_peer_watch {
+  __u32 directions; /* 1u << enum raqib_net_direction */
+  __u32 exact;      /* 1: a single address (/32 or /128), which may fill the lane */
+};
+
+/* The peers lane (peers_watched): keyed like peers; only connects and
+ * accepts of a watched address reach it. */
+struct raqib_watched_peer {
+  struct raqib_peer_value peer;
+  __u32 match; /* enum raqib_watch_match: exact (one address) or prefix (a wider CIDR) */
   __u32 _pad;
+};
+
+/* peer_epoch: the entries inserted since the core's last flip of a map,
+ * which zeroes them: [0] peers_watched, [1] peers, [2] flows. seq numbers
+ * the epochs of peers and flows for the per-process shares. */
+enum raqib_peer_epoch_slot {
+  RAQIB_PEER_EPOCH_LANE = 0,
+  RAQIB_PEER_EPOCH_CONTEXT = 1,
+  RAQIB_PEER_EPOCH_FLOWS = 2,
+};
+struct raqib_peer_epoch {
+  __u64 seq;
+  __u64 filled;
+  __u64 signalled; /* file_pressure was sent this epoch */
+};
+
+/* peer_share, flow_share: per process, the entries it inserted in epoch
+ * seq of peers, of flows. */
+struct raqib_peer_share {
+  __u64 seq;
+  __u64 inserted;
 };
 
 /* ---- tamper evidence (bpf/tamper.bpf.h, core/tamper.cpp) -------------- */
