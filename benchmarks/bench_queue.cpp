@@ -12,7 +12,7 @@ namespace {
 
 using Item = std::shared_ptr<const int>;  // records travel as shared pointers
 
-// BoundedQueue::tryPush then popAll, one thread: the per-record cost without contention.
+// BoundedQueue::tryPush then popBatch, one thread: the per-record cost without contention.
 void BM_queue_push_pop_batch(benchmark::State &state) {
   const size_t batch = size_t(state.range(0));
   BoundedQueue<Item> q(batch);
@@ -21,7 +21,7 @@ void BM_queue_push_pop_batch(benchmark::State &state) {
   for (auto _ : state) {
     for (size_t i = 0; i < batch; i++) q.tryPush(item);
     out.clear();
-    q.popAll(out);
+    q.popBatch(out);
   }
   state.SetItemsProcessed(int64_t(state.iterations() * batch));
 }
@@ -32,7 +32,7 @@ void BM_queue_cross_thread(benchmark::State &state) {
   BoundedQueue<Item> q(4096);
   std::thread consumer([&] {
     std::vector<Item> out;
-    while (q.popAll(out)) out.clear();
+    while (q.popBatch(out)) out.clear();
   });
   auto item = std::make_shared<const int>(1);
   uint64_t refused = 0;

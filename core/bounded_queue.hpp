@@ -1,15 +1,18 @@
 // A bounded multi-producer queue feeding one consumer thread. A full queue
 // refuses the item (the caller counts it) instead of blocking the producer:
-// a slow plugin must never stall the drain. The consumer takes everything
-// queued at once, so one lock and one wake-up serve a whole batch.
+// a slow plugin must never stall the drain. The consumer takes a batch at
+// once, so one lock and one wake-up serve many items.
 //
 // Urgent items (what recipes watch, detections) have a bound of their own
 // and are handed out before the normal ones: a flood of normal items can
-// neither crowd them out nor delay them behind itself.
+// neither crowd them out nor delay them behind more than one batch
+// (kBatch normal items).
 #pragma once
 
 #include <chrono>
+#include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <iterator>
 #include <mutex>
 #include <vector>
@@ -22,7 +25,7 @@ template <class T>
 class BoundedQueue {
  public:
   // capacity bounds the normal items and, separately, the urgent ones.
-  explicit BoundedQueue(size_t capacity) : capacity_(capacity) { items_.reserve(capacity); }
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity) {}
 
   // False when the item's part of the queue is full, or the queue closed.
   bool tryPush(T item, Priority priority = Priority::normal) {
@@ -33,28 +36,31 @@ class BoundedQueue {
   // of which the caller keeps at most one queued. False once closed.
   bool pushControl(T item) { return push(std::move(item), items_, false); }
 
-  // Wait for items, then move all of them into out (which should be empty).
-  // False once the queue is closed and empty.
-  bool popAll(std::vector<T> &out) {
+  static constexpr size_t kBatch = 256;
+
+  // Wait for items, then move every urgent one and up to kBatch normal ones
+  // into out (which should be empty). False once the queue is closed and
+  // empty.
+  bool popBatch(std::vector<T> &out) {
     std::unique_lock lock(mutex_);
     while (!closed_ && empty()) {
       waiting_ = true;
       ready_.wait(lock);
     }
-    return takeAll(out);
+    return take(out);
   }
 
-  // Like popAll, but gives up at deadline: false then too, with out empty
+  // Like popBatch, but gives up at deadline: false then too, with out empty
   // (closed() tells a timeout from the end).
   template <class Clock, class Duration>
-  bool popAllUntil(std::vector<T> &out, std::chrono::time_point<Clock, Duration> deadline) {
+  bool popBatchUntil(std::vector<T> &out, std::chrono::time_point<Clock, Duration> deadline) {
     std::unique_lock lock(mutex_);
     while (!closed_ && empty()) {
       waiting_ = true;
       if (ready_.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
     waiting_ = false;
-    return takeAll(out);
+    return take(out);
   }
 
   // Wait up to timeout for close(); true when closed. Items stay queued.
@@ -92,21 +98,18 @@ class BoundedQueue {
  private:
   bool empty() const { return urgent_.empty() && items_.empty(); }
 
-  // Under mutex_: the urgent items, then the normal ones, into out.
-  bool takeAll(std::vector<T> &out) {
+  // Under mutex_: the urgent items, then up to kBatch normal ones, into out.
+  bool take(std::vector<T> &out) {
     if (empty()) return false;
-    out.swap(urgent_);  // the consumer's cleared vector keeps its capacity for next time
-    if (out.empty()) {
-      out.swap(items_);
-    } else {
-      out.insert(out.end(), std::make_move_iterator(items_.begin()),
-                 std::make_move_iterator(items_.end()));
-      items_.clear();
-    }
+    std::move(urgent_.begin(), urgent_.end(), std::back_inserter(out));
+    urgent_.clear();
+    auto end = items_.begin() + std::ptrdiff_t(std::min(kBatch, items_.size()));
+    std::move(items_.begin(), end, std::back_inserter(out));
+    items_.erase(items_.begin(), end);
     return true;
   }
 
-  bool push(T item, std::vector<T> &part, bool bounded) {
+  bool push(T item, std::deque<T> &part, bool bounded) {
     bool wake;
     {
       std::lock_guard lock(mutex_);
@@ -122,10 +125,10 @@ class BoundedQueue {
   const size_t capacity_;
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::vector<T> urgent_;
-  std::vector<T> items_;  // the normal ones
+  std::deque<T> urgent_;
+  std::deque<T> items_;  // the normal ones, taken from the front
   bool closed_ = false;
-  bool waiting_ = false;  // the consumer sleeps in popAll
+  bool waiting_ = false;  // the consumer sleeps in popBatch
 };
 
 }  // namespace raqib

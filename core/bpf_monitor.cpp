@@ -103,6 +103,10 @@ void routeLibbpfLogs() {
 Result<int> EpochPair::flip() {
   int idle = 1 - current_;
   if (undrained_) return inner_[idle];
+  // Both maps: an entry written into the one out of service (by something
+  // other than raqib's programs) is drained once that map has had its turn.
+  if (guard_ && guard_->holdsOnlyItsOwn(inner_[current_]) && guard_->holdsOnlyItsOwn(inner_[idle]))
+    return kNothingToDrain;
   uint32_t slot = 0;
   int fd = inner_[idle];
   // Updating a map-of-maps from user space returns only after an RCU grace

@@ -25,23 +25,30 @@ namespace raqib {
 // taken out goes back into service only once drained() says it is empty:
 // until then flip() returns it again instead of swapping, so a drain that
 // failed part-way is retried and never puts a still-full map in the slot.
+// While both maps hold only their guard's entry, flip() leaves them as they
+// are and returns kNothingToDrain rather than wait a grace period for
+// nothing.
 // Checks on an epoch pair's inner maps (the canaries of core/tamper.cpp):
 // takenOut when flip() takes a map out of service, before it is drained;
-// emptied when it was drained, before it goes back into service.
+// emptied when it was drained, before it goes back into service;
+// holdsOnlyItsOwn when the map holds the guard's entry and nothing else.
 class EpochGuard {
  public:
   virtual ~EpochGuard() = default;
   virtual void takenOut(int fd) = 0;
   virtual void emptied(int fd) = 0;
+  virtual bool holdsOnlyItsOwn(int fd) = 0;
 };
 
 class EpochPair {
  public:
   EpochPair() = default;
   EpochPair(int outer_fd, int a_fd, int b_fd) : outer_(outer_fd), inner_{a_fd, b_fd} {}
+  static constexpr int kNothingToDrain = -1;  // drainMap takes it as an empty map
   [[nodiscard]] Result<int> flip();
   // The map flip() returned was drained to empty.
   void drained() {
+    if (!undrained_) return;  // flip() returned kNothingToDrain
     undrained_ = false;
     if (guard_) guard_->emptied(inner_[1 - current_]);
   }

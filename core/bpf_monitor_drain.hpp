@@ -11,6 +11,7 @@ namespace raqib {
 
 template <class K, class V, class Fn>
 Status drainMap(int fd, Fn &&fn) {
+  if (fd == EpochPair::kNothingToDrain) return Ok{};
   constexpr uint32_t kBatch = 1024;
   std::vector<K> keys(kBatch);
   std::vector<V> values(kBatch);

@@ -8,6 +8,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <cstring>
 #include <functional>
 
@@ -55,6 +60,59 @@ class CadenceTimer {
   std::chrono::milliseconds cadence_;
   std::function<void()> tick_;
   bool stopped_ = false;
+};
+
+// SIGTERM and SIGINT, and when the first of them came: the stop bound
+// counts from the signal, not from when the drain loop, busy with a drain,
+// got to it. The handler reads the clock and writes an eventfd, both
+// async-signal-safe; the drain loop reads the eventfd.
+class StopSignal {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static Result<std::unique_ptr<StopSignal>> install(boost::asio::io_context &io) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) return Error{fmt::format("eventfd for SIGTERM: {}", std::strerror(errno))};
+    std::unique_ptr<StopSignal> s(new StopSignal(io, fd));
+    fd_.store(fd);
+    struct sigaction sa {};
+    sa.sa_handler = onSignal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int signal : {SIGTERM, SIGINT})
+      if (sigaction(signal, &sa, nullptr) != 0)
+        return Error{fmt::format("handling signal {}: {}", signal, std::strerror(errno))};
+    return s;
+  }
+  ~StopSignal() { fd_.store(-1); }
+  StopSignal(const StopSignal &) = delete;
+  StopSignal &operator=(const StopSignal &) = delete;
+
+  void asyncWait(std::function<void(int signal, Clock::time_point came)> on_stop) {
+    readable_.async_wait(boost::asio::posix::descriptor::wait_read,
+                         [this, on_stop = std::move(on_stop)](const boost::system::error_code &ec) {
+                           if (ec) return;
+                           uint64_t count;
+                           (void)!read(readable_.native_handle(), &count, sizeof count);
+                           on_stop(signal_.load(),
+                                   Clock::time_point(Clock::duration(came_.load())));
+                         });
+  }
+
+ private:
+  StopSignal(boost::asio::io_context &io, int fd) : readable_(io, fd) {}
+  static void onSignal(int signal) {
+    int saved = errno;
+    Clock::rep none = 0;
+    if (came_.compare_exchange_strong(none, Clock::now().time_since_epoch().count()))
+      signal_.store(signal);
+    uint64_t one = 1;
+    (void)!write(fd_.load(), &one, sizeof one);
+    errno = saved;
+  }
+  boost::asio::posix::stream_descriptor readable_;
+  static inline std::atomic<int> fd_{-1};
+  static inline std::atomic<int> signal_{0};
+  static inline std::atomic<Clock::rep> came_{0};
 };
 
 void logFailure(const Status &s) {
@@ -109,9 +167,9 @@ struct EarlyDrains {
 };
 
 constexpr const char *kMapNames[RAQIB_MAP_COUNT] = {
-    "exec",          "file_access",   "strings",        "network_peers", "network_flows",
-    "dns",           "ringbuf",       "tamper",         "file_watched",  "exec_watched",
-    "dns_watched",   "syscall_names", "uring_requests", "peers_watched"};
+    "exec",        "file_access",   "strings",        "network_peers", "network_flows",
+    "dns",         "ringbuf",       "tamper",         "file_watched",  "exec_watched",
+    "dns_watched", "syscall_names", "uring_requests", "peers_watched"};
 
 // Everything raqib counted, as one JSON object (the "raqib stats" log line).
 std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const ProcessTable &processes,
@@ -286,8 +344,17 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
     spdlog::error("{}", s.error());
     return 1;
   }
-  if (auto s = (*plugins)->start(); !s) {
-    spdlog::error("{}", s.error());
+  // Every thread start() makes (plugins, the threads they make, the
+  // watchdog and the answerer) has the daemon's signals blocked: they reach
+  // the drain loop, whose handlers may do what the others' filters refuse.
+  sigset_t daemon_signals, before;
+  sigemptyset(&daemon_signals);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&daemon_signals, signal);
+  pthread_sigmask(SIG_BLOCK, &daemon_signals, &before);
+  auto started = (*plugins)->start();
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  if (!started) {
+    spdlog::error("{}", started.error());
     return 1;
   }
 
@@ -352,9 +419,17 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
   }
   Config running = config;
   boost::asio::signal_set hup(io, SIGHUP);
-  boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-  stop_signals.async_wait([&](const boost::system::error_code &ec, int signal) {
-    if (ec) return;
+  auto stop_signal = StopSignal::install(io);
+  if (!stop_signal) {
+    spdlog::error("{}", stop_signal.error());
+    return 1;
+  }
+  // Stopping is bounded whatever the backlog: the final drain, then what
+  // the plugins have queued, until kStopBound after the signal came.
+  constexpr std::chrono::milliseconds kStopBound{1000};
+  auto stop_until = StopSignal::Clock::time_point::max();
+  (*stop_signal)->asyncWait([&](int signal, StopSignal::Clock::time_point came) {
+    stop_until = came + kStopBound;
     spdlog::info("signal {}: draining once more and stopping", signal);
     for (auto &timer : timers) timer->stop();
     (*pressure)->cancel();
@@ -393,7 +468,7 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
   logFailure(drainer.drainPeers());
   logFailure(drainer.drainFlows());
   logFailure(tamper.drain(drainer));
-  (*plugins)->stop();
+  (*plugins)->stop(stop_until);
   (*plugins)->logMetrics();
   overflow.check(**bpf);
   spdlog::info("raqib stats {}",

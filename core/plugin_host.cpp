@@ -200,7 +200,14 @@ struct PluginHost::Worker {
       auto next_tick = Clock::now() + tick_interval;
       for (;;) {
         // What was left of a batch a fault interrupted comes first.
-        for (; batch_next < batch.size() && state; batch_next++) handle(batch[batch_next]);
+        for (; batch_next < batch.size() && state; batch_next++) {
+          if (out_of_time.load(std::memory_order_relaxed)) {
+            dropped.fetch_add(batch.size() - batch_next);
+            batch_next = batch.size();
+            break;
+          }
+          handle(batch[batch_next]);
+        }
         if (!state) {  // a reconfiguration left none: disabled
           dropped.fetch_add(batch.size() - batch_next + queue.clear());
           break;
@@ -212,7 +219,7 @@ struct PluginHost::Worker {
           settle(call([&] { return tick(state); }, RAQIB_ERROR_EXCEPTION));
           next_tick = Clock::now() + tick_interval;
         }
-        bool got = tick ? queue.popAllUntil(batch, next_tick) : queue.popAll(batch);
+        bool got = tick ? queue.popBatchUntil(batch, next_tick) : queue.popBatch(batch);
         if (!got && queue.closed()) break;
       }
       if (state) destroyState();
@@ -365,10 +372,11 @@ struct PluginHost::Worker {
       raqib_output out{};
       out.struct_size = sizeof out;
       out.kind = item.output->kind;
-      out.json = item.output->json.c_str();
-      out.json_len = item.output->json.size();
-      out.text = item.output->text.c_str();
-      out.text_len = item.output->text.size();
+      const std::string &json = item.output->json(), &text = item.output->text();
+      out.json = json.c_str();
+      out.json_len = json.size();
+      out.text = text.c_str();
+      out.text_len = text.size();
       out.id = item.output->id;
       rc = call([&] { return descriptor().on_output(state, &out); }, RAQIB_ERROR_EXCEPTION);
     }
@@ -412,8 +420,8 @@ struct PluginHost::Worker {
                        d->technique,
                        d->importance,
                        w->host.hostname_};
-    auto output = std::make_shared<Output>(Output{
-        RAQIB_RECORD_DETECTION, detectionJson(meta, *d->record), detectionText(meta, *d->record)});
+    auto output = std::make_shared<Output>(RAQIB_RECORD_DETECTION, detectionJson(meta, *d->record),
+                                           detectionText(meta, *d->record));
     w->host.publish(std::move(output));
     w->emitted.fetch_add(1, std::memory_order_relaxed);
     return 0;
@@ -520,9 +528,10 @@ struct PluginHost::Worker {
   int (*tick)(void *state) = nullptr;  // set_tick, from init
   std::chrono::milliseconds tick_interval{1000};
 
-  std::atomic<bool> accepting{true};  // false once stopped or disabled
-  std::atomic<bool> disabled{false};  // given up after faults
-  bool finished = false;              // guarded by host.mutex_
+  std::atomic<bool> accepting{true};     // false once stopped or disabled
+  std::atomic<bool> disabled{false};     // given up after faults
+  std::atomic<bool> out_of_time{false};  // past the stop bound: the rest is dropped
+  bool finished = false;                 // guarded by host.mutex_
   std::atomic<uint64_t> handled{0}, dropped{0}, failed{0}, faults{0}, emitted{0};
   std::atomic<uint32_t> restarts{0};
   Clock::time_point last_fault{};  // the plugin thread's own
@@ -664,14 +673,17 @@ void PluginHost::dispatch(const std::shared_ptr<const RecordSnapshot> &record, P
     if (w->fields.subscriptions & kind) w->offer({record, nullptr}, priority);
 }
 
-void PluginHost::publishInfo(const RecordSnapshot &record) {
+void PluginHost::publishInfo(std::shared_ptr<const RecordSnapshot> record) {
   int64_t now = unixNowNs();
-  publish(std::make_shared<Output>(Output{
-      RAQIB_RECORD_INFO, infoJson(record.view(), now, hostname_), infoText(record.view(), now)}));
+  publish(std::make_shared<Output>(RAQIB_RECORD_INFO, [this, record = std::move(record), now](
+                                                          std::string &json, std::string &text) {
+    json = infoJson(record->view(), now, hostname_);
+    text = infoText(record->view(), now);
+  }));
 }
 
 void PluginHost::publishTamper(std::string json, std::string text) {
-  publish(std::make_shared<Output>(Output{RAQIB_RECORD_TAMPER, std::move(json), std::move(text)}));
+  publish(std::make_shared<Output>(RAQIB_RECORD_TAMPER, std::move(json), std::move(text)));
 }
 
 void PluginHost::publish(std::shared_ptr<const Output> output) {
@@ -715,8 +727,8 @@ int PluginHost::forwardHeld(uint64_t id, const char *json, size_t json_len) {
   if (!json) {
     publishToPrinters(original);
   } else {
-    publishToPrinters(std::make_shared<Output>(
-        Output{original->kind, std::string(json, json_len), original->text, 0}));
+    publishToPrinters(
+        std::make_shared<Output>(original->kind, std::string(json, json_len), original->text()));
   }
   return 0;
 }
@@ -757,8 +769,7 @@ void PluginHost::reportHealth(Worker &w, Fault fault, const std::string &detail,
                faultName(fault), total);
   HealthEvent event{unixNowNs(), w.name(), faultName(fault), detail,
                     count,       restarts, disabled,         hostname_};
-  publish(
-      std::make_shared<Output>(Output{RAQIB_RECORD_HEALTH, healthJson(event), healthText(event)}));
+  publish(std::make_shared<Output>(RAQIB_RECORD_HEALTH, healthJson(event), healthText(event)));
 }
 
 // Answers the plugin threads' seccomp notifications as they come. A plugin
@@ -886,14 +897,14 @@ void PluginHost::interrupt(Worker &w, uint64_t seq) {
   pthread_kill(w.native, hangSignal());
 }
 
-void PluginHost::stop() {
+void PluginHost::stop(Clock::time_point until) {
   if (!started_) return;
   started_ = false;
   // What is queued is delivered within the flush bound; a worker still in a
   // call after it (a printer blocked on a reader that went away) is
   // interrupted, and what it had left is counted as dropped. The attenuator
   // stops before the other printers: what it hands on still reaches them.
-  auto flush = std::min<std::chrono::milliseconds>(options_.call_timeout, kStopFlush);
+  until = std::min(until, Clock::now() + options_.call_timeout);
   auto all = [](auto &list) {
     std::vector<Worker *> out;
     for (auto &w : list) out.push_back(w.get());
@@ -911,19 +922,25 @@ void PluginHost::stop() {
       return std::all_of(list.begin(), list.end(),
                          [](Worker *w) { return w->finished || !w->thread.joinable(); });
     };
+    auto stage_until =
+        &list == &stages[0] ? until : std::max(until, Clock::now() + kStopStageFloor);
     std::unique_lock lock(mutex_);
-    if (!changed_.wait_for(lock, flush, all_finished)) {
+    if (!changed_.wait_until(lock, stage_until, all_finished)) {
+      // Out of time: what is queued or taken but not handled is dropped.
+      std::vector<uint64_t> dropped_before;
       for (Worker *w : list) {
+        dropped_before.push_back(w->dropped.load());
         if (w->finished || !w->thread.joinable()) continue;
-        if (size_t left = w->queue.clear()) {
-          w->dropped.fetch_add(left);
-          spdlog::warn("plugin {}: {} records not delivered within the {}ms stop bound", w->name(),
-                       left, flush.count());
-        }
+        w->out_of_time.store(true);
+        w->dropped.fetch_add(w->queue.clear());
         uint64_t seq = w->trap.call_seq.load();
         if (seq & 1) interrupt(*w, seq);
       }
       changed_.wait_for(lock, kStopInterrupted, all_finished);
+      for (size_t i = 0; i < list.size(); i++)
+        if (uint64_t left = list[i]->dropped.load() - dropped_before[i])
+          spdlog::warn("plugin {}: {} records not delivered within the stop bound", list[i]->name(),
+                       left);
     }
     lock.unlock();
     if (&list == &stages[1]) releaseHeld(true);  // what it did not hand on goes on as it is

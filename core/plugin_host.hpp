@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -29,12 +30,41 @@
 
 namespace raqib {
 
-// One serialised detection or health record, shared by every printer's queue.
-struct Output {
-  uint32_t kind = RAQIB_RECORD_DETECTION;  // or RAQIB_RECORD_HEALTH
-  std::string json;
-  std::string text;
+// One record as printers get it (detection, health, tamper or info), in JSON
+// and in text, shared by every printer's queue. An info record (--events
+// all) is formatted by the first printer thread that takes it, once for all
+// printers: the drain loop passes records on at the rate the kernel makes
+// them instead of formatting each one itself.
+class Output {
+ public:
+  using Format = std::function<void(std::string &json, std::string &text)>;
+  Output(uint32_t kind, std::string json, std::string text)
+      : kind(kind), json_(std::move(json)), text_(std::move(text)) {}
+  Output(uint32_t kind, Format format) : kind(kind), format_(std::move(format)) {}
+  Output(const Output &other)
+      : kind(other.kind), id(other.id), json_(other.json()), text_(other.text()) {}
+  Output &operator=(const Output &) = delete;
+
+  const std::string &json() const {
+    formatOnce();
+    return json_;
+  }
+  const std::string &text() const {
+    formatOnce();
+    return text_;
+  }
+
+  const uint32_t kind;
   uint64_t id = 0;  // a detection held for the attenuator
+
+ private:
+  void formatOnce() const {
+    if (format_) std::call_once(formatted_, [this] { format_(json_, text_); });
+  }
+  Format format_;
+  mutable std::once_flag formatted_;
+  mutable std::string json_;
+  mutable std::string text_;
 };
 
 // How the host supervises plugins (from [core]).
@@ -74,17 +104,21 @@ class PluginHost {
                 Priority priority = Priority::normal);
 
   // Queue a record to every printer as an informational output (--events all).
-  void publishInfo(const RecordSnapshot &record);
+  void publishInfo(std::shared_ptr<const RecordSnapshot> record);
   // Queue a tamper record (serialised by core/tamper.cpp) to every printer
   // subscribed to RAQIB_RECORD_TAMPER.
   void publishTamper(std::string json, std::string text);
   const std::string &hostname() const { return hostname_; }
 
   // Let every queue run empty, then stop the threads (printers last),
-  // within a bound: a call still running after kStopFlush is interrupted and
-  // what its plugin had queued is counted as dropped. A thread that does not
-  // come back from the interrupt is left behind.
-  void stop();
+  // within a bound: what is queued is delivered until `until` (at most
+  // call_timeout from now; each stage after the first still gets
+  // kStopStageFloor, so what the detectors emitted last reaches the
+  // printers). A call still running then is interrupted and what its plugin
+  // had queued is counted as dropped. A thread that does not come back from
+  // the interrupt is left behind.
+  void stop(std::chrono::steady_clock::time_point until);
+  void stop() { stop(Clock::now() + kStopFlush); }
 
   // Ask printers to reopen the files they write (SIGHUP): they see it
   // before their next write (raqib_host_api.reopen_generation).
@@ -116,6 +150,7 @@ class PluginHost {
  private:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kStopFlush{1000};
+  static constexpr std::chrono::milliseconds kStopStageFloor{100};
   static constexpr std::chrono::milliseconds kStopInterrupted{250};
 
   explicit PluginHost(const SupervisionOptions &options);

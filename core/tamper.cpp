@@ -435,6 +435,18 @@ class Canary : public EpochGuard {
     if (value != expected(*s)) watch_.integrityFailure(s->name, "the canary entry was changed");
   }
 
+  // The canary, intact, is the first key and no key follows it; anything
+  // else is for takenOut to check. A key a program writes after the
+  // lookups is drained on a later flip.
+  bool holdsOnlyItsOwn(int fd) override {
+    Side *s = side(fd);
+    if (!s || !s->planted) return false;
+    std::vector<uint8_t> key(key_bytes_.size()), value(value_size_);
+    return bpf_map_get_next_key(fd, nullptr, key.data()) == 0 && key == key_bytes_ &&
+           bpf_map_get_next_key(fd, key_bytes_.data(), key.data()) == -ENOENT &&
+           bpf_map_lookup_elem(fd, key_bytes_.data(), value.data()) == 0 && value == expected(*s);
+  }
+
   void emptied(int fd) override {
     Side *s = side(fd);
     if (!s) return;

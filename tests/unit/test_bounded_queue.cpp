@@ -28,7 +28,7 @@ TEST(BoundedQueue, EveryItemIsDeliveredOrRefusedUnderConcurrentProducers) {
   long delivered = 0;
   std::thread consumer([&] {
     std::vector<int> batch;
-    while (queue.popAll(batch)) {
+    while (queue.popBatch(batch)) {
       EXPECT_LE(batch.size(), queue.capacity());
       for (int item : batch) delivered += item;
       batch.clear();
@@ -48,7 +48,7 @@ TEST(BoundedQueue, CloseWakesTheConsumerAfterItHasTakenWhatWasQueued) {
   std::atomic<bool> ended{false};
   std::thread consumer([&] {
     std::vector<int> batch;
-    while (queue.popAll(batch)) {
+    while (queue.popBatch(batch)) {
       taken.insert(taken.end(), batch.begin(), batch.end());
       batch.clear();
     }
@@ -84,13 +84,31 @@ TEST(BoundedQueue, UrgentItemsHaveRoomOfTheirOwnAndComeFirst) {
   EXPECT_TRUE(queue.tryPush(11, Priority::urgent));
   EXPECT_FALSE(queue.tryPush(12, Priority::urgent)) << "the urgent part has its own bound";
   std::vector<int> batch;
-  ASSERT_TRUE(queue.popAll(batch));
+  ASSERT_TRUE(queue.popBatch(batch));
   EXPECT_EQ(batch, (std::vector<int>{10, 11, 1, 2, 4}));
   batch.clear();
   EXPECT_TRUE(queue.tryPush(13, Priority::urgent));
   EXPECT_EQ(queue.clear(), 1u);
   queue.close();
-  EXPECT_FALSE(queue.popAll(batch));
+  EXPECT_FALSE(queue.popBatch(batch));
+}
+
+// A flood of normal items already queued delays an urgent one by at most
+// one batch: the consumer takes them kBatch at a time.
+TEST(BoundedQueue, AnUrgentItemWaitsBehindAtMostOneBatch) {
+  constexpr size_t kQueued = 4 * BoundedQueue<int>::kBatch;
+  BoundedQueue<int> queue(kQueued);
+  for (size_t i = 0; i < kQueued; i++) ASSERT_TRUE(queue.tryPush(int(i)));
+  std::vector<int> batch;
+  ASSERT_TRUE(queue.popBatch(batch));
+  ASSERT_EQ(batch.size(), BoundedQueue<int>::kBatch);
+  EXPECT_EQ(batch.back(), int(BoundedQueue<int>::kBatch) - 1);
+  batch.clear();
+  ASSERT_TRUE(queue.tryPush(-1, Priority::urgent));
+  ASSERT_TRUE(queue.popBatch(batch));
+  EXPECT_EQ(batch.front(), -1);
+  EXPECT_EQ(batch[1], int(BoundedQueue<int>::kBatch)) << "the normal ones follow, in order";
+  EXPECT_EQ(queue.clear(), kQueued - 2 * BoundedQueue<int>::kBatch);
 }
 
 }  // namespace

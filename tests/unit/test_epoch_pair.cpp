@@ -5,6 +5,9 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <utility>
+
 #include "bpf_monitor.hpp"
 
 namespace raqib {
@@ -15,6 +18,10 @@ class Fd {
   explicit Fd(int fd) : fd_(fd) {}
   ~Fd() {
     if (fd_ >= 0) close(fd_);
+  }
+  Fd &operator=(Fd &&other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
   }
   int get() const { return fd_; }
 
@@ -36,18 +43,25 @@ uint32_t idOf(int fd) {
   return info.id;
 }
 
-TEST(EpochPair, AMapWhoseDrainFailedIsNotPutBackInService) {
-  Fd a(bpf_map_create(BPF_MAP_TYPE_HASH, "raqib_test_a", 4, 8, 64, nullptr));
-  Fd b(bpf_map_create(BPF_MAP_TYPE_HASH, "raqib_test_b", 4, 8, 64, nullptr));
-  ASSERT_GE(a.get(), 0) << "needs root to create BPF maps";
-  ASSERT_GE(b.get(), 0);
-  LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = static_cast<__u32>(a.get()));
-  Fd outer(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "raqib_test_o", 4, 4, 1, &opts));
-  ASSERT_GE(outer.get(), 0);
-  uint32_t slot = 0;
-  int a_fd = a.get();
-  ASSERT_EQ(bpf_map_update_elem(outer.get(), &slot, &a_fd, BPF_ANY), 0);
+// Two inner hash maps, a in the outer map's slot.
+class EpochPairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_GE(a.get(), 0) << "needs root to create BPF maps";
+    ASSERT_GE(b.get(), 0);
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = static_cast<__u32>(a.get()));
+    outer = Fd(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "raqib_test_o", 4, 4, 1, &opts));
+    ASSERT_GE(outer.get(), 0);
+    uint32_t slot = 0;
+    int a_fd = a.get();
+    ASSERT_EQ(bpf_map_update_elem(outer.get(), &slot, &a_fd, BPF_ANY), 0);
+  }
+  Fd a{bpf_map_create(BPF_MAP_TYPE_HASH, "raqib_test_a", 4, 8, 64, nullptr)};
+  Fd b{bpf_map_create(BPF_MAP_TYPE_HASH, "raqib_test_b", 4, 8, 64, nullptr)};
+  Fd outer{-1};
+};
 
+TEST_F(EpochPairTest, AMapWhoseDrainFailedIsNotPutBackInService) {
   EpochPair pair(outer.get(), a.get(), b.get());
   auto first = pair.flip();
   ASSERT_TRUE(first) << first.error();
@@ -67,6 +81,45 @@ TEST(EpochPair, AMapWhoseDrainFailedIsNotPutBackInService) {
   ASSERT_TRUE(next) << next.error();
   EXPECT_EQ(*next, b.get());
   EXPECT_EQ(slotId(outer.get()), idOf(a.get()));
+}
+
+// A guard whose own entry is no entry at all: a map holds only its own when
+// it is empty.
+class EmptyIsIdle : public EpochGuard {
+ public:
+  void takenOut(int) override {}
+  void emptied(int) override {}
+  bool holdsOnlyItsOwn(int fd) override {
+    uint32_t key;
+    return bpf_map_get_next_key(fd, nullptr, &key) == -ENOENT;
+  }
+};
+
+TEST_F(EpochPairTest, IdleMapsStayInPlaceUntilEitherHoldsAnEntry) {
+  EmptyIsIdle guard;
+  EpochPair pair(outer.get(), a.get(), b.get());
+  pair.guard(&guard);
+
+  auto idle = pair.flip();
+  ASSERT_TRUE(idle) << idle.error();
+  EXPECT_EQ(*idle, EpochPair::kNothingToDrain);
+  EXPECT_EQ(slotId(outer.get()), idOf(a.get())) << "no swap while both are idle";
+  pair.drained();  // nothing was taken out: nothing changes
+
+  // An entry in the map out of service (b) is enough: it goes into service,
+  // and a, empty, is taken out.
+  uint32_t key = 1;
+  uint64_t value = 1;
+  ASSERT_EQ(bpf_map_update_elem(b.get(), &key, &value, BPF_ANY), 0);
+  auto swapped = pair.flip();
+  ASSERT_TRUE(swapped) << swapped.error();
+  EXPECT_EQ(*swapped, a.get());
+  EXPECT_EQ(slotId(outer.get()), idOf(b.get()));
+  pair.drained();
+  auto next = pair.flip();  // b, in service, holds the entry
+  ASSERT_TRUE(next) << next.error();
+  EXPECT_EQ(*next, b.get());
+  pair.unguard();
 }
 
 }  // namespace
