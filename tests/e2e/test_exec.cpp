@@ -26,47 +26,62 @@ class Exec : public SharedDaemonTest {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Fork; the child runs exec (which execs). Returns the exec info record of
-  // the child's exit, with "events" the union of what every record of the
-  // child said (fork, exec and exit may fall in different drains). As in
-  // losslessRecordsOfChild, an attempt during which the daemon reported a
-  // loss (another process's storm can fill the exec map) is made again, for
-  // up to a minute.
-  json execRecord(const std::function<void()> &exec, int expected_exit = 0) {
+  // Fork; the child runs exec (which execs), then end(pid) ends it (waits
+  // for it, or kills it first). Returns the first record about the child
+  // that take accepts (it sees each one, in order; null when none came
+  // within 20 s). As in losslessRecordsOfChild, an attempt during which the
+  // daemon reported a loss (another process's storm can fill the exec map)
+  // is made again, for up to a minute.
+  json recordOfChild(const std::function<void()> &exec, const std::function<void(pid_t)> &end,
+                     const std::function<bool(json &)> &take) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     for (;;) {
       size_t losses = lossReports(*daemon_);
-      json found = execRecordOnce(exec, expected_exit);
+      pid_t pid = fork();
+      if (pid == 0) {
+        exec();
+        _exit(127);
+      }
+      end(pid);
+      json found;
+      daemon_->waitForStdout(
+          [&](const std::string &line) {
+            json j = json::parse(line, nullptr, false);
+            if (!j.is_object() || !j.contains("process") || j["process"]["pid"] != pid)
+              return false;
+            if (!take(j)) return false;
+            found = std::move(j);
+            return true;
+          },
+          std::chrono::seconds(20));
       if (lossReports(*daemon_) == losses || std::chrono::steady_clock::now() > deadline) {
-        EXPECT_FALSE(found.is_null()) << "no exit record\n" << daemon_->stderrText();
+        EXPECT_FALSE(found.is_null()) << "no such record\n" << daemon_->stderrText();
         return found;
       }
     }
   }
 
-  json execRecordOnce(const std::function<void()> &exec, int expected_exit) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      exec();
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == expected_exit) << "status " << status;
-    json found;
+  // The exec info record of the child's exit, with "events" the union of
+  // what every record of the child said (fork, exec and exit may fall in
+  // different drains).
+  json execRecord(const std::function<void()> &exec, int expected_exit = 0) {
     std::set<std::string> events;
-    daemon_->waitForStdout(
-        [&](const std::string &line) {
-          json j = json::parse(line, nullptr, false);
-          if (!j.is_object() || j["type"] != "exec" || j["process"]["pid"] != pid) return false;
+    return recordOfChild(
+        exec,
+        [&](pid_t pid) {
+          events.clear();
+          int status = 0;
+          waitpid(pid, &status, 0);
+          EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == expected_exit)
+              << "status " << status;
+        },
+        [&](json &j) {
+          if (j["type"] != "exec") return false;
           for (const auto &e : j["exec"]["events"]) events.insert(e.get<std::string>());
           if (!events.count("exit")) return false;
-          found = j;
-          found["exec"]["events"] = events;
+          j["exec"]["events"] = events;
           return true;
-        },
-        std::chrono::seconds(10));
-    return found;
+        });
   }
 
   fs::path dir_;
@@ -95,22 +110,15 @@ TEST_F(Exec, ExitCodeAndSignalAreReported) {
   json r = execRecord([] { execl("/bin/false", "false", static_cast<char *>(nullptr)); }, 1);
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["exec"]["exit_code"], 1);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sleep", "sleep", "30", static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  auto line = daemon_->waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["type"] == "exec" && j["process"]["pid"] == pid &&
-               j["exec"].contains("exit_signal");
+  json killed = recordOfChild(
+      [] { execl("/bin/sleep", "sleep", "30", static_cast<char *>(nullptr)); },
+      [](pid_t pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
       },
-      std::chrono::seconds(20));
-  ASSERT_TRUE(line);
-  EXPECT_EQ(json::parse(*line)["exec"]["exit_signal"], SIGKILL);
+      [](json &j) { return j["type"] == "exec" && j["exec"].contains("exit_signal"); });
+  ASSERT_FALSE(killed.is_null());
+  EXPECT_EQ(killed["exec"]["exit_signal"], SIGKILL);
 }
 
 TEST_F(Exec, ArgvBeyondSixteenArgumentsIsTruncatedAndFlagged) {
@@ -194,21 +202,12 @@ TEST_F(Exec, DynamicLoaderRunAsAProgramIsFlagged) {
 }
 
 TEST_F(Exec, ExecIsAlsoAFileAction) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/true", "true", static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  waitpid(pid, nullptr, 0);
-  auto line = daemon_->waitForStdout(
-      [&](const std::string &l) {
-        json j = json::parse(l, nullptr, false);
-        return j.is_object() && j["type"] == "file" && j["process"]["pid"] == pid &&
-               j["file"]["actions"] == json::array({"exec"});
-      },
-      std::chrono::seconds(20));
-  ASSERT_TRUE(line);
-  EXPECT_EQ(json::parse(*line)["file"]["path"], "/usr/bin/true");
+  json r = recordOfChild(
+      [] { execl("/bin/true", "true", static_cast<char *>(nullptr)); },
+      [](pid_t pid) { waitpid(pid, nullptr, 0); },
+      [](json &j) { return j["type"] == "file" && j["file"]["actions"] == json::array({"exec"}); });
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["file"]["path"], "/usr/bin/true");
 }
 
 }  // namespace
