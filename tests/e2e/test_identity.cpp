@@ -131,32 +131,41 @@ ChildResult pythonWithMetadataAddress(const std::string &code) {
                        code + "\""});
 }
 
-// A connection names the image that made it: python connects to the
-// metadata address and then becomes true.
-TEST(Identity, ExecAfterAConnectKeepsTheConnectingImage) {
-  TempFile config("raqib.toml",
-                  "[exec]\ncadence = \"2s\"\n[network_peers]\ncadence = \"2s\"\n"
-                  "[plugins.net]\n[printers.stdout]\nformat = \"json\"\n");
+// The detections of recipe about a python that runs code (on the metadata
+// address) and then becomes true, under a daemon of config: each must name
+// python, the image that acted, not true.
+std::vector<json> detectionsOfAnImageThatExecs(const std::string &config_text,
+                                               const std::string &code, const std::string &recipe) {
+  TempFile config("raqib.toml", config_text);
   DaemonProcess daemon({"--config", config.path()});
-  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  const std::string code =
-      "import os, socket; s = socket.socket(); s.bind(('169.254.169.254', 80)); s.listen(1); "
-      "socket.create_connection(('169.254.169.254', 80)).close(); "
-      "os.execv('/usr/bin/true', ['/usr/bin/true'])";
-  ChildResult child = pythonWithMetadataAddress(code);
-  ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
-  auto found = detectionsAbout(daemon, child.pid, "cloud_metadata_access");
-  ASSERT_EQ(found.size(), 1u) << daemon.stdoutText();
-  EXPECT_NE(found[0]["process"]["exe"], "/usr/bin/true") << found[0].dump();
-  EXPECT_EQ(found[0]["process"]["args"], json::array({"/usr/bin/python3", "-c", code}))
-      << found[0].dump();
+  EXPECT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  const std::string acts =
+      "import os, socket; s = socket.socket(); s.bind(('169.254.169.254', 80)); s.listen(1); " +
+      code + "; os.execv('/usr/bin/true', ['/usr/bin/true'])";
+  ChildResult child = pythonWithMetadataAddress(acts);
+  EXPECT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
+  auto found = detectionsAbout(daemon, child.pid, recipe);
+  EXPECT_GE(found.size(), 1u) << daemon.stdoutText();
+  for (const json &d : found) {
+    EXPECT_NE(d["process"]["exe"], "/usr/bin/true") << d.dump();
+    EXPECT_EQ(d["process"]["args"], json::array({"/usr/bin/python3", "-c", acts})) << d.dump();
+  }
+  return found;
 }
 
-// A flow names the image that owns its socket: python sends on a connection
-// and then becomes true (whose exec closes the socket: its FIN is sent
-// while true runs).
+// A connection names the image that made it.
+TEST(Identity, ExecAfterAConnectKeepsTheConnectingImage) {
+  auto found = detectionsOfAnImageThatExecs(
+      "[exec]\ncadence = \"2s\"\n[network_peers]\ncadence = \"2s\"\n"
+      "[plugins.net]\n[printers.stdout]\nformat = \"json\"\n",
+      "socket.create_connection(('169.254.169.254', 80)).close()", "cloud_metadata_access");
+  EXPECT_EQ(found.size(), 1u);
+}
+
+// A flow names the image that owns its socket (true's exec closes the
+// socket: its FIN is sent while true runs).
 TEST(Identity, ExecAfterSendingKeepsTheFlowsImage) {
-  TempFile config("raqib.toml", R"([exec]
+  detectionsOfAnImageThatExecs(R"([exec]
 cadence = "2s"
 [network_flows]
 cadence = "2s"
@@ -171,21 +180,10 @@ addresses = ["169.254.169.254"]
 direction = "flow"
 [printers.stdout]
 format = "json"
-)");
-  DaemonProcess daemon({"--config", config.path()});
-  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  const std::string code =
-      "import os, socket; s = socket.socket(); s.bind(('169.254.169.254', 80)); s.listen(1); "
-      "c = socket.create_connection(('169.254.169.254', 80)); c.sendall(b'x'); "
-      "os.execv('/usr/bin/true', ['/usr/bin/true'])";
-  ChildResult child = pythonWithMetadataAddress(code);
-  ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
-  auto found = detectionsAbout(daemon, child.pid, "test_metadata_flow");
-  ASSERT_GE(found.size(), 1u) << daemon.stdoutText();
-  for (const json &d : found) {
-    EXPECT_NE(d["process"]["exe"], "/usr/bin/true") << d.dump();
-    EXPECT_EQ(d["process"]["args"], json::array({"/usr/bin/python3", "-c", code})) << d.dump();
-  }
+)",
+                               "c = socket.create_connection(('169.254.169.254', 80)); "
+                               "c.sendall(b'x')",
+                               "test_metadata_flow");
 }
 
 }  // namespace
