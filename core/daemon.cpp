@@ -87,6 +87,9 @@ class StopSignal {
   StopSignal(const StopSignal &) = delete;
   StopSignal &operator=(const StopSignal &) = delete;
 
+  // When the signal came (Clock ticks); 0 before.
+  static const std::atomic<Clock::rep> &came() { return came_; }
+
   void asyncWait(std::function<void(int signal, Clock::time_point came)> on_stop) {
     readable_.async_wait(boost::asio::posix::descriptor::wait_read,
                          [this, on_stop = std::move(on_stop)](const boost::system::error_code &ec) {
@@ -424,6 +427,7 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
     spdlog::error("{}", stop_signal.error());
     return 1;
   }
+  drainer.formatInfoUntil(&StopSignal::came());
   // Stopping is bounded whatever the backlog: the final drain, then what
   // the plugins have queued, until kStopBound after the signal came.
   constexpr std::chrono::milliseconds kStopBound{1000};

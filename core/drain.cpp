@@ -67,7 +67,10 @@ std::string stringText(const raqib_string &s) {
 
 void Drainer::deliver(const std::shared_ptr<const RecordSnapshot> &record, Priority priority) {
   plugins_.dispatch(record, priority);
-  if (events_ == Events::All) plugins_.publishInfo(record);
+  if (events_ == Events::All)
+    plugins_.publishInfo(record, stop_came_ && stop_came_->load(std::memory_order_relaxed)
+                                     ? PluginHost::Format::later
+                                     : PluginHost::Format::now);
 }
 
 ExecActivity decodeExec(const raqib_proc &rec, int64_t boot_to_unix_ns) {

@@ -2,6 +2,7 @@
 // entry of the map taken out into records for the plugins.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 #include <cstdint>
@@ -139,6 +140,14 @@ class Drainer {
 
   const DrainStats &stats() const { return stats_; }
 
+  // With --events all the drain loop formats each info record itself: that
+  // paces the drains to what the printers can write, and the kernel maps
+  // aggregate meanwhile instead of a printer's queue overflowing. Once
+  // *stop_came is set (by the stop signal's handler, at any time), the
+  // printers format them instead, within the stop bound: what is left of
+  // the drain under way and the final drain take no formatting time.
+  void formatInfoUntil(const std::atomic<int64_t> *stop_came) { stop_came_ = stop_came; }
+
   // Called with the map and what is wrong for each entry the programs could
   // not have written (core/tamper.cpp reports it); the entry is skipped.
   using Impossible = std::function<void(const std::string &map, const std::string &what)>;
@@ -174,6 +183,7 @@ class Drainer {
   Events events_;
   Impossible impossible_ = [](const std::string &, const std::string &) {};
   DrainStats stats_;
+  const std::atomic<int64_t> *stop_came_ = nullptr;
   ResolvedNames resolved_;
   std::chrono::steady_clock::time_point last_reconcile_ = std::chrono::steady_clock::now();
 };

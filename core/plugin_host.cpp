@@ -673,8 +673,13 @@ void PluginHost::dispatch(const std::shared_ptr<const RecordSnapshot> &record, P
     if (w->fields.subscriptions & kind) w->offer({record, nullptr}, priority);
 }
 
-void PluginHost::publishInfo(std::shared_ptr<const RecordSnapshot> record) {
+void PluginHost::publishInfo(std::shared_ptr<const RecordSnapshot> record, Format format) {
   int64_t now = unixNowNs();
+  if (format == Format::now) {
+    publish(std::make_shared<Output>(RAQIB_RECORD_INFO, infoJson(record->view(), now, hostname_),
+                                     infoText(record->view(), now)));
+    return;
+  }
   publish(std::make_shared<Output>(RAQIB_RECORD_INFO, [this, record = std::move(record), now](
                                                           std::string &json, std::string &text) {
     json = infoJson(record->view(), now, hostname_);

@@ -31,10 +31,8 @@
 namespace raqib {
 
 // One record as printers get it (detection, health, tamper or info), in JSON
-// and in text, shared by every printer's queue. An info record (--events
-// all) is formatted by the first printer thread that takes it, once for all
-// printers: the drain loop passes records on at the rate the kernel makes
-// them instead of formatting each one itself.
+// and in text, shared by every printer's queue. Formatted when made, or by
+// the first printer thread that asks for it (once for all printers).
 class Output {
  public:
   using Format = std::function<void(std::string &json, std::string &text)>;
@@ -103,8 +101,11 @@ class PluginHost {
   void dispatch(const std::shared_ptr<const RecordSnapshot> &record,
                 Priority priority = Priority::normal);
 
-  // Queue a record to every printer as an informational output (--events all).
-  void publishInfo(std::shared_ptr<const RecordSnapshot> record);
+  // Queue a record to every printer as an informational output (--events
+  // all), formatted now (on the calling thread), or later, by the first
+  // printer thread that takes it.
+  enum class Format { now, later };
+  void publishInfo(std::shared_ptr<const RecordSnapshot> record, Format format);
   // Queue a tamper record (serialised by core/tamper.cpp) to every printer
   // subscribed to RAQIB_RECORD_TAMPER.
   void publishTamper(std::string json, std::string text);
