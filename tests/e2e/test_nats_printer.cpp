@@ -51,10 +51,9 @@ class NatsServer {
  public:
   explicit NatsServer(const std::string &dir) : dir_(dir), port_(freeLoopbackPort(SOCK_STREAM)) {}
 
-  // Its client port opens before JetStream has started, and a request in
-  // between has crashed nats-server (a nil dereference in its log, seen
-  // once in several full runs): ready once it logs "Server is ready", which
-  // comes after JetStream. The log is appended to across restarts.
+  // Its client port opens before JetStream has started (and has recovered
+  // its streams): ready once it logs "Server is ready", which comes after.
+  // The log is appended to across restarts.
   bool start() {
     size_t before = readyLines();
     process_ = std::make_unique<PeerProcess>(
@@ -123,8 +122,12 @@ class NatsPrinterTest : public ::testing::Test {
   }
 
   SpoolPeer peer() const {
-    return {"nats", "acknowledged", [this] { return server_->start(); },
-            [this] { server_->stop(); }, [this] { return server_->detectionsInStream(); }};
+    return {"nats",
+            "acknowledged",
+            [this] { return server_->start(); },
+            [this] { server_->stop(); },
+            [this] { return server_->detectionsInStream(); },
+            fmt::format("created the JetStream stream {}", kStream)};
   }
 
   TempFile scratch_{"unused", ""};

@@ -56,6 +56,13 @@ bool reached(const SpoolPeer &peer, const std::vector<std::string> &uuids) {
   return waitUntil([&] { return onlyThese(peer.detections(), uuids).size() >= uuids.size(); }, 20s);
 }
 
+// Waits until the daemon has set up the fresh peer (SpoolPeer::set_up).
+bool setUp(DaemonProcess &daemon, const SpoolPeer &peer) {
+  return peer.set_up.empty() ||
+         daemon.waitForStderr(
+             [&](const std::string &l) { return l.find(peer.set_up) != std::string::npos; }, 20s);
+}
+
 void append(std::vector<std::string> &to, const std::vector<std::string> &more) {
   to.insert(to.end(), more.begin(), more.end());
 }
@@ -64,6 +71,7 @@ void append(std::vector<std::string> &to, const std::vector<std::string> &more) 
 
 void expectOnceInOrderAcrossAnOutage(DaemonProcess &daemon, const SpoolPeer &peer) {
   auto shown = detectShadowReads(daemon, 3);
+  ASSERT_TRUE(setUp(daemon, peer)) << daemon.stderrText();
   ASSERT_TRUE(reached(peer, shown)) << daemon.stderrText() << daemon.stdoutText();
 
   peer.stop();
@@ -112,6 +120,7 @@ void expectSpoolSurvivesARestart(const std::string &config_path, const SpoolPeer
   ASSERT_TRUE(peer.start());
   DaemonProcess daemon({"--config", config_path});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
+  ASSERT_TRUE(setUp(daemon, peer)) << daemon.stderrText();
   ASSERT_TRUE(reached(peer, shown))
       << daemon.stderrText() << daemon.stdoutText();  // without a new detection
   append(shown, detectShadowReads(daemon, 2));

@@ -30,6 +30,10 @@ struct SpoolPeer {
   std::function<bool()> start;
   std::function<void()> stop;
   std::function<std::vector<std::string>()> detections;  // uuids it holds, in its order
+  // A line the daemon logs once the printer has set up a fresh peer, before
+  // which the peer is not read ("": it may be read at once). nats-server
+  // 2.9.10 crashes on a read while the printer creates its stream.
+  std::string set_up = "";
 };
 
 // With the peer up and the daemon ready: detections before, during and
