@@ -102,7 +102,7 @@ Status Drainer::drainExec() {
   bool lane_idle = exec_lane.idle();
   if (!lane_idle)
     if (auto s = exec_lane.nextEpoch(); !s) return s;
-  auto lane = lane_idle ? Result<int>(-1) : exec_lane.epochs().flip();
+  auto lane = lane_idle ? Result<int>(EpochPair::kNothingToDrain) : exec_lane.epochs().flip();
   if (!lane) return Error{lane.error()};
   int64_t offset = bootToUnixOffsetNs();
   // Every entry into the table first, then the records: a child's record
@@ -436,7 +436,7 @@ Status Drainer::drainDns() {
   bool lane_idle = dns_lane.idle();
   if (!lane_idle)  // before the flip, as the exec lane's
     if (auto s = dns_lane.nextEpoch(); !s) return s;
-  auto lane = lane_idle ? Result<int>(-1) : dns_lane.epochs().flip();
+  auto lane = lane_idle ? Result<int>(EpochPair::kNothingToDrain) : dns_lane.epochs().flip();
   if (!lane) return Error{lane.error()};
   auto drained = bpf_.dnsEpochs().flip();
   if (!drained) return Error{drained.error()};
@@ -478,7 +478,7 @@ Status Drainer::drainPeers() {
   bool lane_idle = peer_lane.idle();
   if (!lane_idle)
     if (auto s = peer_lane.nextEpoch(); !s) return s;
-  auto lane = lane_idle ? Result<int>(-1) : peer_lane.epochs().flip();
+  auto lane = lane_idle ? Result<int>(EpochPair::kNothingToDrain) : peer_lane.epochs().flip();
   if (!lane) return Error{lane.error()};
   auto drained = bpf_.peerEpochs().flip();
   if (!drained) return Error{drained.error()};

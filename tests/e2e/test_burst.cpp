@@ -26,22 +26,8 @@ TEST(Burst, MillionOpensSumExactly) {
   fs::path target = dir / "target";
   std::ofstream(target) << "x";
 
-  TempFile config("raqib.toml", R"([exec]
-cadence = "10ms"
-[file_access]
-cadence = "10ms"
-[plugins.file]
-[[plugins.file.recipe]]
-name = "test_burst"
-description = "A file of the test's was opened"
-tactic = "discovery"
-technique = "T1083"
-importance = "low"
-actions = ["open"]
-paths = [")" + dir.string() + R"(/"]
-[printers.stdout]
-format = "json"
-)");
+  TempFile config("raqib.toml",
+                  fileRecipeConfig("test_burst", "[\"open\"]", dir.string() + "/", "", "10ms"));
   DaemonProcess daemon({"--config", config.path()});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
 

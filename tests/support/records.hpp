@@ -20,15 +20,15 @@ namespace raqib::test {
 
 using nlohmann::json;
 
-// A configuration for a test of its own file recipe: 100 ms exec and file
-// cadences, JSON on stdout, and the file plugin with one recipe, name,
+// A configuration for a test of its own file recipe: exec and file cadences
+// (100 ms unless given), JSON on stdout, and the file plugin with one recipe, name,
 // watching actions (a TOML array, e.g. R"(["open"])") on path; extra: more
 // lines of that recipe.
 inline std::string fileRecipeConfig(const std::string &name, const std::string &actions,
-                                    const std::string &path, const std::string &extra = "") {
-  return "[exec]\ncadence = \"100ms\"\n[file_access]\ncadence = \"100ms\"\n"
-         "[plugins.file]\n[[plugins.file.recipe]]\nname = \"" +
-         name +
+                                    const std::string &path, const std::string &extra = "",
+                                    const std::string &cadence = "100ms") {
+  return "[exec]\ncadence = \"" + cadence + "\"\n[file_access]\ncadence = \"" + cadence +
+         "\"\n[plugins.file]\n[[plugins.file.recipe]]\nname = \"" + name +
          "\"\ndescription = \"A file of the test's was acted on\"\n"
          "tactic = \"defense-evasion\"\ntechnique = \"T1070.004\"\nimportance = \"high\"\n"
          "actions = " +
