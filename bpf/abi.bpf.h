@@ -264,17 +264,46 @@ struct raqib_uring_request {
 };
 
 /* uring_requests: the request's address -> its arguments, from submission
- * to completion. LRU: a request cancelled with its ring, or one whose
- * success posts no completion, is evicted by newer ones rather than held;
- * a completion that finds its request evicted by a flood of requests in
- * flight is counted as failed (RAQIB_MAP_URING_REQUESTS). Preallocated:
+ * to completion. A hash, not an LRU: a flood of requests in flight (linked
+ * behind a timeout, or blocked in io-wq) evicted a watched request's entry
+ * before it completed, and the act went unrecorded. A request that finds
+ * no room is recorded at its submission instead, as done, and counted
+ * (capped of RAQIB_MAP_URING_REQUESTS): its result is not known then, but
+ * it is not lost. Requests whose success posts no completion are not kept
+ * (recorded at submission), and every other one leaves through its
+ * completion or its overflow, so nothing stays behind. Preallocated:
  * 1024 x 2.4 KiB. */
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, RAQIB_URING_REQUESTS);
   __type(key, __u64);
   __type(value, struct raqib_uring_request);
 } uring_requests SEC(".maps");
+
+/* A completion the completion queue had no room for goes to the ring's
+ * overflow list, and tp_btf/io_uring_cqe_overflow names it by its ring and
+ * user_data only, not by its request: io_uring_complete never runs for it.
+ * A process that left its completion queue full hid its opens so. This map
+ * finds the request: (ring, user_data) -> the request's address. user_data
+ * is the submitter's to choose, so a second request in flight with the
+ * same pair is recorded at its submission (capped), and the first is
+ * marked ambiguous: an overflow of the pair records it as done, since
+ * either may have been the one that completed. */
+struct raqib_uring_user {
+  __u64 ring;
+  __u64 user_data;
+};
+struct raqib_uring_req_ref {
+  __u64 req;
+  __u32 ambiguous;
+  __u32 pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, RAQIB_URING_REQUESTS);
+  __type(key, struct raqib_uring_user);
+  __type(value, struct raqib_uring_req_ref);
+} uring_users SEC(".maps");
 
 /* uring_scratch: per-CPU room to build a request's entry in. */
 struct {
@@ -424,12 +453,15 @@ static __always_inline void uring_open_by_name(struct raqib_syscall_args *a) {
   a->actions = open_actions(a->flags);
 }
 
-/* A request submitted with IOSQE_CQE_SKIP_SUCCESS: its success posts no
- * completion, so no completion program runs. It is recorded at its
- * submission, as done (the result unknown yet): an open by its name in its
- * directory (no file yet), an fd operation by its fd or fixed file. A
- * failure clears the skip and completes, and is recorded then too. */
-static __always_inline void uring_skipped(struct io_kiocb *req, struct raqib_uring_request *u) {
+/* A request recorded at its submission, as done (the result unknown yet):
+ * an open by its name in its directory (no file yet), an fd operation by
+ * its fd or fixed file. So are requests submitted with
+ * IOSQE_CQE_SKIP_SUCCESS, whose success posts no completion (a failure
+ * clears the skip and completes: it finds no entry and is not recorded
+ * again), and requests uring_requests has no room for or whose (ring,
+ * user_data) another request in flight holds. */
+static __always_inline void uring_record_submitted(struct io_kiocb *req,
+                                                   struct raqib_uring_request *u) {
   struct raqib_syscall_args *a = &u->a;
   struct file *file = NULL;
   if (a->resolve == RAQIB_RESOLVE_OPENED) {
@@ -439,6 +471,49 @@ static __always_inline void uring_skipped(struct io_kiocb *req, struct raqib_uri
     if (!(req->flags & REQ_F_FIXED_FILE)) a->dfd = req->cqe.fd;
   }
   file_action_record(bpf_get_current_task_btf(), a, &u->names, file, 0);
+}
+
+/* Keep u for req's completion; false when it must be recorded now (no
+ * room, or its (ring, user_data) taken by another request in flight). */
+static __always_inline bool uring_keep(struct io_kiocb *req, __u64 key,
+                                       struct raqib_uring_request *u) {
+  if (bpf_map_update_elem(&uring_requests, &key, u, BPF_ANY) != 0) return false;
+  struct raqib_uring_user user = {.ring = (__u64)req->ctx, .user_data = req->cqe.user_data};
+  struct raqib_uring_req_ref ref = {.req = key};
+  if (bpf_map_update_elem(&uring_users, &user, &ref, BPF_NOEXIST) == 0) return true;
+  struct raqib_uring_req_ref *held = bpf_map_lookup_elem(&uring_users, &user);
+  if (held && held->req != key) {
+    held->ambiguous = 1;
+  } else if (held) { /* a stale pair of this very request: its own again */
+    held->ambiguous = 0;
+    return true;
+  }
+  bpf_map_delete_elem(&uring_requests, &key);
+  return false;
+}
+
+/* Record the request req with its result res when known, else as done, as
+ * at a submission (an open by its name). */
+static __always_inline void uring_record_completed(struct io_kiocb *req,
+                                                   struct raqib_uring_request *u, bool known,
+                                                   long res) {
+  if (!known) res = 0;
+  struct file *file = NULL;
+  if (known || u->a.resolve == RAQIB_RESOLVE_FD) file = uring_file(req, u, res, false);
+  /* An open whose result is not known, or into a fixed slot (which installs
+   * no fd) whose file is not found: by its name. */
+  if (u->a.resolve == RAQIB_RESOLVE_OPENED && (!known || (u->file_slot && res >= 0 && !file)))
+    uring_open_by_name(&u->a);
+  file_action_record(bpf_get_current_task_btf(), &u->a, &u->names, file, res);
+}
+
+/* Forget the kept request at address key (ring and user_data: its pair in
+ * uring_users). */
+static __always_inline void uring_forget(__u64 key, __u64 ring, __u64 user_data) {
+  bpf_map_delete_elem(&uring_requests, &key);
+  struct raqib_uring_user user = {.ring = ring, .user_data = user_data};
+  struct raqib_uring_req_ref *ref = bpf_map_lookup_elem(&uring_users, &user);
+  if (ref && ref->req == key) bpf_map_delete_elem(&uring_users, &user);
 }
 
 SEC("tp_btf/io_uring_submit_req")
@@ -451,41 +526,73 @@ int BPF_PROG(raqib_uring_submit, struct io_kiocb *req) {
   __builtin_memset(&u->a, 0, sizeof(u->a));
   u->file_slot = 0;
   __u64 key = (__u64)req;
-  if (!uring_args(req, op, u)) {
-    /* Another attribute: forget what a request at this address left (one
-     * whose success skipped its completion). */
-    bpf_map_delete_elem(&uring_requests, &key);
-    return 0;
-  }
+  if (!uring_args(req, op, u)) return 0; /* another attribute */
   u->opcode = op;
-  if (req->flags & REQ_F_CQE_SKIP) uring_skipped(req, u);
-  if (bpf_map_update_elem(&uring_requests, &key, u, BPF_ANY) != 0)
-    count_map(RAQIB_MAP_URING_REQUESTS, RAQIB_CNT_FAILED);
+  if (!(req->flags & REQ_F_CQE_SKIP)) {
+    if (uring_keep(req, key, u)) return 0;
+    count_capped(RAQIB_MAP_URING_REQUESTS);
+  }
+  uring_record_submitted(req, u);
   return 0;
 }
 
-/* The completion: record the request's action with its result. A file
- * request with no entry (evicted, or submitted before raqib started) is
- * counted; an xattr request cannot be told apart from one of another
- * attribute any more (its name is freed): not counted. */
+/* A successful open that completed with no entry kept (recorded at its
+ * submission by the name passed, which through a symlink is the link's, or
+ * submitted before raqib started): its arguments, in scratch, to record it
+ * again from the file it opened, so the watched file is named by its own
+ * path and identity; NULL for anything else. */
+static __always_inline struct raqib_uring_request *uring_unkept_open(struct io_kiocb *req, __u8 op,
+                                                                    long res) {
+  if ((op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2) || res < 0) return NULL;
+  struct raqib_uring_request *u = get_uring_scratch();
+  if (!u) return NULL;
+  struct io_open *o = (void *)&req->cmd;
+  __builtin_memset(&u->a, 0, sizeof(u->a));
+  u->a.flags = BPF_CORE_READ(o, how.flags);
+  u->a.resolve = RAQIB_RESOLVE_OPENED;
+  u->file_slot = BPF_CORE_READ(o, file_slot);
+  if (u->file_slot && !uring_file(req, u, res, false)) return NULL; /* no name to fall back on */
+  return u;
+}
+
+/* The completion: record the request's action with its result. */
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(raqib_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return 0;
   __u64 key = (__u64)req;
   __u8 op = BPF_CORE_READ((struct io_kiocb *)req, opcode);
   if (!uring_file_op(op)) return 0;
-  struct raqib_uring_request *u = bpf_map_lookup_elem(&uring_requests, &key);
-  if (!u || u->opcode != op) {
-    if (op != IORING_OP_SETXATTR && op != IORING_OP_FSETXATTR)
-      count_map(RAQIB_MAP_URING_REQUESTS, RAQIB_CNT_FAILED);
-    return 0;
+  long res = cqe->res;
+  struct raqib_uring_request *u = NULL;
+  struct raqib_uring_request *kept = bpf_map_lookup_elem(&uring_requests, &key);
+  if (kept) {
+    /* Into scratch, so that both ways reach the record with the same
+     * state: the verifier walks file_action_record once. */
+    u = kept->opcode == op ? get_uring_scratch() : NULL; /* else left by an earlier request */
+    if (u && bpf_probe_read_kernel(u, sizeof(*u), kept) != 0) u = NULL;
+    uring_forget(key, (__u64)ring, cqe->user_data);
+  } else {
+    u = uring_unkept_open(req, op, res);
   }
-  long res = BPF_CORE_READ(cqe, res);
-  struct file *file = uring_file(req, u, res, false);
-  /* An open into a fixed slot installs no fd: its file, else its name. */
-  if (u->file_slot && res >= 0 && !file) uring_open_by_name(&u->a);
-  file_action_record(bpf_get_current_task_btf(), &u->a, &u->names, file, res);
-  bpf_map_delete_elem(&uring_requests, &key);
+  if (u) uring_record_completed(req, u, true, res);
+  return 0;
+}
+
+/* A completion that went to the overflow list: its request by its (ring,
+ * user_data), recorded with its result, or as done when the pair was
+ * ambiguous. */
+SEC("tp_btf/io_uring_cqe_overflow")
+int BPF_PROG(raqib_uring_overflow, void *ring, __u64 user_data, __s32 res, __u32 cflags,
+             void *ocqe) {
+  if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return 0;
+  struct raqib_uring_user user = {.ring = (__u64)ring, .user_data = user_data};
+  struct raqib_uring_req_ref *ref = bpf_map_lookup_elem(&uring_users, &user);
+  if (!ref) return 0;
+  __u64 key = ref->req;
+  bool known = !ref->ambiguous;
+  struct raqib_uring_request *u = bpf_map_lookup_elem(&uring_requests, &key);
+  if (u) uring_record_completed((struct io_kiocb *)key, u, known, res);
+  uring_forget(key, (__u64)ring, user_data);
   return 0;
 }
 

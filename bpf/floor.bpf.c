@@ -79,7 +79,7 @@ int floor_setns(struct trace_event_raw_sys_exit *ctx) {
 }
 
 /* abi.bpf.h: the ia32 ABI on raw sys_exit (every syscall), and io_uring
- * submissions and completions. */
+ * submissions, completions and completions that overflowed. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(floor_compat_exit, struct pt_regs *regs, long ret) {
   return 0;
@@ -92,5 +92,11 @@ int BPF_PROG(floor_uring_complete, struct io_ring_ctx *ring, void *req, struct i
 
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(floor_uring_submit, struct io_kiocb *req) {
+  return 0;
+}
+
+SEC("tp_btf/io_uring_cqe_overflow")
+int BPF_PROG(floor_uring_overflow, void *ring, __u64 user_data, __s32 res, __u32 cflags,
+             void *ocqe) {
   return 0;
 }

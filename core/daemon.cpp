@@ -186,6 +186,8 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
         j["ringbuf"] = {{"records", c.inserts}, {"dropped", c.failed}};
       else if (id == RAQIB_MAP_SYSCALL_NAMES)  // not a map of behaviours: nothing is lost here
         j["syscall_names"] = {{"no_room", c.failed}, {"unreadable", c.capped}};
+      else if (id == RAQIB_MAP_URING_REQUESTS)  // nor here: kept or recorded at once
+        j["uring_requests"] = {{"recorded_at_submission", c.capped}};
       else
         j["maps"][kMapNames[id]] = {{"inserts", c.inserts},
                                     {"updates", c.updates},
@@ -235,8 +237,7 @@ class OverflowWatch {
         continue;
       }
       if (id == RAQIB_MAP_URING_REQUESTS) {
-        warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",
-                    "more io_uring file requests were in flight at once than it holds");
+        warnUring((*counters)[id]);
         continue;
       }
       warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",
@@ -269,9 +270,23 @@ class OverflowWatch {
     names_no_room_ = c.failed;
   }
 
+  // io_uring file requests recorded at their submission, without their
+  // result: nothing is lost, but a flood of requests in flight or a
+  // user_data shared on purpose is a way to blur results.
+  void warnUring(const MapCounters &c) {
+    if (c.capped > uring_at_submission_)
+      spdlog::warn(
+          "uring_requests: {} io_uring file requests recorded at their submission, their result "
+          "unknown, since the last check ({} in all): more were in flight at once than it holds, "
+          "or another request in flight had the same ring and user_data",
+          c.capped - uring_at_submission_, c.capped);
+    uring_at_submission_ = c.capped;
+  }
+
   std::array<uint64_t, RAQIB_MAP_COUNT> failed_{};
   std::array<uint64_t, RAQIB_MAP_COUNT> capped_{};
   uint64_t names_no_room_ = 0;
+  uint64_t uring_at_submission_ = 0;
 };
 
 }  // namespace

@@ -173,13 +173,16 @@ std::string entriesTable() {
   };
   std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
   bool hooks = btfHas(vmlinux.get(), "btf_trace_io_uring_submit_req", BTF_KIND_TYPEDEF) &&
-               btfHas(vmlinux.get(), "btf_trace_io_uring_complete", BTF_KIND_TYPEDEF);
+               btfHas(vmlinux.get(), "btf_trace_io_uring_complete", BTF_KIND_TYPEDEF) &&
+               btfHas(vmlinux.get(), "btf_trace_io_uring_cqe_overflow", BTF_KIND_TYPEDEF);
   for (const UringOp &op : kUringOps) {
     bool has = hooks && btfHas(vmlinux.get(), op.type, BTF_KIND_STRUCT) &&
                uringHasOp(vmlinux.get(), op.opcode);
-    std::string how = "no io_uring_submit_req or io_uring_complete tracepoint in this kernel";
+    std::string how =
+        "no io_uring_submit_req, io_uring_complete or io_uring_cqe_overflow tracepoint in this "
+        "kernel";
     if (has)
-      how = fmt::format("io_uring_submit_req, then io_uring_complete: {}", op.how);
+      how = fmt::format("io_uring_submit_req, then io_uring_complete or _cqe_overflow: {}", op.how);
     else if (hooks)
       how = fmt::format("{} or {} is not in this kernel's BTF: not recorded", op.type, op.opcode);
     entries.push_back({op.entry, has ? "yes" : "no", how});

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -91,41 +92,107 @@ TEST(OtherEntries, Int80OpenOfShadowIsDetected) {
 
 constexpr uint8_t kOpFtruncate = 55;  // IORING_OP_FTRUNCATE (6.9): newer than these headers
 
-// Submit sqe through a new io_uring ring by the raw syscalls (a fixed-file
-// table of one slot registered first, holding fixed_fd or empty) and wait
-// for its completion: its result (0 without waiting for an
+constexpr int kRingFailed = -100000;
+
+// An io_uring ring made by the raw syscalls, for a child: no allocation
+// (the parent has threads), and nothing freed before the child exits. A
+// fixed-file table of one slot is registered, holding fixed_fd or empty.
+class Ring {
+ public:
+  // entries submission slots and cq_entries completion slots (0: the
+  // kernel's default, twice entries).
+  explicit Ring(unsigned entries, unsigned cq_entries = 0, int fixed_fd = -1) {
+    if (cq_entries) {
+      params_.flags = IORING_SETUP_CQSIZE;
+      params_.cq_entries = cq_entries;
+    }
+    fd_ = static_cast<int>(syscall(SYS_io_uring_setup, entries, &params_));
+    if (fd_ < 0) return;
+    sq_ = map(params_.sq_off.array + params_.sq_entries * sizeof(uint32_t), IORING_OFF_SQ_RING);
+    cq_ = map(params_.cq_off.cqes + params_.cq_entries * sizeof(io_uring_cqe), IORING_OFF_CQ_RING);
+    sqes_ = reinterpret_cast<io_uring_sqe *>(
+        map(params_.sq_entries * sizeof(io_uring_sqe), IORING_OFF_SQES));
+    ok_ = sq_ && cq_ && sqes_ &&
+          syscall(SYS_io_uring_register, fd_, IORING_REGISTER_FILES, &fixed_fd, 1) == 0;
+  }
+  bool ok() const { return ok_; }
+
+  // Queue sqe for the next enter.
+  void push(const io_uring_sqe &sqe) {
+    uint32_t at = (sqTail()->load() + queued_) & (params_.sq_entries - 1);
+    sqes_[at] = sqe;
+    reinterpret_cast<uint32_t *>(sq_ + params_.sq_off.array)[at] = at;
+    queued_++;
+  }
+  // Submit what is queued and wait until wait completions are posted;
+  // false when not all were submitted.
+  bool enter(unsigned wait) {
+    sqTail()->store(sqTail()->load() + queued_, std::memory_order_release);
+    long n = syscall(SYS_io_uring_enter, fd_, queued_, wait, wait ? IORING_ENTER_GETEVENTS : 0,
+                     nullptr, 0);
+    bool all = n == long(queued_);
+    queued_ = 0;
+    return all;
+  }
+  // The result of the first completion posted with user_data, else nullopt.
+  std::optional<int> result(uint64_t user_data) const {
+    for (uint32_t at = cqHead()->load(); at != cqTail()->load(); at++) {
+      const io_uring_cqe &c = cqes()[at & (params_.cq_entries - 1)];
+      if (c.user_data == user_data) return c.res;
+    }
+    return std::nullopt;
+  }
+  // Whether a completion posted with user_data succeeded.
+  bool succeeded(uint64_t user_data) const {
+    for (uint32_t at = cqHead()->load(); at != cqTail()->load(); at++) {
+      const io_uring_cqe &c = cqes()[at & (params_.cq_entries - 1)];
+      if (c.user_data == user_data && c.res >= 0) return true;
+    }
+    return false;
+  }
+  // Take every completion posted: the queue has room again.
+  void reap() { cqHead()->store(cqTail()->load(), std::memory_order_release); }
+
+ private:
+  char *map(size_t bytes, off_t what) const {
+    void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, what);
+    return p == MAP_FAILED ? nullptr : static_cast<char *>(p);
+  }
+  std::atomic<uint32_t> *sqTail() const {
+    return reinterpret_cast<std::atomic<uint32_t> *>(sq_ + params_.sq_off.tail);
+  }
+  std::atomic<uint32_t> *cqHead() const {
+    return reinterpret_cast<std::atomic<uint32_t> *>(cq_ + params_.cq_off.head);
+  }
+  std::atomic<uint32_t> *cqTail() const {
+    return reinterpret_cast<std::atomic<uint32_t> *>(cq_ + params_.cq_off.tail);
+  }
+  const io_uring_cqe *cqes() const {
+    return reinterpret_cast<const io_uring_cqe *>(cq_ + params_.cq_off.cqes);
+  }
+
+  io_uring_params params_{};
+  int fd_ = -1;
+  char *sq_ = nullptr, *cq_ = nullptr;
+  io_uring_sqe *sqes_ = nullptr;
+  unsigned queued_ = 0;
+  bool ok_ = false;
+};
+
+// Submit sqe through a new ring (its fixed-file slot holding fixed_fd or
+// empty) and wait for its completion: its result (0 without waiting for an
 // IOSQE_CQE_SKIP_SUCCESS one), or kRingFailed when the ring could not be
 // used.
-constexpr int kRingFailed = -100000;
-int uringSubmit(const io_uring_sqe &sqe, int fixed_fd = -1) {
-  io_uring_params params{};
-  int ring = static_cast<int>(syscall(SYS_io_uring_setup, 1, &params));
-  if (ring < 0) return kRingFailed;
-  size_t sq_bytes = params.sq_off.array + params.sq_entries * sizeof(uint32_t);
-  size_t cq_bytes = params.cq_off.cqes + params.cq_entries * sizeof(io_uring_cqe);
-  auto *sq = static_cast<char *>(
-      mmap(nullptr, sq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING));
-  auto *cq = static_cast<char *>(
-      mmap(nullptr, cq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
-  auto *sqes = static_cast<io_uring_sqe *>(mmap(
-      nullptr, sizeof(io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQES));
-  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) return kRingFailed;
-  if (syscall(SYS_io_uring_register, ring, IORING_REGISTER_FILES, &fixed_fd, 1) != 0)
-    return kRingFailed;
-  sqes[0] = sqe;
-  auto *array = reinterpret_cast<uint32_t *>(sq + params.sq_off.array);
-  auto *tail = reinterpret_cast<std::atomic<uint32_t> *>(sq + params.sq_off.tail);
-  array[0] = 0;
-  tail->store(tail->load() + 1, std::memory_order_release);
+int uringSubmit(io_uring_sqe sqe, int fixed_fd = -1) {
+  Ring ring(1, 0, fixed_fd);
+  if (!ring.ok()) return kRingFailed;
+  sqe.user_data = 1;
+  ring.push(sqe);
   // A success of IOSQE_CQE_SKIP_SUCCESS posts no completion: none is waited for.
   bool skip = sqe.flags & IOSQE_CQE_SKIP_SUCCESS;
-  if (syscall(SYS_io_uring_enter, ring, 1, skip ? 0 : 1, skip ? 0 : IORING_ENTER_GETEVENTS, nullptr,
-              0) != 1)
-    return kRingFailed;
+  if (!ring.enter(skip ? 0 : 1)) return kRingFailed;
   if (skip) return 0;
-  auto *head = reinterpret_cast<std::atomic<uint32_t> *>(cq + params.cq_off.head);
-  auto *cqes = reinterpret_cast<io_uring_cqe *>(cq + params.cq_off.cqes);
-  return cqes[head->load() & (params.cq_entries - 1)].res;
+  return ring.result(1).value_or(kRingFailed);
 }
 
 // An SQE of opcode on (dfd, path), with addr2 and len as the op takes them.
@@ -256,6 +323,38 @@ class IoUringFileOps : public ::testing::Test {
     });
   }
   static bool ok(int res) { return res >= 0; }
+
+  // An open of path (O_RDONLY) with user_data.
+  static io_uring_sqe openSqe(const char *path, uint64_t user_data) {
+    io_uring_sqe sqe = uringSqe(IORING_OP_OPENAT, AT_FDCWD, path);
+    sqe.open_flags = O_RDONLY;
+    sqe.user_data = user_data;
+    return sqe;
+  }
+
+  // The child fills its ring's completion queue with NOPs, then opens file
+  // (user_data 7) and, when decoy is given, opens decoy with the same
+  // user_data in the same submission: their completions go to the
+  // overflow list, where io_uring_complete does not run. Exits 0 when
+  // file's open succeeded.
+  static ChildResult openWithAFullCompletionQueue(const std::string &file,
+                                                  const char *decoy = nullptr) {
+    return inChild([&] {
+      constexpr unsigned kSlots = 8;
+      Ring ring(kSlots, kSlots);
+      if (!ring.ok()) return 2;
+      io_uring_sqe nop{};
+      nop.opcode = IORING_OP_NOP;
+      for (unsigned i = 0; i < kSlots; i++) ring.push(nop);
+      if (!ring.enter(kSlots)) return 3;
+      ring.push(openSqe(file.c_str(), 7));
+      if (decoy) ring.push(openSqe(decoy, 7));
+      if (!ring.enter(0)) return 4;
+      ring.reap();
+      if (!ring.enter(1)) return 5;      // takes the overflow list into the queue
+      return ring.succeeded(7) ? 0 : 6;  // file's open (the decoy fails: ENOENT)
+    });
+  }
 
   static inline std::string dir_;
   static inline std::unique_ptr<TempFile> config_;
@@ -392,6 +491,79 @@ TEST_F(IoUringFileOps, FtruncateIsDetected) {
   sqe.off = 0;  // the new length
   expectDetected(submitInChild(sqe, ok), path("truncated"), json::array({"truncate"}));
   close(fd);
+}
+
+// io_uring_complete does not run for a completion that overflowed: the
+// request is found by its ring and user_data (bpf/abi.bpf.h).
+TEST_F(IoUringFileOps, AnOpenWhoseCompletionOverflowsIsDetected) {
+  create("overflowed");
+  expectDetected(openWithAFullCompletionQueue(path("overflowed")), path("overflowed"),
+                 json::array({"open", "read"}));
+}
+
+// user_data is the submitter's: a decoy in flight with the open's user_data
+// cannot take the open's place when both completions overflow.
+TEST_F(IoUringFileOps, AnOpenSharingItsUserDataWhoseCompletionOverflowsIsDetected) {
+  create("shared-user-data");
+  std::string decoy = path("no-such-file");
+  expectDetected(openWithAFullCompletionQueue(path("shared-user-data"), decoy.c_str()),
+                 path("shared-user-data"), json::array({"open", "read"}));
+}
+
+// Through a symlink, with a decoy in flight holding its user_data: the open
+// is recorded at its submission by the link's name, and again at its
+// completion from the file it opened, the watched one.
+TEST_F(IoUringFileOps, AnOpenThroughASymlinkSharingItsUserDataIsDetectedByItsTarget) {
+  create("symlinked");
+  std::string link = dir_ + "-link";  // outside the watched directory
+  std::filesystem::remove(link);
+  std::filesystem::create_symlink(path("symlinked"), link);
+  expectDetected(inChild([&] {
+                   Ring ring(4);
+                   if (!ring.ok()) return 2;
+                   __kernel_timespec delay{0, 200'000'000};
+                   io_uring_sqe timeout{};
+                   timeout.opcode = IORING_OP_TIMEOUT;
+                   timeout.addr = reinterpret_cast<uintptr_t>(&delay);
+                   timeout.len = 1;
+                   timeout.flags = IOSQE_IO_HARDLINK;  // runs the decoy when it expires
+                   ring.push(timeout);
+                   ring.push(openSqe("/nonexistent-raqib-decoy", 7));
+                   ring.push(openSqe(link.c_str(), 7));
+                   if (!ring.enter(3)) return 3;
+                   return ring.succeeded(7) ? 0 : 4;
+                 }),
+                 path("symlinked"), json::array({"open", "read"}));
+  std::filesystem::remove(link);
+}
+
+// An open linked behind a 200 ms timeout, then more file requests in flight
+// than uring_requests holds (1024), each behind its own timeout: when the
+// map was an LRU, they evicted the open's entry before it ran.
+TEST_F(IoUringFileOps, AnOpenBehindAFloodOfRequestsInFlightIsDetected) {
+  create("behind-a-flood");
+  std::string file = path("behind-a-flood");
+  expectDetected(inChild([&] {
+                   constexpr unsigned kFlood = 1500;
+                   Ring ring(4096, 8192);
+                   if (!ring.ok()) return 2;
+                   __kernel_timespec delay{0, 200'000'000};
+                   auto behindATimeout = [&](const io_uring_sqe &sqe) {
+                     io_uring_sqe timeout{};
+                     timeout.opcode = IORING_OP_TIMEOUT;
+                     timeout.addr = reinterpret_cast<uintptr_t>(&delay);
+                     timeout.len = 1;
+                     timeout.flags = IOSQE_IO_HARDLINK;  // runs sqe when it expires
+                     ring.push(timeout);
+                     ring.push(sqe);
+                   };
+                   behindATimeout(openSqe(file.c_str(), 1));
+                   for (unsigned i = 0; i < kFlood; i++)  // missing files: no fd taken
+                     behindATimeout(openSqe("/nonexistent-raqib-flood", 2 + i));
+                   if (!ring.enter(2 * (kFlood + 1))) return 3;
+                   return ring.succeeded(1) ? 0 : 4;
+                 }),
+                 file, json::array({"open", "read"}));
 }
 
 }  // namespace
