@@ -33,12 +33,15 @@ TEST(Burst, MillionOpensSumExactly) {
 
   constexpr long kOpens = 1000000;
   std::string path = target.string();
-  auto records = recordsOfChild(
+  // Every raqib sees the whole machine: another process's flood that fills
+  // file_access while the burst runs is a loss raqib reports, and the
+  // burst is run again.
+  auto records = losslessRecordsOfChild(
       daemon,
       [&] {
         for (long i = 0; i < kOpens; i++) close(open(path.c_str(), O_RDONLY));
       },
-      (dir / "marker").string(), std::chrono::seconds(120));
+      (dir / "marker").string(), [] {}, std::chrono::seconds(120));
   ASSERT_FALSE(records.empty()) << daemon.stderrText();
   long sum = 0, opens = 0;
   for (const json &r : records)
@@ -49,7 +52,6 @@ TEST(Burst, MillionOpensSumExactly) {
   EXPECT_EQ(sum, kOpens) << "over " << opens << " drains";
   EXPECT_GT(opens, 1) << "the burst should straddle several drains";
   EXPECT_EQ(daemon.stop(), 0);
-  EXPECT_EQ(daemon.stderrText().find("was full"), std::string::npos) << daemon.stderrText();
   fs::remove_all(dir);
 }
 

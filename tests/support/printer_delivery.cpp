@@ -56,11 +56,11 @@ bool reached(const SpoolPeer &peer, const std::vector<std::string> &uuids) {
   return waitUntil([&] { return onlyThese(peer.detections(), uuids).size() >= uuids.size(); }, 20s);
 }
 
-// Waits until the daemon has set up the fresh peer (SpoolPeer::set_up).
+// Waits until the daemon has set up the fresh peer (SpoolPeer::set_up),
+// which it may have logged before it was ready.
 bool setUp(DaemonProcess &daemon, const SpoolPeer &peer) {
-  return peer.set_up.empty() ||
-         daemon.waitForStderr(
-             [&](const std::string &l) { return l.find(peer.set_up) != std::string::npos; }, 20s);
+  auto said = [&](const std::string &text) { return text.find(peer.set_up) != std::string::npos; };
+  return peer.set_up.empty() || said(daemon.stderrText()) || daemon.waitForStderr(said, 20s);
 }
 
 void append(std::vector<std::string> &to, const std::vector<std::string> &more) {

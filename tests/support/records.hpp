@@ -99,15 +99,15 @@ inline size_t lossReports(const DaemonProcess &daemon) {
 // records come, such a report is awaited that long. After a lossy attempt,
 // reset puts back what act changed and act runs again, until an attempt
 // loses nothing or for up to a minute (then the last attempt's records are
-// returned, whatever they lost).
-inline std::vector<json> losslessRecordsOfChild(DaemonProcess &daemon,
-                                                const std::function<void()> &act,
-                                                const std::string &marker,
-                                                const std::function<void()> &reset) {
+// returned, whatever they lost). timeout: recordsOfChild's, per attempt.
+inline std::vector<json> losslessRecordsOfChild(
+    DaemonProcess &daemon, const std::function<void()> &act, const std::string &marker,
+    const std::function<void()> &reset,
+    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   for (;;) {
     size_t losses = lossReports(daemon);
-    std::vector<json> records = recordsOfChild(daemon, act, marker);
+    std::vector<json> records = recordsOfChild(daemon, act, marker, timeout);
     daemon.waitForStdout(
         [](const std::string &line) { return line.find("\"queue_full\"") != std::string::npos; },
         std::chrono::milliseconds(500));
