@@ -207,11 +207,16 @@ static __always_inline void compat_enter(struct pt_regs *regs, long id) {
   }
 }
 
+/* tamper.bpf.h: count one move of the current process. */
+static __always_inline struct raqib_tamper_value *record_tamper(__u32 move, __u32 detail,
+                                                                __u32 object_type, __u32 object_id,
+                                                                __u32 attach_type,
+                                                                const char *name);
+
 /* tamper.bpf.h: module loads, and the calls that name the daemon's process
  * by a number of the caller's (ptrace, process_vm_*, pidfd_getfd); true
  * when id was one of them. */
-static __always_inline bool tamper_syscall_exit(bool compat, long id, __u64 a0, __u64 a1,
-                                                long ret);
+static __always_inline bool tamper_syscall_exit(bool compat, long id, __u64 a0, __u64 a1, long ret);
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raqib_compat_exit, struct pt_regs *regs, long ret) {
@@ -516,6 +521,17 @@ static __always_inline void uring_forget(__u64 key, __u64 ring, __u64 user_data)
   if (ref && ref->req == key) bpf_map_delete_elem(&uring_users, &user);
 }
 
+/* An open submitted with IOSQE_CQE_SKIP_SUCCESS: no completion will name
+ * the file it opens, only its name is known, which through a symlink is
+ * the link's. No ordinary program opens a file whose fd it never learns:
+ * the move itself is reported. A global function, verified once on its
+ * own: inlined, its states doubled the walks of the record after it past
+ * the verifier's limit. */
+__noinline int uring_report_unnamed_open(void) {
+  record_tamper(RAQIB_TAMPER_URING_UNNAMED_OPEN, 0, 0, 0, 0, NULL);
+  return 0;
+}
+
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(raqib_uring_submit, struct io_kiocb *req) {
   if ((bpf_get_current_pid_tgid() >> 32) == self_tgid) return 0;
@@ -531,6 +547,8 @@ int BPF_PROG(raqib_uring_submit, struct io_kiocb *req) {
   if (!(req->flags & REQ_F_CQE_SKIP)) {
     if (uring_keep(req, key, u)) return 0;
     count_capped(RAQIB_MAP_URING_REQUESTS);
+  } else if (u->a.resolve == RAQIB_RESOLVE_OPENED) {
+    uring_report_unnamed_open();
   }
   uring_record_submitted(req, u);
   return 0;
@@ -542,7 +560,7 @@ int BPF_PROG(raqib_uring_submit, struct io_kiocb *req) {
  * again from the file it opened, so the watched file is named by its own
  * path and identity; NULL for anything else. */
 static __always_inline struct raqib_uring_request *uring_unkept_open(struct io_kiocb *req, __u8 op,
-                                                                    long res) {
+                                                                     long res) {
   if ((op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2) || res < 0) return NULL;
   struct raqib_uring_request *u = get_uring_scratch();
   if (!u) return NULL;

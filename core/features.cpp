@@ -144,7 +144,8 @@ struct UringOp {
 constexpr UringOp kUringOps[] = {
     {"io_uring open", "io_open", "IORING_OP_OPENAT2",
      "OPENAT/OPENAT2: into an fd or a fixed-file slot (the file's path), or failed (the name as "
-     "passed)"},
+     "passed); with IOSQE_CQE_SKIP_SUCCESS by the name as passed, and reported (tamper move "
+     "uring_unnamed_open)"},
     {"io_uring unlink", "io_unlink", "IORING_OP_UNLINKAT", "UNLINKAT (unlink and rmdir)"},
     {"io_uring rename", "io_rename", "IORING_OP_RENAMEAT", "RENAMEAT"},
     {"io_uring link", "io_link", "IORING_OP_SYMLINKAT", "LINKAT and SYMLINKAT"},

@@ -159,6 +159,8 @@ const char *tamperMoveName(uint32_t move) {
       return "proc_mem";
     case RAQIB_TAMPER_PIDFD_GETFD:
       return "pidfd_getfd";
+    case RAQIB_TAMPER_URING_UNNAMED_OPEN:
+      return "uring_unnamed_open";
     default:
       return "unknown";
   }
@@ -241,6 +243,7 @@ const char *tamperImportance(const raqib_tamper_key &key, const std::string &obj
       // bpftool prog show reads each program's .rodata for its metadata.
       return object_name.find(".rodata") != std::string::npos ? "medium" : "high";
     case RAQIB_TAMPER_BPF_PROG_LOAD:
+    case RAQIB_TAMPER_URING_UNNAMED_OPEN:
       return "high";
     default:
       return "critical";

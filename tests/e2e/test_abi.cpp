@@ -537,6 +537,30 @@ TEST_F(IoUringFileOps, AnOpenThroughASymlinkSharingItsUserDataIsDetectedByItsTar
   std::filesystem::remove(link);
 }
 
+// With IOSQE_CQE_SKIP_SUCCESS an open's success posts no completion, and
+// nothing names the file it opened (through a symlink, its record names the
+// link): the submission itself is reported.
+TEST_F(IoUringFileOps, AnOpenWhoseSuccessPostsNoCompletionIsReported) {
+  create("unnamed");
+  std::string link = dir_ + "-unnamed-link";
+  std::filesystem::remove(link);
+  std::filesystem::create_symlink(path("unnamed"), link);
+  io_uring_sqe sqe = openSqe(link.c_str(), 1);
+  sqe.flags = IOSQE_CQE_SKIP_SUCCESS;
+  ChildResult child = inChild([&] { return uringSubmit(sqe) == 0 ? 0 : 2; });
+  std::filesystem::remove(link);
+  ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
+  auto line = daemon_->waitForStdout(
+      [&](const std::string &l) {
+        json j = json::parse(l, nullptr, false);
+        return j.is_object() && j["kind"] == "tamper" && j["move"] == "uring_unnamed_open" &&
+               j["process"]["pid"] == child.pid;
+      },
+      15s);
+  ASSERT_TRUE(line) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(json::parse(*line)["importance"], "high");
+}
+
 // An open linked behind a 200 ms timeout, then more file requests in flight
 // than uring_requests holds (1024), each behind its own timeout: when the
 // map was an LRU, they evicted the open's entry before it ran.

@@ -490,6 +490,8 @@ enum raqib_tamper_move {
   RAQIB_TAMPER_SIGNAL = 9,        /* a signal sent to the daemon */
   RAQIB_TAMPER_PROC_MEM = 10,     /* /proc/<daemon>/mem (or a thread's) opened */
   RAQIB_TAMPER_PIDFD_GETFD = 11,  /* pidfd_getfd through a pidfd of the daemon */
+  RAQIB_TAMPER_URING_UNNAMED_OPEN = 12, /* an io_uring open whose success posts no completion
+                                           (IOSQE_CQE_SKIP_SUCCESS): its file is never named */
 };
 
 /* The kind of a BPF object (raqib_object_key.type, raqib_tamper_key.object_type). */
