@@ -233,55 +233,50 @@ class OverflowWatch {
     if (!counters) return logFailure(Error{counters.error()});
     for (uint32_t id = 0; id < RAQIB_MAP_COUNT; id++) {
       if (id == RAQIB_MAP_SYSCALL_NAMES) {
-        warnNames((*counters)[id]);
+        warnIfGrown((*counters)[id].failed, names_no_room_, kNamesNoRoom);
         continue;
       }
       if (id == RAQIB_MAP_URING_REQUESTS) {
-        warnUring((*counters)[id]);
+        warnIfGrown((*counters)[id].capped, uring_at_submission_, kUringAtSubmission);
         continue;
       }
-      warnIfGrown(id, (*counters)[id].failed, failed_[id], " was full",
-                  "raise its map_entries or shorten its cadence");
-      warnIfGrown(id, (*counters)[id].capped, capped_[id], "",
-                  "their process had its share of the map for the epoch");
+      warnIfLost(id, (*counters)[id].failed, failed_[id], " was full",
+                 "raise its map_entries or shorten its cadence");
+      warnIfLost(id, (*counters)[id].capped, capped_[id], "",
+                 "their process had its share of the map for the epoch");
     }
   }
 
  private:
-  static void warnIfGrown(uint32_t id, uint64_t lost, uint64_t &last, std::string_view state,
-                          std::string_view why) {
+  static void warnIfLost(uint32_t id, uint64_t lost, uint64_t &last, std::string_view state,
+                         std::string_view why) {
     if (lost > last)
       spdlog::warn("map {}{}: {} behaviours not recorded since the last drain ({} in all): {}",
                    kMapNames[id], state, lost - last, lost, why);
     last = lost;
   }
 
+  // A counter of things recorded in a lesser way, not lost: warned about
+  // with message (its {}s: how many since the last check, and in all) when
+  // it grew since.
+  static void warnIfGrown(uint64_t count, uint64_t &last, std::string_view message) {
+    if (count > last) spdlog::warn(fmt::runtime(message), count - last, count);
+    last = count;
+  }
   // Path names a syscall's entry had no room to copy: still recorded, read
   // at its exit, where a racing thread can have rewritten them. (Names not
   // paged in at the entry are only counted, as "unreadable" in the stats:
   // nothing to tune.)
-  void warnNames(const MapCounters &c) {
-    if (c.failed > names_no_room_)
-      spdlog::warn(
-          "syscall_names was full: {} path names not copied at their syscall's entry "
-          "since the last check ({} in all): read at the exit instead, where a racing "
-          "thread can have changed them",
-          c.failed - names_no_room_, c.failed);
-    names_no_room_ = c.failed;
-  }
-
+  static constexpr std::string_view kNamesNoRoom =
+      "syscall_names was full: {} path names not copied at their syscall's entry since the last "
+      "check ({} in all): read at the exit instead, where a racing thread can have changed them";
   // io_uring file requests recorded at their submission, without their
   // result: nothing is lost, but a flood of requests in flight or a
   // user_data shared on purpose is a way to blur results.
-  void warnUring(const MapCounters &c) {
-    if (c.capped > uring_at_submission_)
-      spdlog::warn(
-          "uring_requests: {} io_uring file requests recorded at their submission, their result "
-          "unknown, since the last check ({} in all): more were in flight at once than it holds, "
-          "or another request in flight had the same ring and user_data",
-          c.capped - uring_at_submission_, c.capped);
-    uring_at_submission_ = c.capped;
-  }
+  static constexpr std::string_view kUringAtSubmission =
+      "uring_requests: {} io_uring file requests recorded at their submission, their result "
+      "unknown, since the last check ({} in all): more were in flight at once than it holds, or "
+      "another request in flight had the same ring and user_data";
 
   std::array<uint64_t, RAQIB_MAP_COUNT> failed_{};
   std::array<uint64_t, RAQIB_MAP_COUNT> capped_{};
