@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -174,8 +175,11 @@ class BpfMonitor {
 
 // Drain every entry of a hash map with batched lookup-and-delete, handing
 // each (key, value) to fn. The map must have no writer (see EpochPair).
+// With stop: asked before each batch; once it is true, what is still in
+// the map stays there, and *left says how many entries that is (0 when
+// the map was drained whole).
 template <class K, class V, class Fn>
-Status drainMap(int fd, Fn &&fn);
+Status drainMap(int fd, Fn &&fn, const std::function<bool()> &stop = {}, uint64_t *left = nullptr);
 
 // Send libbpf's messages through spdlog (debug unless warnings).
 void routeLibbpfLogs();

@@ -213,6 +213,7 @@ std::string statsJson(const BpfMonitor &bpf, const Drainer &drainer, const Proce
   j["tainted"] = hostTainted().load();
   j["strings_evicted"] = drainer.strings().lost();
   j["dns_names_evicted"] = drainer.resolvedNames().evicted();
+  j["not_drained_at_stop"] = drainer.notDrained();
   j["early_file_drains"] = early_drains.file;
   j["early_dns_drains"] = early_drains.dns;
   j["early_peer_drains"] = early_drains.peers;
@@ -437,10 +438,12 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
     spdlog::error("{}", stop_signal.error());
     return 1;
   }
-  drainer.formatInfoUntil(&StopSignal::came());
-  // Stopping is bounded whatever the backlog: the final drain, then what
-  // the plugins have queued, until kStopBound after the signal came.
+  // Stopping is bounded whatever the backlog: the drains (the one under way
+  // and the final one) stop taking entries half of kStopBound after the
+  // signal came, and the plugins deliver what they have queued until
+  // kStopBound after it.
   constexpr std::chrono::milliseconds kStopBound{1000};
+  drainer.stopWithin(&StopSignal::came(), kStopBound / 2);
   auto stop_until = StopSignal::Clock::time_point::max();
   (*stop_signal)->asyncWait([&](int signal, StopSignal::Clock::time_point came) {
     stop_until = came + kStopBound;
@@ -482,6 +485,8 @@ int runDaemon(const Config &config, const ConfigOrigin &origin,
   logFailure(drainer.drainPeers());
   logFailure(drainer.drainFlows());
   logFailure(tamper.drain(drainer));
+  if (uint64_t left = drainer.notDrained())
+    spdlog::warn("{} entries left in the maps, not drained within the stop bound", left);
   (*plugins)->stop(stop_until);
   (*plugins)->logMetrics();
   overflow.check(**bpf);

@@ -65,6 +65,29 @@ std::string stringText(const raqib_string &s) {
   return std::string(s.str, std::min<size_t>(s.len, RAQIB_PATH_MAX));
 }
 
+bool Drainer::pastStopBound() const {
+  if (!stop_came_) return false;
+  int64_t came = stop_came_->load(std::memory_order_relaxed);
+  using Clock = std::chrono::steady_clock;
+  return came && Clock::now() >= Clock::time_point(Clock::duration(came)) + stop_bound_;
+}
+
+uint64_t Drainer::notDrained() const {
+  uint64_t n = 0;
+  for (const auto &[fd, left] : left_at_stop_) n += left;
+  return n;
+}
+
+template <class K, class V, class Fn>
+Status Drainer::take(int fd, Fn &&fn, bool *whole) {
+  uint64_t left = 0;
+  auto status = drainMap<K, V>(
+      fd, std::forward<Fn>(fn), [this] { return pastStopBound(); }, &left);
+  if (left) left_at_stop_[fd] = left;
+  *whole = left == 0;
+  return status;
+}
+
 void Drainer::deliver(const std::shared_ptr<const RecordSnapshot> &record, Priority priority) {
   plugins_.dispatch(record, priority);
   if (events_ == Events::All)
@@ -112,7 +135,7 @@ Status Drainer::drainExec() {
   // exec): each replaces the one before it in the table, which keeps the
   // replaced one for the records it made.
   std::vector<raqib_proc> epoch;
-  auto take = [&](const char *map, const raqib_image &image, const raqib_proc &rec) {
+  auto add = [&](const char *map, const raqib_image &image, const raqib_proc &rec) {
     if (rec.hdr.kind != RAQIB_REC_PROC || rec.hdr.size != sizeof rec || rec.tgid != image.tgid ||
         rec.exec_seq != image.exec_seq || rec.start_ns != image.start_ns)
       return impossible_(map, fmt::format("an entry of kind {} for pid {} under key {}",
@@ -123,17 +146,22 @@ Status Drainer::drainExec() {
   std::unordered_map<uint64_t, std::string> lane_exes;
   Status watched = Ok{};
   if (!lane_idle) {
-    watched = drainMap<raqib_image, raqib_watched_proc>(
-        *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
-          take("exec_watched", image, v.proc);
+    bool lane_whole = true;
+    watched = take<raqib_image, raqib_watched_proc>(
+        *lane,
+        [&](const raqib_image &image, const raqib_watched_proc &v) {
+          add("exec_watched", image, v.proc);
           lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
           stats_.exec_watched_records++;
-        });
-    if (watched) exec_lane.epochs().drained();
+        },
+        &lane_whole);
+    if (watched && lane_whole) exec_lane.epochs().drained();
   }
   size_t in_lane = epoch.size();
-  auto status = drainMap<raqib_image, raqib_proc>(
-      *drained, [&](const raqib_image &image, const raqib_proc &rec) { take("exec", image, rec); });
+  bool whole = true;
+  auto status = take<raqib_image, raqib_proc>(
+      *drained, [&](const raqib_image &image, const raqib_proc &rec) { add("exec", image, rec); },
+      &whole);
   auto earlier = [](const raqib_proc &a, const raqib_proc &b) {
     return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
   };
@@ -164,7 +192,7 @@ Status Drainer::drainExec() {
             i < in_lane ? Priority::urgent : Priority::normal);
     stats_.exec_records++;
   }
-  if (status) bpf_.execEpochs().drained();
+  if (status && whole) bpf_.execEpochs().drained();
   if (!watched) return watched;
   if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;
@@ -263,8 +291,9 @@ Status Drainer::drainWithContext(EpochPair &pair, bool names, Fn &&fn) {
   if (auto s = drainExec(); !s) return s;
   if (names)
     if (auto s = drainDns(); !s) return s;
-  auto status = drainMap<K, V>(*drained, std::forward<Fn>(fn));
-  if (status) pair.drained();
+  bool whole = true;
+  auto status = take<K, V>(*drained, std::forward<Fn>(fn), &whole);
+  if (status && whole) pair.drained();
   return status;
 }
 
@@ -443,19 +472,25 @@ Status Drainer::drainDns() {
   if (auto s = drainExec(); !s) return s;
   Status watched = Ok{};
   if (!lane_idle) {
-    watched = drainMap<raqib_dns_key, raqib_watched_dns>(
-        *lane, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
+    bool lane_whole = true;
+    watched = take<raqib_dns_key, raqib_watched_dns>(
+        *lane,
+        [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
           std::string name = stringText(v.name);
           record(key, v.dns, &name, Priority::urgent);
           stats_.dns_watched_records++;
-        });
-    if (watched) dns_lane.epochs().drained();
+        },
+        &lane_whole);
+    if (watched && lane_whole) dns_lane.epochs().drained();
   }
-  auto status = drainMap<raqib_dns_key, raqib_dns_value>(
-      *drained, [&](const raqib_dns_key &key, const raqib_dns_value &value) {
+  bool whole = true;
+  auto status = take<raqib_dns_key, raqib_dns_value>(
+      *drained,
+      [&](const raqib_dns_key &key, const raqib_dns_value &value) {
         record(key, value, strings_.lookup(key.name_hash), Priority::normal);
-      });
-  if (status) bpf_.dnsEpochs().drained();
+      },
+      &whole);
+  if (status && whole) bpf_.dnsEpochs().drained();
   return watched ? status : watched;
 }
 
@@ -488,18 +523,24 @@ Status Drainer::drainPeers() {
   if (auto s = drainDns(); !s) return s;
   Status watched = Ok{};
   if (!lane_idle) {
-    watched = drainMap<raqib_peer_key, raqib_watched_peer>(
-        *lane, [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
+    bool lane_whole = true;
+    watched = take<raqib_peer_key, raqib_watched_peer>(
+        *lane,
+        [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
           record(key, v.peer, Priority::urgent);
           stats_.peer_watched_records++;
-        });
-    if (watched) peer_lane.epochs().drained();
+        },
+        &lane_whole);
+    if (watched && lane_whole) peer_lane.epochs().drained();
   }
-  auto status = drainMap<raqib_peer_key, raqib_peer_value>(
-      *drained, [&](const raqib_peer_key &key, const raqib_peer_value &value) {
+  bool whole = true;
+  auto status = take<raqib_peer_key, raqib_peer_value>(
+      *drained,
+      [&](const raqib_peer_key &key, const raqib_peer_value &value) {
         record(key, value, Priority::normal);
-      });
-  if (status) bpf_.peerEpochs().drained();
+      },
+      &whole);
+  if (status && whole) bpf_.peerEpochs().drained();
   return watched ? status : watched;
 }
 

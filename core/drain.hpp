@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -143,10 +144,18 @@ class Drainer {
   // With --events all the drain loop formats each info record itself: that
   // paces the drains to what the printers can write, and the kernel maps
   // aggregate meanwhile instead of a printer's queue overflowing. Once
-  // *stop_came is set (by the stop signal's handler, at any time), the
-  // printers format them instead, within the stop bound: what is left of
-  // the drain under way and the final drain take no formatting time.
-  void formatInfoUntil(const std::atomic<int64_t> *stop_came) { stop_came_ = stop_came; }
+  // *stop_came is set (by the stop signal's handler, at any time; steady
+  // clock ticks), the printers format them instead, within the stop bound:
+  // what is left of the drain under way and the final drain take no
+  // formatting time. And bound after it, the drains stop taking entries
+  // (between batches of 1024): what the maps still hold then stays there,
+  // counted (notDrained).
+  void stopWithin(const std::atomic<int64_t> *stop_came, std::chrono::milliseconds bound) {
+    stop_came_ = stop_came;
+    stop_bound_ = bound;
+  }
+  // Entries the maps still held when the drains stopped at the bound.
+  uint64_t notDrained() const;
 
   // Called with the map and what is wrong for each entry the programs could
   // not have written (core/tamper.cpp reports it); the entry is skipped.
@@ -160,6 +169,12 @@ class Drainer {
   // DNS answers), then hand each entry of the map taken out to fn.
   template <class K, class V, class Fn>
   Status drainWithContext(EpochPair &pair, bool names, Fn &&fn);
+
+  // drainMap that stops at the stop bound (stopWithin); false in *whole
+  // when it left entries in the map.
+  template <class K, class V, class Fn>
+  Status take(int fd, Fn &&fn, bool *whole);
+  bool pastStopBound() const;
 
   // strings_.lookup, as the decoders take it.
   StringLookup lookupString() {
@@ -184,6 +199,8 @@ class Drainer {
   Impossible impossible_ = [](const std::string &, const std::string &) {};
   DrainStats stats_;
   const std::atomic<int64_t> *stop_came_ = nullptr;
+  std::chrono::milliseconds stop_bound_{0};
+  std::map<int, uint64_t> left_at_stop_;  // by map fd: what its last drain left
   ResolvedNames resolved_;
   std::chrono::steady_clock::time_point last_reconcile_ = std::chrono::steady_clock::now();
 };

@@ -498,6 +498,7 @@ class Raqib : public ProcessMonitor {
               failed += m.value("failed", uint64_t(0)) + m.value("capped", uint64_t(0));
         if (s.contains("ringbuf") && s["ringbuf"].is_object())
           dropped += s["ringbuf"].value("dropped", uint64_t(0));
+        dropped += s.value("not_drained_at_stop", uint64_t(0));  // left when the round stopped it
         continue;
       }
       std::smatch m;
