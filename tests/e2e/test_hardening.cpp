@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
+#include <vector>
 #include <thread>
 
 #include <fmt/format.h>
@@ -71,13 +73,21 @@ TEST(Hardening, IdleStopTakesUnderOneSecond) {
   EXPECT_NE(daemon.stderrText().find("raqib stats {"), std::string::npos);
 }
 
-TEST(Hardening, SigtermUnderATenMillisecondBurstExitsWithinTwoSeconds) {
+// With 10 ms cadences and --events all, while bursts processes open
+// distinct files (each in a directory of its own): SIGTERM exits 0 within
+// 2 s, with the stats line.
+void expectABoundedStopUnder(int bursts) {
   TempFile config("raqib.toml", allCadences("10ms"));
-  TempFile files("README", "");
   DaemonProcess daemon({"--config", config.path(), "--events", "all"});
   ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  OpenBurst burst(std::filesystem::path(files.path()).parent_path());
-  // Under way: the daemon is draining the burst.
+  std::vector<std::unique_ptr<TempFile>> dirs;
+  std::vector<std::unique_ptr<OpenBurst>> running;
+  for (int i = 0; i < bursts; i++) {
+    dirs.push_back(std::make_unique<TempFile>("README", ""));
+    running.push_back(
+        std::make_unique<OpenBurst>(std::filesystem::path(dirs.back()->path()).parent_path()));
+  }
+  // Under way: the daemon is draining the bursts.
   ASSERT_TRUE(daemon.waitForStdout(
       [](const std::string &l) { return l.find("\"kind\":\"info\"") != std::string::npos; }, 10s));
   auto before = Clock::now();
@@ -86,25 +96,17 @@ TEST(Hardening, SigtermUnderATenMillisecondBurstExitsWithinTwoSeconds) {
   EXPECT_NE(daemon.stderrText().find("raqib stats {"), std::string::npos);
 }
 
-// Two bursts of distinct files: each 10 ms interval's drain holds thousands
-// of entries, a drain took over a second in ASan, and the stop waited for
-// the one under way and then the final one (2.3 s in the plain build,
-// 3.5-6.7 s in ASan). The drains now stop taking entries within the bound,
-// and what they left is counted.
+TEST(Hardening, SigtermUnderATenMillisecondBurstExitsWithinTwoSeconds) {
+  expectABoundedStopUnder(1);
+}
+
+// Two bursts: each 10 ms interval's drain holds thousands of entries, a
+// drain took over a second in ASan, and the stop waited for the one under
+// way and then the final one (2.3 s in the plain build, 3.5-6.7 s in ASan,
+// under two such bursts from another program). The drains now stop taking
+// entries within the bound, and what they left is counted.
 TEST(Hardening, SigtermUnderTwoBurstsOfDistinctFilesExitsWithinTwoSeconds) {
-  TempFile config("raqib.toml", allCadences("10ms"));
-  TempFile one("README", ""), two("README", "");
-  DaemonProcess daemon({"--config", config.path(), "--events", "all"});
-  ASSERT_TRUE(daemon.waitReady()) << daemon.stderrText();
-  OpenBurst first(std::filesystem::path(one.path()).parent_path());
-  OpenBurst second(std::filesystem::path(two.path()).parent_path());
-  // Under way: the daemon is draining the bursts.
-  ASSERT_TRUE(daemon.waitForStdout(
-      [](const std::string &l) { return l.find("\"kind\":\"info\"") != std::string::npos; }, 10s));
-  auto before = Clock::now();
-  EXPECT_EQ(daemon.stop(10s), 0) << daemon.stderrText().substr(0, 20000);
-  EXPECT_LT(Clock::now() - before, 2s);
-  EXPECT_NE(daemon.stderrText().find("raqib stats {"), std::string::npos);
+  expectABoundedStopUnder(2);
 }
 
 TEST(Hardening, AClosedStdoutIsThePrintersErrorNotTheEndOfTheDaemon) {
