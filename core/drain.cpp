@@ -146,22 +146,17 @@ Status Drainer::drainExec() {
   std::unordered_map<uint64_t, std::string> lane_exes;
   Status watched = Ok{};
   if (!lane_idle) {
-    bool lane_whole = true;
-    watched = take<raqib_image, raqib_watched_proc>(
-        *lane,
-        [&](const raqib_image &image, const raqib_watched_proc &v) {
+    watched = drainMap<raqib_image, raqib_watched_proc>(
+        *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
           add("exec_watched", image, v.proc);
           lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
           stats_.exec_watched_records++;
-        },
-        &lane_whole);
-    if (watched && lane_whole) exec_lane.epochs().drained();
+        });
+    if (watched) exec_lane.epochs().drained();
   }
   size_t in_lane = epoch.size();
-  bool whole = true;
-  auto status = take<raqib_image, raqib_proc>(
-      *drained, [&](const raqib_image &image, const raqib_proc &rec) { add("exec", image, rec); },
-      &whole);
+  auto status = drainMap<raqib_image, raqib_proc>(
+      *drained, [&](const raqib_image &image, const raqib_proc &rec) { add("exec", image, rec); });
   auto earlier = [](const raqib_proc &a, const raqib_proc &b) {
     return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
   };
@@ -192,7 +187,7 @@ Status Drainer::drainExec() {
             i < in_lane ? Priority::urgent : Priority::normal);
     stats_.exec_records++;
   }
-  if (status && whole) bpf_.execEpochs().drained();
+  if (status) bpf_.execEpochs().drained();
   if (!watched) return watched;
   if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;
@@ -282,7 +277,7 @@ int Drainer::consumeFileEvent(const void *data, size_t size) {
 }
 
 template <class K, class V, class Fn>
-Status Drainer::drainWithContext(EpochPair &pair, bool names, Fn &&fn) {
+Status Drainer::drainWithContext(EpochPair &pair, bool names, Bound bound, Fn &&fn) {
   auto drained = pair.flip();
   if (!drained) return Error{drained.error()};
   // Each entry of the map taken out was written after the exec (and DNS
@@ -292,7 +287,8 @@ Status Drainer::drainWithContext(EpochPair &pair, bool names, Fn &&fn) {
   if (names)
     if (auto s = drainDns(); !s) return s;
   bool whole = true;
-  auto status = take<K, V>(*drained, std::forward<Fn>(fn), &whole);
+  auto status = bound == Bound::stop ? take<K, V>(*drained, std::forward<Fn>(fn), &whole)
+                                     : drainMap<K, V>(*drained, std::forward<Fn>(fn));
   if (status && whole) pair.drained();
   return status;
 }
@@ -314,7 +310,7 @@ Status Drainer::drainFile() {
   // The watched lane first: what recipes watch reaches them before the
   // context, however much of it there is.
   auto watched = drainWithContext<raqib_file_key, raqib_watched_value>(
-      bpf_.watched().epochs(), false,
+      bpf_.watched().epochs(), false, Bound::whole,
       [&](const raqib_file_key &key, const raqib_watched_value &value) {
         FileActivity a = decodeWatched(key, value, lookupString(), offset);
         if (const std::string *name = bpf_.watched().canonicalName(value.canonical_hash))
@@ -326,7 +322,8 @@ Status Drainer::drainFile() {
         stats_.watched_records++;
       });
   auto status = drainWithContext<raqib_file_key, raqib_file_value>(
-      bpf_.fileEpochs(), false, [&](const raqib_file_key &key, const raqib_file_value &value) {
+      bpf_.fileEpochs(), false, Bound::stop,
+      [&](const raqib_file_key &key, const raqib_file_value &value) {
         if (value.count == 0 || value.first_ns > value.last_ns)
           return impossible_("file_access",
                              fmt::format("an entry counting {} events", value.count));
@@ -472,16 +469,13 @@ Status Drainer::drainDns() {
   if (auto s = drainExec(); !s) return s;
   Status watched = Ok{};
   if (!lane_idle) {
-    bool lane_whole = true;
-    watched = take<raqib_dns_key, raqib_watched_dns>(
-        *lane,
-        [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
+    watched = drainMap<raqib_dns_key, raqib_watched_dns>(
+        *lane, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
           std::string name = stringText(v.name);
           record(key, v.dns, &name, Priority::urgent);
           stats_.dns_watched_records++;
-        },
-        &lane_whole);
-    if (watched && lane_whole) dns_lane.epochs().drained();
+        });
+    if (watched) dns_lane.epochs().drained();
   }
   bool whole = true;
   auto status = take<raqib_dns_key, raqib_dns_value>(
@@ -523,15 +517,12 @@ Status Drainer::drainPeers() {
   if (auto s = drainDns(); !s) return s;
   Status watched = Ok{};
   if (!lane_idle) {
-    bool lane_whole = true;
-    watched = take<raqib_peer_key, raqib_watched_peer>(
-        *lane,
-        [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
+    watched = drainMap<raqib_peer_key, raqib_watched_peer>(
+        *lane, [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
           record(key, v.peer, Priority::urgent);
           stats_.peer_watched_records++;
-        },
-        &lane_whole);
-    if (watched && lane_whole) peer_lane.epochs().drained();
+        });
+    if (watched) peer_lane.epochs().drained();
   }
   bool whole = true;
   auto status = take<raqib_peer_key, raqib_peer_value>(
@@ -549,7 +540,8 @@ Status Drainer::drainFlows() {
   // The per-process shares and the fill mark start over with the epoch.
   if (auto s = bpf_.peerLane().nextFlowsEpoch(); !s) return s;
   return drainWithContext<raqib_flow_key, raqib_flow_value>(
-      bpf_.flowEpochs(), true, [&](const raqib_flow_key &key, const raqib_flow_value &value) {
+      bpf_.flowEpochs(), true, Bound::stop,
+      [&](const raqib_flow_key &key, const raqib_flow_value &value) {
         if (auto bad = impossibleFlow(key, value, bootNowNs()); !bad.empty())
           return impossible_("flows", bad);
         FlowActivity a = decodeFlow(key, value, offset);

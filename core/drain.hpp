@@ -147,9 +147,10 @@ class Drainer {
   // *stop_came is set (by the stop signal's handler, at any time; steady
   // clock ticks), the printers format them instead, within the stop bound:
   // what is left of the drain under way and the final drain take no
-  // formatting time. And bound after it, the drains stop taking entries
-  // (between batches of 1024): what the maps still hold then stays there,
-  // counted (notDrained).
+  // formatting time. And bound after it, the drains of the context maps
+  // (file, DNS, peers, flows) stop taking entries (between batches of
+  // 1024): what they still hold then stays there, counted (notDrained).
+  // The lanes and the exec maps are always drained whole.
   void stopWithin(const std::atomic<int64_t> *stop_came, std::chrono::milliseconds bound) {
     stop_came_ = stop_came;
     stop_bound_ = bound;
@@ -165,10 +166,16 @@ class Drainer {
   const ResolvedNames &resolvedNames() const { return resolved_; }
 
  private:
+  // How much of a map a drain takes once the stop signal came: whole (the
+  // exec maps, on which every record's process depends, and the lanes,
+  // which hold what recipes watch and are small), or what it can until the
+  // stop bound (the context maps).
+  enum class Bound { whole, stop };
+
   // Flip pair, drain what its records depend on (processes; with names,
   // DNS answers), then hand each entry of the map taken out to fn.
   template <class K, class V, class Fn>
-  Status drainWithContext(EpochPair &pair, bool names, Fn &&fn);
+  Status drainWithContext(EpochPair &pair, bool names, Bound bound, Fn &&fn);
 
   // drainMap that stops at the stop bound (stopWithin); false in *whole
   // when it left entries in the map.
