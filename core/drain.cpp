@@ -79,12 +79,14 @@ uint64_t Drainer::notDrained() const {
 }
 
 template <class K, class V, class Fn>
-Status Drainer::take(int fd, Fn &&fn, bool *whole) {
+Status Drainer::take(EpochPair &pair, int fd, Bound bound, Fn &&fn) {
   uint64_t left = 0;
-  auto status = drainMap<K, V>(
-      fd, std::forward<Fn>(fn), [this] { return pastStopBound(); }, &left);
+  auto status = bound == Bound::stop
+                    ? drainMap<K, V>(
+                          fd, std::forward<Fn>(fn), [this] { return pastStopBound(); }, &left)
+                    : drainMap<K, V>(fd, std::forward<Fn>(fn));
   if (left) left_at_stop_[fd] = left;
-  *whole = left == 0;
+  if (status && !left) pair.drained();
   return status;
 }
 
@@ -146,17 +148,18 @@ Status Drainer::drainExec() {
   std::unordered_map<uint64_t, std::string> lane_exes;
   Status watched = Ok{};
   if (!lane_idle) {
-    watched = drainMap<raqib_image, raqib_watched_proc>(
-        *lane, [&](const raqib_image &image, const raqib_watched_proc &v) {
+    watched = take<raqib_image, raqib_watched_proc>(
+        exec_lane.epochs(), *lane, Bound::whole,
+        [&](const raqib_image &image, const raqib_watched_proc &v) {
           add("exec_watched", image, v.proc);
           lane_exes.emplace(v.proc.exe_hash, stringText(v.exe));
           stats_.exec_watched_records++;
         });
-    if (watched) exec_lane.epochs().drained();
   }
   size_t in_lane = epoch.size();
-  auto status = drainMap<raqib_image, raqib_proc>(
-      *drained, [&](const raqib_image &image, const raqib_proc &rec) { add("exec", image, rec); });
+  auto status = take<raqib_image, raqib_proc>(
+      bpf_.execEpochs(), *drained, Bound::whole,
+      [&](const raqib_image &image, const raqib_proc &rec) { add("exec", image, rec); });
   auto earlier = [](const raqib_proc &a, const raqib_proc &b) {
     return std::tie(a.tgid, a.start_ns, a.exec_seq) < std::tie(b.tgid, b.start_ns, b.exec_seq);
   };
@@ -187,7 +190,6 @@ Status Drainer::drainExec() {
             i < in_lane ? Priority::urgent : Priority::normal);
     stats_.exec_records++;
   }
-  if (status) bpf_.execEpochs().drained();
   if (!watched) return watched;
   if (auto trimmed = trimProcesses(); !trimmed && status) return trimmed;
   return status;
@@ -286,11 +288,7 @@ Status Drainer::drainWithContext(EpochPair &pair, bool names, Bound bound, Fn &&
   if (auto s = drainExec(); !s) return s;
   if (names)
     if (auto s = drainDns(); !s) return s;
-  bool whole = true;
-  auto status = bound == Bound::stop ? take<K, V>(*drained, std::forward<Fn>(fn), &whole)
-                                     : drainMap<K, V>(*drained, std::forward<Fn>(fn));
-  if (status && whole) pair.drained();
-  return status;
+  return take<K, V>(pair, *drained, bound, std::forward<Fn>(fn));
 }
 
 FileActivity decodeWatched(const raqib_file_key &key, const raqib_watched_value &value,
@@ -469,22 +467,19 @@ Status Drainer::drainDns() {
   if (auto s = drainExec(); !s) return s;
   Status watched = Ok{};
   if (!lane_idle) {
-    watched = drainMap<raqib_dns_key, raqib_watched_dns>(
-        *lane, [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
+    watched = take<raqib_dns_key, raqib_watched_dns>(
+        dns_lane.epochs(), *lane, Bound::whole,
+        [&](const raqib_dns_key &key, const raqib_watched_dns &v) {
           std::string name = stringText(v.name);
           record(key, v.dns, &name, Priority::urgent);
           stats_.dns_watched_records++;
         });
-    if (watched) dns_lane.epochs().drained();
   }
-  bool whole = true;
   auto status = take<raqib_dns_key, raqib_dns_value>(
-      *drained,
+      bpf_.dnsEpochs(), *drained, Bound::stop,
       [&](const raqib_dns_key &key, const raqib_dns_value &value) {
         record(key, value, strings_.lookup(key.name_hash), Priority::normal);
-      },
-      &whole);
-  if (status && whole) bpf_.dnsEpochs().drained();
+      });
   return watched ? status : watched;
 }
 
@@ -517,21 +512,18 @@ Status Drainer::drainPeers() {
   if (auto s = drainDns(); !s) return s;
   Status watched = Ok{};
   if (!lane_idle) {
-    watched = drainMap<raqib_peer_key, raqib_watched_peer>(
-        *lane, [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
+    watched = take<raqib_peer_key, raqib_watched_peer>(
+        peer_lane.epochs(), *lane, Bound::whole,
+        [&](const raqib_peer_key &key, const raqib_watched_peer &v) {
           record(key, v.peer, Priority::urgent);
           stats_.peer_watched_records++;
         });
-    if (watched) peer_lane.epochs().drained();
   }
-  bool whole = true;
   auto status = take<raqib_peer_key, raqib_peer_value>(
-      *drained,
+      bpf_.peerEpochs(), *drained, Bound::stop,
       [&](const raqib_peer_key &key, const raqib_peer_value &value) {
         record(key, value, Priority::normal);
-      },
-      &whole);
-  if (status && whole) bpf_.peerEpochs().drained();
+      });
   return watched ? status : watched;
 }
 

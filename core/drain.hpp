@@ -177,10 +177,11 @@ class Drainer {
   template <class K, class V, class Fn>
   Status drainWithContext(EpochPair &pair, bool names, Bound bound, Fn &&fn);
 
-  // drainMap that stops at the stop bound (stopWithin); false in *whole
-  // when it left entries in the map.
+  // Hand each entry of fd, the map pair took out, to fn: all of them, or
+  // (Bound::stop) those it can until the stop bound, counting what it left.
+  // A map drained to empty goes back into service (pair.drained()).
   template <class K, class V, class Fn>
-  Status take(int fd, Fn &&fn, bool *whole);
+  Status take(EpochPair &pair, int fd, Bound bound, Fn &&fn);
   bool pastStopBound() const;
 
   // strings_.lookup, as the decoders take it.
