@@ -2,8 +2,9 @@
 /* The watched lane of peers, and the bounds of the network context maps.
  * The core compiles the addresses and networks
  * the net recipes name (connect and accept recipes) into watched_peers, an
- * LPM trie. A connect, UDP send or accept whose remote address is watched
- * and new to the epoch is recorded in peers_watched, which only such peers
+ * LPM trie, and the ports of those that name no address into
+ * peer_watch_ports. A connect, UDP send or accept whose remote address or
+ * port is watched and new to the epoch is recorded in peers_watched, which only such peers
  * reach: a flood of connections to other peers can fill the peers map, not
  * this. Any other peer is context, bounded per process in each epoch
  * (peer_proc_cap) so no one process can take the peers map for itself, and
@@ -25,6 +26,8 @@ const volatile __u32 peer_proc_cap = 0;  /* peers entries per process per epoch;
 const volatile __u32 peer_fill_mark = 0; /* peers entries that start an early drain; 0: none */
 const volatile __u32 flow_proc_cap = 0;  /* flows entries per process per epoch; 0: none */
 const volatile __u32 flow_fill_mark = 0; /* flows entries that start an early drain; 0: none */
+/* The watched ports, a bit per (direction, port): see RAQIB_PORT_BITS. */
+const volatile __u64 peer_watch_ports[2 * RAQIB_PORT_BITS / 64] = {};
 
 /* watched_peers: raqib_peer_prefix -> raqib_peer_watch. Bound: config, what
  * the recipes name. */
@@ -72,16 +75,21 @@ static __always_inline void net_pressure(struct raqib_peer_epoch *ep, __u64 word
   bpf_ringbuf_output(&file_pressure, &word, sizeof(word), BPF_RB_FORCE_WAKEUP);
 }
 
-/* How key's remote address is watched for its direction: enum
- * raqib_watch_match, 0 if not. The core ORs into each prefix the directions
- * of the wider ones that contain it, so the longest match says it all. */
+/* How key is watched for its direction: enum raqib_watch_match, 0 if not.
+ * By its remote address first (the core ORs into each prefix the directions
+ * of the wider ones that contain it, so the longest match says it all),
+ * else by its port (as a prefix: a flood to a watched port across many
+ * addresses cannot take the room of a single watched address). */
 static __always_inline __u32 peer_watch_match(const struct raqib_peer_key *key) {
   struct raqib_peer_prefix p = {.prefixlen = 8 + 128};
   p.data[0] = key->family;
   __builtin_memcpy(&p.data[1], key->raddr, 16);
   struct raqib_peer_watch *w = bpf_map_lookup_elem(&watched_peers, &p);
-  if (!w || !(w->directions & (1u << (key->direction & 31)))) return 0;
-  return w->exact ? RAQIB_WATCH_EXACT : RAQIB_WATCH_PREFIX;
+  if (w && (w->directions & (1u << (key->direction & 31))))
+    return w->exact ? RAQIB_WATCH_EXACT : RAQIB_WATCH_PREFIX;
+  __u32 accept = key->direction == RAQIB_NET_ACCEPT;
+  __u32 bit = (accept ? RAQIB_PORT_BITS + key->lport : key->rport) & (2 * RAQIB_PORT_BITS - 1);
+  return peer_watch_ports[bit / 64] & (1ull << (bit % 64)) ? RAQIB_WATCH_PREFIX : 0;
 }
 
 /* The lane's entry for key, NULL when it has none. */
@@ -97,7 +105,7 @@ static __always_inline struct raqib_peer_value *peer_lane_find(const struct raqi
  * refused it (counted: capped past the soft mark, failed when full); the
  * caller records it as context then. */
 static __always_inline struct raqib_peer_value *peer_lane_entry(const struct raqib_peer_key *key,
-                                                               __u64 now) {
+                                                                __u64 now) {
   if (!peer_watch_enabled) return NULL;
   void *lane = current_epoch(&peers_watched);
   if (!lane) return NULL;

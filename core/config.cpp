@@ -409,8 +409,8 @@ ReloadPlan planReload(const Config &running, const Config &fresh) {
         "space meanwhile)");
   if (!(fresh.watched_peers == running.watched_peers))
     plan.not_applied.push_back(
-        "the addresses the net recipes watch in the kernel's lane (the new recipes match in user "
-        "space meanwhile)");
+        "the addresses and ports the net recipes watch in the kernel's lane (the new recipes match "
+        "in user space meanwhile)");
   Config rest = fresh;
   rest.source = running.source;
   rest.detectors = running.detectors;

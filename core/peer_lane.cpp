@@ -39,22 +39,25 @@ uint32_t kernelDirections(uint32_t recipe_directions) {
 
 WatchedPeers watchedPeersOf(const std::vector<recipes::Recipe> &all) {
   std::map<std::tuple<uint32_t, std::array<uint8_t, 16>, uint32_t>, uint32_t> by_network;
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> by_ports;
   WatchedPeers out;
   for (const recipes::Recipe &r : all) {
     if (!r.enabled || r.plugin != recipes::Plugin::Net) continue;
     uint32_t directions = kernelDirections(r.net.directions);
     if (!directions) continue;  // flows and DNS questions only
-    if (r.net.cidrs.empty()) {
-      out.uncovered.push_back(r.meta.name);
-      continue;
-    }
-    if (!r.net.domains.empty()) out.uncovered.push_back(r.meta.name);  // its resolved names
     for (const recipes::Cidr &c : r.net.cidrs)
       by_network[{c.family, masked(c.addr, c.prefix), c.prefix}] |= directions;
+    // Peers its addresses do not single out: none named, or names resolved.
+    bool by_name = !r.net.domains.empty() || r.net.entropy_min > 0;
+    if (!r.net.cidrs.empty() && !by_name) continue;
+    if (r.net.ports.empty()) out.uncovered.push_back(r.meta.name);
+    for (const recipes::PortRange &p : r.net.ports) by_ports[{p.first, p.last}] |= directions;
   }
   for (const auto &[network, directions] : by_network)
     out.prefixes.push_back(
         {std::get<0>(network), std::get<1>(network), std::get<2>(network), directions});
+  for (const auto &[range, directions] : by_ports)
+    out.ports.push_back({range.first, range.second, directions});
   // A narrower network also gets the directions of the wider ones around it.
   for (WatchedPeer &inner : out.prefixes)
     for (const WatchedPeer &outer : out.prefixes)
@@ -75,6 +78,13 @@ void PeerLane::configure(raqib_bpf *s, const Config &config) {
   s->rodata->flow_fill_mark = fillMark(config.network_flows.map_entries);
   bpf_map__set_max_entries(s->maps.watched_peers,
                            std::max<size_t>(config.watched_peers.prefixes.size(), 1));
+  for (const WatchedPorts &p : config.watched_peers.ports)
+    for (uint32_t port = p.first; port <= p.last; port++)
+      for (uint32_t d : {RAQIB_NET_CONNECT, RAQIB_NET_ACCEPT})
+        if (p.directions & (1u << d)) {
+          uint32_t bit = RAQIB_PORT_BITS * (d - RAQIB_NET_CONNECT) + port;
+          s->rodata->peer_watch_ports[bit / 64] |= uint64_t(1) << (bit % 64);
+        }
 }
 
 Status PeerLane::fill(raqib_bpf *s, const WatchedPeers &w) {
@@ -92,9 +102,9 @@ Status PeerLane::fill(raqib_bpf *s, const WatchedPeers &w) {
                       bpf_map__fd(s->maps.peers_watched_b));
   epoch_fd_ = bpf_map__fd(s->maps.peer_epoch);
   spdlog::info(
-      "watched peers: {} addresses and networks; connects of {} recipes matched in "
-      "user space only",
-      w.prefixes.size(), w.uncovered.size());
+      "watched peers: {} addresses and networks, {} port ranges; connects of {} recipes "
+      "matched in user space only",
+      w.prefixes.size(), w.ports.size(), w.uncovered.size());
   if (auto started = nextEpoch(); !started) return started;
   if (auto started = nextContextEpoch(); !started) return started;
   return nextFlowsEpoch();

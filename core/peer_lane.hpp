@@ -22,14 +22,15 @@ struct Recipe;
 
 // The networks the enabled net recipes name for connects and accepts, each
 // once, with the directions of every recipe naming it or a wider network
-// that contains it (the kernel's longest match then says it all). Ports and
-// protocol are left to the recipes: a connect to a watched address on any
-// port is in the lane.
+// that contains it (the kernel's longest match then says it all); and the
+// ports of the recipes no address singles out. Protocol, and the ports of
+// recipes with addresses, are left to the recipes: a connect to a watched
+// address on any port is in the lane.
 WatchedPeers watchedPeersOf(const std::vector<recipes::Recipe> &recipes);
 
 class PeerLane {
  public:
-  // Between the skeleton's open and load.
+  // Between the skeleton's open and load (the watched ports go into rodata).
   static void configure(raqib_bpf *skel, const Config &config);
   // After the load: every watched network into watched_peers.
   Status fill(raqib_bpf *skel, const WatchedPeers &peers);

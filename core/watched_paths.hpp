@@ -51,12 +51,25 @@ struct WatchedPeer {
   bool operator==(const WatchedPeer &) const = default;
 };
 
+// Ports a net recipe watches where no address it names singles its peers
+// out (it names none, or names domains too): the recipe matches nothing on
+// another port, so every connect to them (remote port) or accept on them
+// (local port) goes into the lane.
+struct WatchedPorts {
+  uint32_t first = 0;
+  uint32_t last = 0;
+  uint32_t directions = 0;  // 1u << enum raqib_net_direction
+  bool operator==(const WatchedPorts &) const = default;
+};
+
 struct WatchedPeers {
   std::vector<WatchedPeer> prefixes;
-  // Recipes whose connects or accepts no address singles out (ports
-  // alone, names resolved): those are context, matched in user space.
+  std::vector<WatchedPorts> ports;
+  // Recipes whose connects or accepts neither an address nor a port singles
+  // out (names resolved to addresses, filters alone): those are context,
+  // matched in user space.
   std::vector<std::string> uncovered;
-  bool empty() const { return prefixes.empty(); }
+  bool empty() const { return prefixes.empty() && ports.empty(); }
   bool operator==(const WatchedPeers &) const = default;
 };
 

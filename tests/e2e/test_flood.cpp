@@ -150,10 +150,13 @@ json firstOf(const std::vector<json> &detections, const std::function<bool(const
 
 class OneIntervalDaemon {
  public:
-  // exec_entries: the exec map's size (0: the default).
-  explicit OneIntervalDaemon(const char *plugin, uint32_t exec_entries = 0)
+  // exec_entries: the exec map's size (0: the default); plugin_config: more
+  // of the plugin's section (its recipes).
+  explicit OneIntervalDaemon(const char *plugin, uint32_t exec_entries = 0,
+                             const std::string &plugin_config = "")
       : dir_(tempDir()),
-        config_("raqib.toml", configText(plugin, exec_entries, dir_ + "/detections.json")),
+        config_("raqib.toml",
+                configText(plugin, exec_entries, plugin_config, dir_ + "/detections.json")),
         daemon_({"--config", config_.path()}) {}
   ~OneIntervalDaemon() { fs::remove_all(dir_); }
   bool ready() { return daemon_.waitReady(); }
@@ -186,7 +189,8 @@ class OneIntervalDaemon {
     chmod(tmpl, 0777);  // the daemon writes there after dropping root
     return tmpl;
   }
-  static std::string configText(const char *plugin, uint32_t exec_entries, const std::string &log) {
+  static std::string configText(const char *plugin, uint32_t exec_entries,
+                                const std::string &plugin_config, const std::string &log) {
     std::string text;
     for (std::string_view section :
          {"exec", "file_access", "network_peers", "network_flows", "dns", "tamper"}) {
@@ -194,7 +198,8 @@ class OneIntervalDaemon {
       if (section == "exec" && exec_entries)
         text += fmt::format("map_entries = {}\n", exec_entries);
     }
-    return text + fmt::format("[plugins.{}]\n[printers.logfile]\npath = \"{}\"\n", plugin, log);
+    return text + fmt::format("[plugins.{}]\n{}[printers.logfile]\npath = \"{}\"\n", plugin,
+                              plugin_config, log);
   }
   std::string dir_;
   TempFile config_;
@@ -426,25 +431,26 @@ TEST(Flood, AFloodOfWatchedNamesDrainsTheDnsLaneEarly) {
 
 // In a private network namespace whose loopback holds the metadata address
 // (no packet leaves it), each of `processes` children connects to
-// 169.254.169.254:80, sends one UDP datagram to each of its part of `peers`
-// distinct 127.x.y.z addresses, then connects to 169.254.169.254:81. The
-// flood is more than the peers map holds (16,384) and more than a process's
-// share of it (half): without the lane, the connect after it is refused.
-// The children's pids go to argv[3], one a line.
+// argv[4]:argv[5], sends one UDP datagram to each of its part of `peers`
+// distinct 127.x.y.z addresses (port 9), then connects to argv[4]:argv[6].
+// The flood is more than the peers map holds (16,384) and more than a
+// process's share of it (half): without the lane, the connect after it is
+// refused. The children's pids go to argv[3], one a line.
 const char *kPeerFlood = R"(import os, socket, sys
 peers, processes, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+host, before, after = sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
 listeners = []
-for port in (80, 81):
+for port in (before, after):
     s = socket.socket()
-    s.bind(("169.254.169.254", port))
+    s.bind((host, port))
     s.listen(64)
     listeners.append(s)
 def flood(p):
-    socket.create_connection(("169.254.169.254", 80)).close()
+    socket.create_connection((host, before)).close()
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for i in range(p, peers, processes):
         u.sendto(b"x", ("127.%d.%d.%d" % (1 + (i >> 16), (i >> 8) & 255, i & 255), 9))
-    socket.create_connection(("169.254.169.254", 81)).close()
+    socket.create_connection((host, after)).close()
 pids = []
 for p in range(processes):
     pid = os.fork()
@@ -457,20 +463,44 @@ open(out, "w").write("".join("%d\n" % pid for pid in pids))
 sys.exit(failed)
 )";
 
-// Connects to the metadata address before and after a flood of peers, by
-// one process or by each of several: every connect is detected, naming its
-// own process.
-void connectFloodConnect(int processes) {
+// A connect a net recipe watches, before the flood and after it: by its
+// address (the built-in cloud_metadata_access) or by its port alone.
+struct WatchedConnect {
+  const char *recipe;
+  std::string host;
+  std::array<int, 2> ports;   // before the flood, after it
+  std::string plugin_config;  // the recipe, unless built in
+};
+
+const WatchedConnect kMetadataConnect{"cloud_metadata_access", "169.254.169.254", {80, 81}, ""};
+
+// Only its ports single these connects out (127.0.0.1 is the flood's
+// network too).
+const WatchedConnect kPortConnect{"test_watched_port",
+                                  "127.0.0.1",
+                                  {40400, 40401},
+                                  R"([[plugins.net.recipe]]
+name = "test_watched_port"
+description = "A connect to the test's listener ports"
+tactic = "command-and-control"
+technique = "T1571"
+importance = "high"
+ports = ["40400-40401"]
+)"};
+
+// Connects before and after a flood of peers, by one process or by each of
+// several: every connect is detected, naming its own process.
+void connectFloodConnect(int processes, const WatchedConnect &watched) {
   constexpr int kPeers = 40000;
   TempFile script("flood.py", kPeerFlood);
   TempFile pids("pids", "");
-  OneIntervalDaemon daemon("net");
+  OneIntervalDaemon daemon("net", 0, watched.plugin_config);
   ASSERT_TRUE(daemon.ready()) << daemon.log();
   ASSERT_EQ(runChild({"/usr/bin/unshare", "-n", "/bin/sh", "-c",
-                      "ip link set lo up && ip addr add 169.254.169.254/32 dev lo && exec "
-                      "/usr/bin/python3 " +
-                          script.path() + " " + std::to_string(kPeers) + " " +
-                          std::to_string(processes) + " " + pids.path()})
+                      fmt::format("ip link set lo up && ip addr add 169.254.169.254/32 dev lo && "
+                                  "exec /usr/bin/python3 {} {} {} {} {} {} {}",
+                                  script.path(), kPeers, processes, pids.path(), watched.host,
+                                  watched.ports[0], watched.ports[1])})
                 .status,
             0);
   std::vector<std::string> lines = readLines(pids.path());
@@ -478,16 +508,16 @@ void connectFloodConnect(int processes) {
 
   std::vector<json> detections = daemon.stop();
   for (const std::string &line : lines)
-    for (int port : {80, 81}) {
+    for (int port : watched.ports) {
       pid_t pid = std::stoi(line);
       json d = firstOf(detections, [&](const json &j) {
-        return j["name"] == "cloud_metadata_access" && j["process"]["pid"] == pid &&
+        return j["name"] == watched.recipe && j["process"]["pid"] == pid &&
                j["flow"]["remote"]["port"] == port;
       });
       ASSERT_FALSE(d.is_null()) << "the connect to port " << port << " of pid " << pid
                                 << " was not detected\n"
                                 << daemon.log();
-      EXPECT_EQ(d["flow"]["remote"]["addr"], "169.254.169.254") << d.dump();
+      EXPECT_EQ(d["flow"]["remote"]["addr"], watched.host) << d.dump();
       EXPECT_EQ(d["process"]["args"][0], "/usr/bin/python3") << d.dump();
     }
   json s = daemon.stats();
@@ -512,11 +542,19 @@ void connectFloodConnect(int processes) {
 }
 
 TEST(Flood, OneProcessCannotHideAWatchedPeerBeforeOrAfterIt) {
-  connectFloodConnect(1);
+  connectFloodConnect(1, kMetadataConnect);
 }
 
 TEST(Flood, SeveralProcessesCannotHideAWatchedPeerBeforeOrAfterIt) {
-  connectFloodConnect(4);
+  connectFloodConnect(4, kMetadataConnect);
+}
+
+TEST(Flood, OneProcessCannotHideAConnectToAWatchedPortBeforeOrAfterIt) {
+  connectFloodConnect(1, kPortConnect);
+}
+
+TEST(Flood, SeveralProcessesCannotHideAConnectToAWatchedPortBeforeOrAfterIt) {
+  connectFloodConnect(4, kPortConnect);
 }
 
 }  // namespace

@@ -161,7 +161,8 @@ domains = ["C2.Example.invalid", ".Bad.example", "*.worse.example"]
 
 // Each network once, masked to its prefix; a narrower one gets the
 // directions of the wider ones around it (the kernel's longest match then
-// says it all); recipes no address singles out are listed.
+// says it all); the ports of recipes no address singles out, each range
+// once; recipes neither singles out are listed.
 TEST(WatchedSet, NetRecipesCompileTheirAddressesForThePeersLane) {
   RecipeSet set = RecipeSet::parse(Plugin::Net, {parseDocument(R"(
 [[recipe]]
@@ -187,6 +188,24 @@ technique = "T1071"
 importance = "high"
 ports = [4444]
 [[recipe]]
+name = "names_and_ports"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+domains = ["c2.example"]
+addresses = ["192.0.2.66"]
+ports = [4444, "8000-8100"]
+direction = ["connect", "accept"]
+[[recipe]]
+name = "names_only"
+description = "d"
+tactic = "command-and-control"
+technique = "T1071"
+importance = "high"
+domains = ["c2.example"]
+direction = "connect"
+[[recipe]]
 name = "flows"
 description = "d"
 tactic = "command-and-control"
@@ -209,9 +228,11 @@ direction = "flow"
   EXPECT_EQ(w.prefixes.size(), 4u);
   EXPECT_EQ(at(4, {198, 51, 100, 0}, 24), kConnect | kAccept);  // two recipes, masked
   EXPECT_EQ(at(4, {198, 51, 100, 9}, 32), kConnect | kAccept);  // inside the /24
-  EXPECT_EQ(at(4, {192, 0, 2, 66}, 32), kConnect);
+  EXPECT_EQ(at(4, {192, 0, 2, 66}, 32), kConnect | kAccept);
   EXPECT_EQ(at(6, {0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad}, 48), kConnect);
-  EXPECT_EQ(w.uncovered, std::vector<std::string>{"ports_only"});
+  EXPECT_EQ(w.ports, (std::vector<WatchedPorts>{{4444, 4444, kConnect | kAccept},
+                                                {8000, 8100, kConnect | kAccept}}));
+  EXPECT_EQ(w.uncovered, std::vector<std::string>{"names_only"});
 }
 
 TEST(WatchedSet, KernelDevIsMajorShiftedTwentyOrMinor) {

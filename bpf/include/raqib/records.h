@@ -446,6 +446,11 @@ struct raqib_peer_watch {
   __u32 exact;      /* 1: a single address (/32 or /128), which may fill the lane */
 };
 
+/* peer_watch_ports (rodata): one bit per port, connects' (remote port) then
+ * accepts' (local port), set for the ports of net recipes no address they
+ * name singles out. */
+#define RAQIB_PORT_BITS 65536
+
 /* The peers lane (peers_watched): keyed like peers; only connects and
  * accepts of a watched address reach it. */
 struct raqib_watched_peer {
