@@ -108,12 +108,34 @@ static __always_inline void count_capped(__u32 map_id) {
   if (c) c->capped++;
 }
 
+#define RAQIB_OVERLAYFS_MAGIC 0x794c7630 /* OVERLAYFS_SUPER_MAGIC */
+
+/* The inode that says what file inode is. An overlay's inode has the
+ * overlay's device: the file is the one it stands for in the layers below
+ * (the topmost lower layer holding it, where a copy-up keeps its origin),
+ * else its upper file. Two overlays deep. Kernels whose ovl_inode has no
+ * entry (before 6.5) keep the overlay's inode. */
+static __always_inline struct inode *layer_inode(struct inode *inode) {
+  if (!bpf_core_field_exists(struct ovl_inode, oe)) return inode;
+  for (int depth = 0; depth < 2; depth++) {
+    if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != RAQIB_OVERLAYFS_MAGIC) break;
+    struct ovl_inode *oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+    struct ovl_entry *oe = BPF_CORE_READ(oi, oe);
+    struct dentry *below = oe && BPF_CORE_READ(oe, __numlower)
+                               ? BPF_CORE_READ(oe, __lowerstack[0].dentry)
+                               : BPF_CORE_READ(oi, __upperdentry);
+    if (!below) break;
+    inode = BPF_CORE_READ(below, d_inode);
+  }
+  return inode;
+}
+
 /* The file a path was just resolved from (an open's fd, an fd argument):
  * its inode is matched against watched_inodes when path_hash is recorded. */
 static __always_inline void watched_note_file(struct file *file, __u64 path_hash) {
   struct raqib_watch_scratch *ws = get_watch_scratch();
   if (!ws || !watch_inodes) return;
-  struct inode *inode = BPF_CORE_READ(file, f_inode);
+  struct inode *inode = layer_inode(BPF_CORE_READ(file, f_inode));
   ws->note.dev = BPF_CORE_READ(inode, i_sb, s_dev);
   ws->note.ino = BPF_CORE_READ(inode, i_ino);
   ws->note_hash = path_hash;

@@ -1,12 +1,13 @@
 // A watched file is recognised by what it is, not by the name used: a hard
-// link to it, a bind mount of its directory in a private mount namespace,
-// and /proc/PID/root all reach its recipe, and the record carries both the
+// link to it, a bind mount of its directory or an overlay over it in a
+// private mount namespace, and /proc/PID/root all reach its recipe, and the record carries both the
 // name the process used (file.path) and the watched file's (file.watched_path).
 // A watched file replaced after raqib started is known by its new inode once
 // opened by its name.
 // The hard link is made to a file this test owns (a recipe of its own
 // configuration watches it): no link to a system file is ever made; the bind
-// mount of /etc lives in a child's private namespace and ends with it.
+// mount and the overlays of /etc live in a child's private namespace and end
+// with it (an overlay's writes go to its upper layer, the test's).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -34,6 +35,7 @@ class FileIdentity : public ::testing::Test {
     char tmpl[] = "/tmp/raqib-identity-XXXXXX";
     ASSERT_TRUE(mkdtemp(tmpl));
     dir_ = tmpl;
+    layers_ = dir_ + "-layers";
     secret_ = dir_ + "/secret";
     std::ofstream(secret_) << "s3cret\n";
     config_ = std::make_unique<TempFile>(
@@ -45,6 +47,7 @@ class FileIdentity : public ::testing::Test {
   void TearDown() override {
     daemon_.reset();
     fs::remove_all(dir_);
+    fs::remove_all(layers_);
   }
 
   // The detection named name about pid, or null.
@@ -87,7 +90,27 @@ class FileIdentity : public ::testing::Test {
     return open((view + "/" + name).c_str(), O_RDONLY) >= 0;
   }
 
+  // In a child's private mount namespace: an overlay whose lower layer is
+  // lower, its upper layer and work directory under layers_ (beside dir_,
+  // not inside a lower layer), mounted on layers_/view; then name opened
+  // under it with flags (a write copies the file up). The name opened.
+  std::string openThroughOverlay(const std::string &lower, const std::string &name, int flags,
+                                 pid_t *pid) {
+    std::string view = layers_ + "/view";
+    for (const char *d : {"/upper", "/work", "/view"}) fs::create_directories(layers_ + d);
+    std::string options =
+        "lowerdir=" + lower + ",upperdir=" + layers_ + "/upper,workdir=" + layers_ + "/work";
+    *pid = child([&] {
+      return unshare(CLONE_NEWNS) == 0 &&
+             mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+             mount("overlay", view.c_str(), "overlay", 0, options.c_str()) == 0 &&
+             open((view + "/" + name).c_str(), flags) >= 0;
+    });
+    return view + "/" + name;
+  }
+
   std::string dir_;
+  std::string layers_;
   std::string secret_;
   std::unique_ptr<TempFile> config_;
   std::unique_ptr<DaemonProcess> daemon_;
@@ -125,6 +148,26 @@ TEST_F(FileIdentity, EtcShadowThroughABindMountOfEtc) {
   ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
   EXPECT_EQ(d["file"]["path"], view + "/shadow");
   EXPECT_EQ(d["file"]["watched_path"], "/etc/shadow");
+}
+
+// An overlay's files have the overlay's device: each is known by the file
+// it stands for in the layer below.
+TEST_F(FileIdentity, EtcShadowThroughAnOverlayOfEtc) {
+  pid_t pid = 0;
+  std::string as = openThroughOverlay("/etc", "shadow", O_RDONLY, &pid);
+  json d = detection("credentials_files_access", pid);
+  ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
+  EXPECT_EQ(d["file"]["path"], as);
+  EXPECT_EQ(d["file"]["watched_path"], "/etc/shadow");
+}
+
+// Opened for writing, the file is copied up into the upper layer first: its
+// origin in the lower layer still says what it is.
+TEST_F(FileIdentity, AWriteThroughAnOverlayCopiesUpAndStillReachesTheWatchedFile) {
+  pid_t pid = 0;
+  std::string as = openThroughOverlay(dir_, "secret", O_WRONLY | O_APPEND, &pid);
+  EXPECT_TRUE(fs::exists(layers_ + "/upper/secret")) << "no copy-up";
+  expectWatchedAs(pid, as);
 }
 
 TEST_F(FileIdentity, ProcRootPathIsTheFileItself) {
