@@ -153,6 +153,9 @@ struct raqib_syscall_args {
   __u32 active;
   __u32 kept; /* which names the entry kept, and where (syscall_names.bpf.h) */
   __u32 _pad;
+  struct raqib_inode_id touched; /* a watched file the syscall changed (touched_inode) */
+  __u32 touched_gone;            /* ... and removed its last name */
+  __u32 _pad2;
   char name_copy[RAQIB_NAME_INLINE]; /* the path name, when shorter, copied at the entry */
 };
 struct {

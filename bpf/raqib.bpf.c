@@ -103,6 +103,7 @@ static __always_inline void read_args(struct task_struct *task, struct raqib_pro
 #define RAQIB_ENV_CHUNK 1000 /* env bytes examined per chunk; chunks overlap by one byte */
 #define RAQIB_ENV_BUF 1024   /* bytes read per chunk: the byte before it and the marker's tail */
 #define RAQIB_S_IFMT 0170000
+#define RAQIB_S_IFDIR 0040000
 #define RAQIB_S_IFSOCK 0140000
 #define RAQIB_PF_INET 2
 #define RAQIB_PF_INET6 10
@@ -316,6 +317,7 @@ static __always_inline void syscall_enter(__u32 resolve, __u32 actions, long dfd
       bpf_task_storage_get(&syscall_args, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!a) return;
   a->active = 0;
+  a->touched.ino = 0;
   if (actions & RAQIB_FILE_SETCAP) {
     int cap = capability_xattr(name2);
     if (cap == 0) return; /* another attribute: not recorded */
@@ -587,7 +589,9 @@ static __always_inline void file_action_record(struct task_struct *task,
   if ((actions & (RAQIB_FILE_RENAME | RAQIB_FILE_MOUNT | RAQIB_FILE_UMOUNT)) && !error)
     new_path_generation();
   sc->str.flags |= late;
-  record_file(tgid, &sc->str, hash_string(&sc->str), other, actions, error);
+  __u64 hash = hash_string(&sc->str);
+  if (!names && a->touched.ino) watched_note(&a->touched, hash);
+  record_file(tgid, &sc->str, hash, other, actions, error);
 }
 
 /* The exit of the file syscall whose entry ran: record it, then free the
@@ -600,7 +604,52 @@ static __always_inline void syscall_exit(long ret, bool entered_at_exit) {
   a->active = 0;
   if (entered_at_exit) a->kept |= RAQIB_KEPT_AT_EXIT;
   file_action_record(task, a, NULL, NULL, ret);
+  if (a->touched.ino && a->touched_gone) inode_watched(&a->touched, true);
   forget_names(a);
+}
+
+/* An inode a file syscall in flight changes: a chmod, chown, truncate,
+ * setxattr, link, unlink or rename by name marks the file's inode dirty.
+ * When it is a watched file's, the syscall's exit notes it against the name
+ * passed, so an act on the file through another name (a hard link, a bind
+ * mount, an overlay) is watched as an open of it is (watched_note_file). A
+ * directory is left out: a file created or removed in it dirties it too.
+ * A watched inode whose last name is gone leaves watched_inodes (after the
+ * record of the syscall that removed it): the filesystem may give its
+ * number to a new file. */
+static __always_inline void touched_inode(struct inode *inode) {
+  if (!watch_inodes || !inode) return;
+  if ((BPF_CORE_READ(inode, i_mode) & RAQIB_S_IFMT) == RAQIB_S_IFDIR) return;
+  struct raqib_syscall_args *a =
+      bpf_task_storage_get(&syscall_args, bpf_get_current_task_btf(), NULL, 0);
+  /* The opens and the fd-taking calls note the file they act on. */
+  bool note = a && a->active && !a->touched.ino && a->resolve != RAQIB_RESOLVE_OPENED &&
+              a->resolve != RAQIB_RESOLVE_FD;
+  bool gone = BPF_CORE_READ(inode, i_nlink) == 0;
+  if (!note && !gone) return;
+  struct raqib_inode_id id = inode_id_of(inode);
+  if (a && a->active && a->touched.ino == id.ino && a->touched.dev == id.dev) {
+    a->touched_gone |= gone; /* dirtied again (ext4's orphan list): the exit forgets it */
+  } else if (note && a && inode_watched(&id, false)) {
+    a->touched = id;
+    a->touched_gone = gone;
+  } else if (gone) {
+    inode_watched(&id, true);
+  }
+}
+
+/* ext4 marks its inodes dirty itself; other filesystems through
+ * __mark_inode_dirty. Either is left out where this kernel lacks it. */
+SEC("tp_btf/ext4_mark_inode_dirty")
+int BPF_PROG(raqib_ext4_inode_dirty, struct inode *inode, unsigned long ip) {
+  touched_inode(inode);
+  return 0;
+}
+
+SEC("tp_btf/writeback_mark_inode_dirty")
+int BPF_PROG(raqib_inode_dirty, struct inode *inode, int flags) {
+  touched_inode(inode);
+  return 0;
 }
 
 /* One exit program for every file syscall: the core attaches it to the

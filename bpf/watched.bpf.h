@@ -130,17 +130,6 @@ static __always_inline struct inode *layer_inode(struct inode *inode) {
   return inode;
 }
 
-/* The file a path was just resolved from (an open's fd, an fd argument):
- * its inode is matched against watched_inodes when path_hash is recorded. */
-static __always_inline void watched_note_file(struct file *file, __u64 path_hash) {
-  struct raqib_watch_scratch *ws = get_watch_scratch();
-  if (!ws || !watch_inodes) return;
-  struct inode *inode = layer_inode(BPF_CORE_READ(file, f_inode));
-  ws->note.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-  ws->note.ino = BPF_CORE_READ(inode, i_ino);
-  ws->note_hash = path_hash;
-}
-
 /* ---- matching --------------------------------------------------------- */
 
 struct watch_walk {
@@ -198,6 +187,47 @@ static __always_inline __u64 hash_buf(struct raqib_watch_scratch *ws, __u32 n) {
   return raqib_siphash24((const __u8 *)ws->buf, n, hash_key0, hash_key1);
 }
 
+/* The (device, inode) that says what file inode is (layer_inode). */
+static __always_inline struct raqib_inode_id inode_id_of(struct inode *inode) {
+  inode = layer_inode(inode);
+  struct raqib_inode_id id = {.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+                              .ino = BPF_CORE_READ(inode, i_ino)};
+  return id;
+}
+
+/* The keyed hash of id, as watched_inodes is keyed. */
+static __always_inline __u64 inode_hash(struct raqib_watch_scratch *ws,
+                                        const struct raqib_inode_id *id) {
+  __builtin_memcpy(ws->buf, id, sizeof(*id));
+  __builtin_memset(&ws->buf[sizeof(*id)], 0, 8);
+  return hash_buf(ws, sizeof(*id));
+}
+
+/* Whether id is a watched file's; with forget, it no longer is. */
+static __always_inline bool inode_watched(const struct raqib_inode_id *id, bool forget) {
+  struct raqib_watch_scratch *ws = get_watch_scratch();
+  if (!ws) return false;
+  __u64 h = inode_hash(ws, id);
+  if (forget) return bpf_map_delete_elem(&watched_inodes, &h) == 0;
+  return bpf_map_lookup_elem(&watched_inodes, &h) != NULL;
+}
+
+/* The file path_hash names is id: its inode is matched against
+ * watched_inodes when path_hash is recorded. */
+static __always_inline void watched_note(const struct raqib_inode_id *id, __u64 path_hash) {
+  struct raqib_watch_scratch *ws = get_watch_scratch();
+  if (!ws || !watch_inodes) return;
+  ws->note = *id;
+  ws->note_hash = path_hash;
+}
+
+/* The file a path was just resolved from (an open's fd, an fd argument). */
+static __always_inline void watched_note_file(struct file *file, __u64 path_hash) {
+  if (!watch_inodes) return;
+  struct raqib_inode_id id = inode_id_of(BPF_CORE_READ(file, f_inode));
+  watched_note(&id, path_hash);
+}
+
 /* The keyed hash of the last name of the path in ws->val.path (w->len bytes). */
 static __always_inline __u64 watch_basename_hash(struct raqib_watch_scratch *ws,
                                                  struct watch_walk *w) {
@@ -250,9 +280,7 @@ static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
   }
   ws->val.canonical_hash = 0;
   if (watch_inodes && ws->note_hash == key->path_hash && ws->note_hash) {
-    __builtin_memcpy(ws->buf, &ws->note, sizeof(ws->note));
-    __builtin_memset(&ws->buf[sizeof(ws->note)], 0, 8);
-    __u64 h = hash_buf(ws, sizeof(ws->note));
+    __u64 h = inode_hash(ws, &ws->note);
     if (exact_actions) { /* the file a watched name names now: learnt */
       struct raqib_watch_inode learnt = {.canonical_hash = key->path_hash,
                                          .actions = exact_actions};

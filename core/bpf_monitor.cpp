@@ -1,6 +1,7 @@
 #include "bpf_monitor.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 #include <linux/capability.h>
@@ -164,16 +165,26 @@ Result<std::unique_ptr<BpfMonitor>> BpfMonitor::start(const Config &config) {
                            std::max<uint32_t>(4 * config.network_flows.map_entries, 1024));
 
   // A program whose section names a tracepoint this kernel lacks (a
-  // syscall this kernel was built without) is left out.
+  // syscall this kernel was built without, a filesystem it has not) is left
+  // out.
+  std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
   bpf_program *prog;
   bpf_object__for_each_program(prog, s->obj) {
     std::string_view section = bpf_program__section_name(prog);
-    if (!section.starts_with("tracepoint/")) continue;
-    section.remove_prefix(std::string_view("tracepoint/").size());
-    size_t slash = section.find('/');
-    std::string category(section.substr(0, slash)), name(section.substr(slash + 1));
-    if (slash == std::string_view::npos || tracepointExists(category, name)) continue;
-    spdlog::info("this kernel has no tracepoint {}/{}: {} is not loaded", category, name,
+    std::string missing;
+    if (section.starts_with("tracepoint/")) {
+      section.remove_prefix(std::string_view("tracepoint/").size());
+      size_t slash = section.find('/');
+      std::string category(section.substr(0, slash)), name(section.substr(slash + 1));
+      if (slash != std::string_view::npos && !tracepointExists(category, name))
+        missing = category + "/" + name;
+    } else if (section.starts_with("tp_btf/")) {
+      section.remove_prefix(std::string_view("tp_btf/").size());
+      std::string type = "btf_trace_" + std::string(section);
+      if (!btfHas(vmlinux.get(), type.c_str(), BTF_KIND_TYPEDEF)) missing = section;
+    }
+    if (missing.empty()) continue;
+    spdlog::info("this kernel has no tracepoint {}: {} is not loaded", missing,
                  bpf_program__name(prog));
     bpf_program__set_autoload(prog, false);
   }

@@ -34,7 +34,8 @@ struct Probe {
 
 constexpr Probe kProbes[] = {
     {"tp_btf", false, "probe_tp_btf",
-     "process fork/exec/exit, ia32 file syscalls (raw sys_exit), io_uring file operations",
+     "process fork/exec/exit, ia32 file syscalls (raw sys_exit), io_uring file operations, "
+     "watched inodes changed by name (ext4_mark_inode_dirty, writeback_mark_inode_dirty)",
      "none: raqib needs tp_btf"},
     {"tracepoint", false, "probe_tracepoint", "file syscalls (entry and exit)",
      "none: raqib needs syscall tracepoints"},
@@ -117,12 +118,11 @@ std::string featuresTable(const std::vector<HookSupport> &hooks) {
   return out;
 }
 
-namespace {
-
-// This kernel's BTF has a type of that name and kind.
 bool btfHas(const btf *vmlinux, const char *name, int kind) {
   return vmlinux && btf__find_by_name_kind(vmlinux, name, kind) >= 0;
 }
+
+namespace {
 
 // This kernel's io_uring has the operation named opcode (enum io_uring_op).
 bool uringHasOp(const btf *vmlinux, std::string_view opcode) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+struct btf;
+
 namespace raqib {
 
 // The kfunc the tamper checks resolve ptrace and process_vm_* targets with
@@ -27,6 +29,10 @@ struct HookSupport {
 };
 
 std::vector<HookSupport> probeHooks();
+
+// Whether the kernel's BTF (vmlinux; null: none) has a type of that name and
+// kind (BTF_KIND_*).
+bool btfHas(const btf *vmlinux, const char *name, int kind);
 
 // Whether the row called hook is usable.
 bool hookUsable(const std::vector<HookSupport> &hooks, std::string_view hook);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,8 +39,17 @@ class FileIdentity : public ::testing::Test {
     layers_ = dir_ + "-layers";
     secret_ = dir_ + "/secret";
     std::ofstream(secret_) << "s3cret\n";
+    marker_ = dir_ + "/marker";
     config_ = std::make_unique<TempFile>(
-        "raqib.toml", fileRecipeConfig("test_secret_access", R"(["open"])", secret_));
+        "raqib.toml",
+        fileRecipeConfig("test_secret_access",
+                         R"(["open", "chmod", "chown", "truncate", "unlink", "rename", "link"])",
+                         secret_,
+                         "[[plugins.file.recipe]]\nname = \"test_marker\"\n"
+                         "description = \"The test's marker\"\ntactic = \"discovery\"\n"
+                         "technique = \"T1083\"\nimportance = \"low\"\nactions = [\"open\"]\n"
+                         "paths = [\"" +
+                             marker_ + "\", \"" + marker_ + ".end\"]\n"));
     daemon_ =
         std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config_->path()});
     ASSERT_TRUE(daemon_->waitReady()) << daemon_->stderrText();
@@ -81,13 +91,37 @@ class FileIdentity : public ::testing::Test {
   }
 
   // In a private mount namespace: dir bound onto a fresh directory of the
-  // test's, then name opened under it.
-  static bool openThroughBind(const std::string &dir, const std::string &view,
-                              const std::string &name) {
+  // test's, then act on view/name.
+  static bool throughBind(const std::string &dir, const std::string &view, const std::string &name,
+                          const std::function<bool(const std::string &)> &act) {
     if (unshare(CLONE_NEWNS) != 0) return false;
     if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
     if (mount(dir.c_str(), view.c_str(), nullptr, MS_BIND, nullptr) != 0) return false;
-    return open((view + "/" + name).c_str(), O_RDONLY) >= 0;
+    return act(view + "/" + name);
+  }
+  static bool openThroughBind(const std::string &dir, const std::string &view,
+                              const std::string &name) {
+    return throughBind(dir, view, name,
+                       [](const std::string &path) { return open(path.c_str(), O_RDONLY) >= 0; });
+  }
+
+  // secret_ was removed (its inode number st_ino): new files in its
+  // directory, until one gets that number, are not the watched file.
+  void expectItsInodeNumberIsNotWatchedOnReuse(ino_t ino) {
+    std::string reused;
+    for (int i = 0; i < 4096 && reused.empty(); i++) {
+      std::string path = dir_ + "/new" + std::to_string(i);
+      std::ofstream(path) << "new\n";
+      struct stat st {};
+      if (stat(path.c_str(), &st) == 0 && st.st_ino == ino) reused = path;
+    }
+    if (reused.empty()) GTEST_SKIP() << "the filesystem gave the number to none of 4096 new files";
+    std::vector<json> records = recordsOfChild(
+        *daemon_, [&] { close(open(reused.c_str(), O_RDONLY)); }, marker_);
+    ASSERT_FALSE(records.empty()) << daemon_->stderrText();
+    for (const json &r : records)
+      EXPECT_NE(r["name"], "test_secret_access") << "a new file taken for the removed one\n"
+                                                 << r.dump();
   }
 
   // In a child's private mount namespace: an overlay whose lower layer is
@@ -112,6 +146,7 @@ class FileIdentity : public ::testing::Test {
   std::string dir_;
   std::string layers_;
   std::string secret_;
+  std::string marker_;  // watched by test_marker, as is marker_ + ".end" (recordsOfChild)
   std::unique_ptr<TempFile> config_;
   std::unique_ptr<DaemonProcess> daemon_;
 };
@@ -148,6 +183,56 @@ TEST_F(FileIdentity, EtcShadowThroughABindMountOfEtc) {
   ASSERT_FALSE(d.is_null()) << daemon_->stdoutText() << daemon_->stderrText();
   EXPECT_EQ(d["file"]["path"], view + "/shadow");
   EXPECT_EQ(d["file"]["watched_path"], "/etc/shadow");
+}
+
+// Acts by name (no fd: chmod, chown, truncate, rename, link, unlink) on a
+// watched file through another name are known by the inode they change.
+TEST_F(FileIdentity, ChmodThroughAHardLinkReachesTheWatchedFile) {
+  std::string alias = dir_ + "/alias";
+  ASSERT_EQ(link(secret_.c_str(), alias.c_str()), 0) << std::strerror(errno);
+  expectWatchedAs(child([&] { return chmod(alias.c_str(), 0600) == 0; }), alias);
+}
+
+TEST_F(FileIdentity, ActsByNameThroughABindMountReachTheWatchedFile) {
+  std::string view = dir_ + "/view";
+  fs::create_directory(view);
+  std::vector<std::pair<const char *, std::function<bool(const std::string &)>>> acts = {
+      {"chown", [](const std::string &p) { return chown(p.c_str(), 0, 0) == 0; }},
+      {"truncate", [](const std::string &p) { return truncate(p.c_str(), 0) == 0; }},
+      {"link", [](const std::string &p) { return link(p.c_str(), (p + ".linked").c_str()) == 0; }},
+      {"rename",
+       [](const std::string &p) { return rename(p.c_str(), (p + ".moved").c_str()) == 0; }},
+  };
+  for (const auto &[what, act] : acts) {
+    SCOPED_TRACE(what);
+    expectWatchedAs(child([&] { return throughBind(dir_, view, "secret", act); }),
+                    view + "/secret" + (std::string_view(what) == "link" ? ".linked" : ""));
+    if (std::string_view(what) == "rename")
+      ASSERT_EQ(rename((secret_ + ".moved").c_str(), secret_.c_str()), 0);
+  }
+}
+
+TEST_F(FileIdentity, UnlinkThroughABindMountReachesTheWatchedFileAndForgetsIt) {
+  std::string view = dir_ + "/view";
+  fs::create_directory(view);
+  struct stat st {};
+  ASSERT_EQ(stat(secret_.c_str(), &st), 0);
+  expectWatchedAs(child([&] {
+                    return throughBind(dir_, view, "secret",
+                                       [](const std::string &p) { return unlink(p.c_str()) == 0; });
+                  }),
+                  view + "/secret");
+  expectItsInodeNumberIsNotWatchedOnReuse(st.st_ino);
+}
+
+// passwd's way: a new file renamed over the watched one, whose inode is gone.
+TEST_F(FileIdentity, AWatchedFileReplacedByARenameIsForgottenByItsOldInode) {
+  struct stat st {};
+  ASSERT_EQ(stat(secret_.c_str(), &st), 0);
+  std::string fresh = dir_ + "/secret.new";
+  std::ofstream(fresh) << "new\n";
+  ASSERT_EQ(rename(fresh.c_str(), secret_.c_str()), 0) << std::strerror(errno);
+  expectItsInodeNumberIsNotWatchedOnReuse(st.st_ino);
 }
 
 // An overlay's files have the overlay's device: each is known by the file
