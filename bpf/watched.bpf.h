@@ -203,8 +203,21 @@ static __always_inline __u64 inode_hash(struct raqib_watch_scratch *ws,
   return hash_buf(ws, sizeof(*id));
 }
 
+/* A bit per inode number (modulo RAQIB_INO_BITS), set for each inode
+ * watched_inodes has been given, by the core at start and by the kernel as
+ * it learns: an inode whose bit is clear is not watched, known without
+ * hashing its identity, which is what most inodes a syscall changes cost.
+ * Never cleared: a stale bit costs a hash and a look-up. */
+#define RAQIB_INO_BITS (1u << 16)
+__u64 watched_ino_bits[RAQIB_INO_BITS / 64];
+
+static __always_inline __u64 *ino_word(__u64 ino) {
+  return &watched_ino_bits[(ino / 64) & (RAQIB_INO_BITS / 64 - 1)];
+}
+
 /* Whether id is a watched file's; with forget, it no longer is. */
 static __always_inline bool inode_watched(const struct raqib_inode_id *id, bool forget) {
+  if (!(*ino_word(id->ino) & (1ull << (id->ino % 64)))) return false;
   struct raqib_watch_scratch *ws = get_watch_scratch();
   if (!ws) return false;
   __u64 h = inode_hash(ws, id);
@@ -285,6 +298,7 @@ static __always_inline __u32 watch_match(struct raqib_watch_scratch *ws,
       struct raqib_watch_inode learnt = {.canonical_hash = key->path_hash,
                                          .actions = exact_actions};
       bpf_map_update_elem(&watched_inodes, &h, &learnt, BPF_ANY);
+      __sync_fetch_and_or(ino_word(ws->note.ino), 1ull << (ws->note.ino % 64));
       return w.match;
     }
     struct raqib_watch_inode *in = bpf_map_lookup_elem(&watched_inodes, &h);

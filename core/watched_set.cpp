@@ -152,6 +152,8 @@ Status WatchedLane::fill(raqib_bpf *s, const WatchedPaths &w) {
     raqib_watch_inode value{keyedHash(e.text, k0, k1), e.actions, 0};
     if (int err = bpf_map_update_elem(inodes_fd, &key, &value, BPF_ANY); err < 0)
       return Error{fmt::format("filling the watched inodes map: {}", std::strerror(-err))};
+    constexpr size_t kWords = std::size(decltype(s->bss->watched_ino_bits){});
+    s->bss->watched_ino_bits[id.ino / 64 % kWords] |= uint64_t(1) << (id.ino % 64);
     found++;
   }
   epochs_ = EpochPair(bpf_map__fd(s->maps.file_watched), bpf_map__fd(s->maps.file_watched_a),
